@@ -1,0 +1,55 @@
+"""Error types. Three outcomes stay distinct: bad input, quality failure, infrastructure error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a YAML suite file, located by line and field path."""
+
+    path: Path
+    line: int
+    field: str
+    message: str
+    hint: str = ""
+
+    def format(self, root: Path | None = None) -> str:
+        shown = self.path
+        if root is not None:
+            try:
+                shown = self.path.relative_to(root)
+            except ValueError:
+                pass
+        where = f"{shown}:{self.line}"
+        head = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{head}\n    fix: {self.hint}" if self.hint else head
+
+
+class SpecError(Exception):
+    """Invalid suite file: one or more located problems."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        super().__init__("\n".join(p.format() for p in problems))
+        self.problems = problems
+
+    def format(self, root: Path | None = None) -> str:
+        return "\n".join(p.format(root) for p in self.problems)
+
+
+class AmigoRunError(Exception):
+    """A test item could not produce a verdict: it ends in error, not failure."""
+
+
+class ModelCallError(AmigoRunError):
+    """A model call failed for good (after retries for transient failures)."""
+
+
+class JudgeOutputError(AmigoRunError):
+    """The judge kept answering with output that does not fit the metric."""
+
+
+class AgentError(AmigoRunError):
+    """The agent under test raised or returned something that is not a reply."""

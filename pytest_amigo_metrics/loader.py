@@ -1,0 +1,245 @@
+"""Load one suite file into validated specs, or raise SpecError with file:line problems."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from .errors import SpecError, SpecProblem
+from .spec import (
+    DEFAULT_MAX_TURNS,
+    DEFAULT_MIN_PASS_RATE,
+    DEFAULT_RUNS,
+    METRIC_VALUE_TYPES,
+    MetricSpec,
+    ModelsSpec,
+    SuiteFile,
+    UnitTest,
+    first_set,
+    merge_models,
+)
+from .yaml_lines import LineDict, line_of, load_with_lines
+
+
+@dataclass(frozen=True)
+class LocatedMetric:
+    spec: MetricSpec
+    path: Path
+    line: int
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    path: Path
+    metrics: list[LocatedMetric]
+    tests: list[UnitTest]
+
+
+def load_suite(path: Path) -> LoadedSuite:
+    try:
+        document = load_with_lines(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SpecError(
+            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", _YAML_HINT)]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(path, 1, "", f"invalid YAML: {exc}", _YAML_HINT)]) from None
+    if document is None:
+        return LoadedSuite(path, [], [])
+    if not isinstance(document, LineDict):
+        raise SpecError(
+            [
+                SpecProblem(
+                    path,
+                    getattr(document, "line", 1),
+                    "",
+                    "a suite file is a mapping",
+                    "start with `metrics:` and/or `simulation_unit_tests:` at the top level",
+                )
+            ]
+        )
+    try:
+        suite = SuiteFile.model_validate(document)
+    except ValidationError as exc:
+        problems = [_problem(path, document, err) for err in exc.errors()]
+        raise SpecError(sorted(problems, key=lambda p: p.line)) from None
+    return _resolve_defaults(path, document, suite)
+
+
+_YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
+
+
+def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> LoadedSuite:
+    problems: list[SpecProblem] = []
+    defaults = suite.defaults
+    metrics = [
+        LocatedMetric(m, path, line_of(document, ("metrics", i))) for i, m in enumerate(suite.metrics)
+    ]
+    tests: list[UnitTest] = []
+    first_line: dict[str, int] = {}
+    for index, test in enumerate(suite.simulation_unit_tests):
+        line = line_of(document, ("simulation_unit_tests", index))
+        if test.name in first_line:
+            problems.append(
+                SpecProblem(
+                    path,
+                    line,
+                    f"simulation_unit_tests[{index}].name",
+                    f"test name {test.name!r} is already used at line {first_line[test.name]}",
+                    "give every simulation unit test in a file its own name",
+                )
+            )
+            continue
+        first_line[test.name] = line
+        target = first_set(test.target, defaults.target if defaults else None)
+        if target is None:
+            problems.append(
+                SpecProblem(
+                    path,
+                    line,
+                    f"simulation_unit_tests[{index}].target",
+                    "no agent under test",
+                    "add `target: {python: 'module:function'}` or `target: {model: ...}` "
+                    "to the test or to the file's `defaults:`",
+                )
+            )
+            continue
+        tests.append(
+            UnitTest(
+                name=test.name,
+                persona=test.persona,
+                scenario=test.scenario,
+                script=test.script,
+                target=target,
+                max_turns=first_set(test.max_turns, defaults and defaults.max_turns)
+                or DEFAULT_MAX_TURNS,
+                runs=first_set(test.runs, defaults and defaults.runs) or DEFAULT_RUNS,
+                min_pass_rate=first_set(
+                    test.min_pass_rate, defaults and defaults.min_pass_rate, DEFAULT_MIN_PASS_RATE
+                ),
+                models=merge_models(defaults.models if defaults else None, test.models),
+                metrics=test.metrics,
+                line=line,
+            )
+        )
+    if problems:
+        raise SpecError(problems)
+    return LoadedSuite(path, metrics, tests)
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
+    loc, model = _walk(err["loc"])
+    line = line_of(document, loc)
+    field = format_loc(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        unknown = str(loc[-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(unknown, allowed, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return SpecProblem(
+            path, line, field, f"unknown key {unknown!r}", hint + f"allowed keys: {', '.join(allowed)}"
+        )
+    if kind == "missing":
+        return SpecProblem(path, line, field, "required field is missing", f"add `{loc[-1]}`")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        given = str(err.get("ctx", {}).get("tag", ""))
+        close = difflib.get_close_matches(given, METRIC_VALUE_TYPES, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return SpecProblem(
+            path,
+            line,
+            field + ".type",
+            f"unknown or missing metric value type {given!r}" if given else "missing `type`",
+            hint + f"use one of: {', '.join(METRIC_VALUE_TYPES)}",
+        )
+    if kind == "value_error":
+        return SpecProblem(path, line, field, err["msg"].removeprefix("Value error, "), _hint(loc))
+    message = "has a form that is not allowed" if kind == "string_pattern_mismatch" else err["msg"]
+    return SpecProblem(path, line, field, f"{message} (got {_short(err.get('input'))})", _hint(loc))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hint(loc: tuple[int | str, ...]) -> str:
+    names = {str(p) for p in loc}
+    if "tags" in names:
+        return "tags: at most 20; keys and values hold letters, digits, '_' and spaces; value may be null"
+    if "applied_to_services" in names:
+        return "service ids are 24 lowercase hex characters"
+    if "python" in names:
+        return "write the agent as 'package.module:function'"
+    if "categories" in names:
+        return "give 1 to 50 distinct, non-empty categories"
+    return ""
+
+
+def _walk(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], type[BaseModel] | None]:
+    """Drop union tags from a pydantic loc; return it and the model holding its last key."""
+    node: Any = SuiteFile
+    holder: type[BaseModel] | None = None
+    kept: list[int | str] = []
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+            continue
+        if part == "[key]":
+            continue
+        kept.append(part)
+        if isinstance(part, int):
+            continue
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            holder = node
+            field = node.model_fields.get(part)
+            node = _model_of(field.annotation) if field else None
+        else:
+            node = None
+    return tuple(kept), holder
+
+
+def _model_of(annotation: Any) -> Any:
+    """The model (or {tag: model} for a tagged union) an annotation holds, if any."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_of(get_args(annotation)[0])
+    if origin in (list, dict):
+        return _model_of(get_args(annotation)[-1])
+    if origin in (typing.Union, types.UnionType):
+        members = [_model_of(a) for a in get_args(annotation) if a is not type(None)]
+        models = [m for m in members if isinstance(m, type)]
+        if len(models) == 1:
+            return models[0]
+        tags = {_tag(m): m for m in models}
+        return tags if None not in tags else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("type")
+    args = get_args(field.annotation) if field else ()
+    return str(args[0]) if args else None
+
+
+__all__ = ["LoadedSuite", "LocatedMetric", "ModelsSpec", "load_suite"]

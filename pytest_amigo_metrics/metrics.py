@@ -1,0 +1,102 @@
+"""Metric definitions: the session registry, value validation and versioning identity."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SpecProblem
+from .ids import stable_id
+from .loader import LocatedMetric
+from .spec import (
+    BooleanMetricValue,
+    CategoricalMetricValue,
+    MetricSpec,
+    MetricValue,
+    NumericalMetricValue,
+)
+
+JudgeValue = bool | int | float | str | None
+
+
+def metric_id_for(name: str) -> str:
+    """Metric ids are derived from the name, so they are stable across sessions and stores."""
+    return stable_id("metric", name)
+
+
+def version_fingerprint(spec: MetricSpec) -> str:
+    """What makes a new version: the description and the value specifiers."""
+    return json.dumps(
+        {"description": spec.description, "metric_value": spec.metric_value.model_dump()},
+        sort_keys=True,
+    )
+
+
+def value_problem(metric_value: MetricValue, value: object) -> str | None:
+    """Why `value` is not a valid result of the metric, or None when it is (None = not applicable)."""
+    if value is None:
+        return None
+    if isinstance(metric_value, BooleanMetricValue):
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if isinstance(metric_value, NumericalMetricValue):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {value!r}"
+        low, high = metric_value.lower_bound, metric_value.upper_bound
+        if not low <= value <= high:
+            return f"{value:g} is outside the bounds [{low:g}, {high:g}]"
+        return None
+    if not isinstance(value, str) or value not in metric_value.categories:
+        return f"expected one of {metric_value.categories}, got {value!r}"
+    return None
+
+
+def describe_value_space(metric_value: MetricValue) -> str:
+    if isinstance(metric_value, NumericalMetricValue):
+        return f"a number from {metric_value.lower_bound:g} to {metric_value.upper_bound:g}"
+    if isinstance(metric_value, CategoricalMetricValue):
+        return "one of: " + ", ".join(metric_value.categories)
+    return "true or false"
+
+
+def format_value(value: JudgeValue) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass
+class MetricRegistry:
+    """Metrics declared by every suite file of the session, by name."""
+
+    metrics: dict[str, LocatedMetric] = field(default_factory=dict)
+
+    def add(self, located: LocatedMetric) -> SpecProblem | None:
+        name = located.spec.name
+        earlier = self.metrics.get(name)
+        if earlier is not None and earlier.path == located.path and earlier.line == located.line:
+            return None
+        if earlier is not None:
+            return SpecProblem(
+                located.path,
+                located.line,
+                "metrics.name",
+                f"metric {name!r} is already declared at {_where(earlier.path, earlier.line)}",
+                "declare each metric once per session; reference it by name from any file",
+            )
+        self.metrics[name] = located
+        return None
+
+    def get(self, name: str) -> LocatedMetric | None:
+        return self.metrics.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.metrics)
+
+
+def _where(path: Path, line: int) -> str:
+    return f"{path}:{line}"

@@ -1,0 +1,193 @@
+"""Pydantic models of the YAML suite files: the users' contract.
+
+Names follow the Amigo API (metric_value, applied_to_services, additional_notes, tags).
+Expectations are kept raw here; they are checked against the metric they name once every
+file of the session is loaded (see expectations.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+TagStr = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[\w\s]+$")
+]
+ObjectId = Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{24}$")]
+PythonRef = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$"
+    ),
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BooleanMetricValue(StrictModel):
+    type: Literal["boolean"]
+
+
+class NumericalMetricValue(StrictModel):
+    type: Literal["numerical"]
+    lower_bound: float
+    upper_bound: float
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> NumericalMetricValue:
+        if self.lower_bound >= self.upper_bound:
+            raise ValueError(
+                f"lower_bound ({self.lower_bound:g}) must be below upper_bound "
+                f"({self.upper_bound:g})"
+            )
+        return self
+
+
+class CategoricalMetricValue(StrictModel):
+    type: Literal["categorical"]
+    categories: list[NonEmptyStr] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _categories_unique(self) -> CategoricalMetricValue:
+        seen: set[str] = set()
+        for category in self.categories:
+            if category in seen:
+                raise ValueError(f"category {category!r} is listed twice")
+            seen.add(category)
+        return self
+
+
+MetricValue = Annotated[
+    BooleanMetricValue | NumericalMetricValue | CategoricalMetricValue,
+    Field(discriminator="type"),
+]
+METRIC_VALUE_TYPES = ("boolean", "numerical", "categorical")
+
+
+class MetricSpec(StrictModel):
+    name: NonEmptyStr
+    description: NonEmptyStr
+    metric_value: MetricValue
+    applied_to_services: list[ObjectId] = Field(default_factory=list)
+    additional_notes: NonEmptyStr | None = None
+    tags: dict[TagStr, TagStr | None] = Field(default_factory=dict, max_length=20)
+
+
+class Persona(StrictModel):
+    name: NonEmptyStr
+    background: NonEmptyStr
+
+
+class Scenario(StrictModel):
+    name: NonEmptyStr
+    objective: NonEmptyStr
+    instructions: NonEmptyStr
+
+
+class TargetSpec(StrictModel):
+    """The agent under test: exactly one of `python` or `model`."""
+
+    python: PythonRef | None = None
+    model: NonEmptyStr | None = None
+    system_prompt: NonEmptyStr | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TargetSpec:
+        kinds = [k for k in ("python", "model") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a target names exactly one agent: {python: 'module:function'} "
+                "or {model: '<litellm model>', system_prompt: ...}"
+            )
+        if self.system_prompt is not None and self.model is None:
+            raise ValueError("system_prompt goes with a `model` target only")
+        return self
+
+    def describe(self) -> str:
+        return f"python:{self.python}" if self.python else f"model:{self.model}"
+
+
+class ModelsSpec(StrictModel):
+    """Per-role litellm model strings."""
+
+    simulator: NonEmptyStr | None = None
+    judge: NonEmptyStr | None = None
+    agent: NonEmptyStr | None = None
+
+
+class ExpectationSpec(StrictModel):
+    metric: NonEmptyStr
+    expect: Any
+    allow_not_applicable: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expect_present(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "expect" not in data:
+            raise ValueError("`expect` is required: what the metric must show")
+        return data
+
+
+class DefaultsSpec(StrictModel):
+    target: TargetSpec | None = None
+    max_turns: int | None = Field(default=None, ge=1, le=100)
+    runs: int | None = Field(default=None, ge=1, le=100)
+    min_pass_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    models: ModelsSpec | None = None
+
+
+class SimulationUnitTestSpec(StrictModel):
+    name: NonEmptyStr
+    persona: Persona
+    scenario: Scenario
+    script: list[NonEmptyStr] | None = Field(default=None, min_length=1)
+    target: TargetSpec | None = None
+    max_turns: int | None = Field(default=None, ge=1, le=100)
+    runs: int | None = Field(default=None, ge=1, le=100)
+    min_pass_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    models: ModelsSpec | None = None
+    metrics: list[ExpectationSpec] = Field(min_length=1)
+
+
+class SuiteFile(StrictModel):
+    defaults: DefaultsSpec | None = None
+    metrics: list[MetricSpec] = Field(default_factory=list)
+    simulation_unit_tests: list[SimulationUnitTestSpec] = Field(default_factory=list)
+
+
+DEFAULT_MAX_TURNS = 10
+DEFAULT_RUNS = 1
+DEFAULT_MIN_PASS_RATE = 1.0
+
+
+class UnitTest(BaseModel):
+    """A simulation unit test with the file's defaults applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    persona: Persona
+    scenario: Scenario
+    script: list[str] | None
+    target: TargetSpec
+    max_turns: int
+    runs: int
+    min_pass_rate: float
+    models: ModelsSpec
+    metrics: list[ExpectationSpec]
+    line: int
+
+
+def merge_models(base: ModelsSpec | None, override: ModelsSpec | None) -> ModelsSpec:
+    merged = (base.model_dump() if base else {}) | {
+        k: v for k, v in (override.model_dump() if override else {}).items() if v is not None
+    }
+    return ModelsSpec(**merged)
+
+
+def first_set(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
