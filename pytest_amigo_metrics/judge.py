@@ -1,0 +1,122 @@
+"""The judge: one structured call per metric and run, validated against the metric version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, create_model
+
+from .errors import JudgeOutputError
+from .llm import RetryPolicy
+from .metrics import JudgeValue, describe_value_space, value_problem
+from .spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
+from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
+from .transcript import Transcript
+
+SYSTEM_PROMPT = """You evaluate a conversation between a user and an AI agent against one metric.
+Read the metric's description and notes, then the conversation (each message has an id).
+Answer with JSON only: {"value": ..., "justification": "...", "references": ["<message id>", ...]}
+- value: {value_space}; null only when the metric does not apply to this conversation.
+- justification: one or two sentences explaining the value, citing what was said.
+- references: the ids of the messages your judgement rests on."""
+
+
+@dataclass(frozen=True)
+class ActiveMetric:
+    """A metric at the version the session registered."""
+
+    id: str
+    name: str
+    version: int
+    spec: MetricSpec
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: JudgeValue
+    justification: str
+    references: list[str]
+    model: str
+
+
+def response_schema(metric_value: MetricValue) -> type[BaseModel]:
+    """The structured-output schema handed to the model, narrowed to the metric's type."""
+    value_type: Any
+    if isinstance(metric_value, BooleanMetricValue):
+        value_type = bool | None
+    elif isinstance(metric_value, CategoricalMetricValue):
+        value_type = Literal[tuple(metric_value.categories)] | None  # type: ignore[valid-type]
+    else:
+        value_type = float | None
+    model: type[BaseModel] = create_model(
+        "MetricEvaluation", value=(value_type, ...), justification=(str, ...), references=(list[str], ...)
+    )
+    return model
+
+
+def judge_messages(metric: ActiveMetric, transcript: Transcript) -> list[dict[str, str]]:
+    spec = metric.spec
+    payload = {
+        "metric": {
+            "name": spec.name,
+            "description": spec.description,
+            "additional_notes": spec.additional_notes,
+            "metric_value": spec.metric_value.model_dump(),
+        },
+        "conversation": transcript.as_judge_input(),
+    }
+    system = SYSTEM_PROMPT.replace("{value_space}", describe_value_space(spec.metric_value))
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": json.dumps(payload, ensure_ascii=False)},
+    ]
+
+
+def parse_verdict(text: str, metric_value: MetricValue, transcript: Transcript) -> dict[str, Any]:
+    """Strict: no coercion of '7' to 7 or 'true' to true; every reference must be a message id."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"not JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not {"value", "justification", "references"} <= data.keys():
+        raise InvalidAnswer("expected an object with value, justification and references")
+    if problem := value_problem(metric_value, data["value"]):
+        raise InvalidAnswer(f"value: {problem}")
+    if not isinstance(data["justification"], str) or not data["justification"].strip():
+        raise InvalidAnswer("justification must be a non-empty string")
+    refs = data["references"]
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise InvalidAnswer("references must be a list of message ids")
+    unknown = [r for r in refs if r not in transcript.message_ids()]
+    if unknown:
+        raise InvalidAnswer(f"references {unknown} are not ids of messages in the conversation")
+    return data
+
+
+async def evaluate(
+    metric: ActiveMetric,
+    transcript: Transcript,
+    *,
+    model: str,
+    retries: int,
+    retry: RetryPolicy,
+) -> Verdict:
+    metric_value = metric.spec.metric_value
+    try:
+        data, reply = await ask_structured(
+            model,
+            judge_messages(metric, transcript),
+            lambda text: parse_verdict(text, metric_value, transcript),
+            response_format=response_schema(metric_value),
+            retries=retries,
+            retry=retry,
+        )
+    except StructuredAnswerError as exc:
+        tried = "\n".join(f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(exc.attempts, 1))
+        raise JudgeOutputError(
+            f"judge {model!r} gave no valid evaluation of metric {metric.name!r} "
+            f"(v{metric.version}) after {len(exc.attempts)} attempts:\n{tried}"
+        ) from None
+    return Verdict(data["value"], data["justification"].strip(), list(data["references"]), reply.model)

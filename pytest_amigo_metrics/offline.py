@@ -1,0 +1,42 @@
+"""The offline provider as a litellm custom provider (imported only when litellm is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import litellm
+from litellm import CustomLLM, ModelResponse
+
+from .offline_logic import respond
+
+
+def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
+    text = respond(model, messages)
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    completion_tokens = len(text.split())
+    return ModelResponse(
+        model=f"offline/{model}",
+        choices=[
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],
+        usage={
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    )
+
+
+class OfflineProvider(CustomLLM):  # type: ignore[misc]
+    """Serves `offline/<role>` model strings through litellm's normal call path."""
+
+    def completion(self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        return _response(model, messages)
+
+    async def acompletion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        return _response(model, messages)
+
+
+__all__ = ["OfflineProvider", "litellm"]

@@ -1,0 +1,23 @@
+"""Keep secrets out of reports, stored results and logs."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_PATTERNS = [
+    re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),  # JWTs
+    re.compile(r"\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"),  # provider API keys
+    re.compile(r"(?i)(bearer|api[_-]?key[\"']?\s*[:=]\s*[\"']?)\s*[A-Za-z0-9._~+/-]{12,}"),
+]
+_SECRET_ENV = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD)")
+MASK = "***"
+
+
+def redact(text: str) -> str:
+    for name, value in os.environ.items():
+        if len(value) >= 8 and _SECRET_ENV.search(name) and value in text:
+            text = text.replace(value, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, text)
+    return text

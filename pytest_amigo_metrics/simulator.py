@@ -1,0 +1,81 @@
+"""The simulated user: plays a persona and scenario, or follows a fixed script."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import ModelCallError
+from .llm import RetryPolicy
+from .spec import Persona, Scenario
+from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
+from .transcript import Transcript
+
+
+class UserTurn(BaseModel):
+    action: Literal["send", "objective_reached", "abandoned"]
+    message: str = ""
+
+
+SYSTEM_PROMPT = """You are role-playing a user talking to a customer-service agent, to test the agent.
+Stay in character; never reveal that you are simulated. Write only the user's next message.
+
+Persona name: {persona.name}
+Background: {persona.background}
+Scenario: {scenario.name}
+Objective: {scenario.objective}
+Instructions: {scenario.instructions}
+
+Answer with JSON: {{"action": "send", "message": "<your next message>"}} to continue,
+{{"action": "objective_reached"}} once your objective is met, or {{"action": "abandoned"}} when
+you give up on it."""
+
+OPENING = "(The conversation starts now. Write your first message to the agent.)"
+
+
+def parse_user_turn(text: str) -> UserTurn:
+    try:
+        turn = UserTurn.model_validate_json(text)
+    except ValidationError as exc:
+        raise InvalidAnswer(f"not a user turn ({exc.error_count()} problems)") from None
+    if turn.action == "send" and not turn.message.strip():
+        raise InvalidAnswer("action 'send' needs a non-empty message")
+    return turn
+
+
+@dataclass
+class SimulatedUser:
+    persona: Persona
+    scenario: Scenario
+    script: list[str] | None
+    model: str
+    retry: RetryPolicy
+    retries: int = 2
+
+    async def next_turn(self, transcript: Transcript) -> UserTurn | None:
+        """The next user turn, or None when the script has run out."""
+        if self.script is not None:
+            sent = sum(1 for m in transcript.messages if m.role == "user")
+            return UserTurn(action="send", message=self.script[sent]) if sent < len(self.script) else None
+        system = SYSTEM_PROMPT.format(persona=self.persona, scenario=self.scenario)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": OPENING}]
+        messages += transcript.as_chat("user")
+        try:
+            turn, _ = await ask_structured(
+                self.model,
+                messages,
+                parse_user_turn,
+                response_format=UserTurn,
+                retries=self.retries,
+                retry=self.retry,
+            )
+        except StructuredAnswerError as exc:
+            raw = json.dumps([text for text, _ in exc.attempts])
+            raise ModelCallError(
+                f"simulator {self.model!r} gave no valid user turn after "
+                f"{len(exc.attempts)} attempts; raw output: {raw}"
+            ) from None
+        return turn

@@ -1,0 +1,51 @@
+"""Ask a model for a structured answer; re-ask with the reason when it does not fit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from .llm import Completion, RetryPolicy, complete
+
+T = TypeVar("T")
+
+
+class InvalidAnswer(ValueError):
+    """The model's text does not fit what was asked; the message says why."""
+
+
+class StructuredAnswerError(Exception):
+    def __init__(self, model: str, attempts: list[tuple[str, str]]) -> None:
+        super().__init__(f"{model}: {len(attempts)} invalid answers")
+        self.model = model
+        self.attempts = attempts  # (raw text, why it was rejected)
+
+
+async def ask_structured(
+    model: str,
+    messages: list[dict[str, str]],
+    parse: Callable[[str], T],
+    *,
+    response_format: type[BaseModel],
+    retries: int,
+    retry: RetryPolicy,
+) -> tuple[T, Completion]:
+    conversation = list(messages)
+    attempts: list[tuple[str, str]] = []
+    for _ in range(retries + 1):
+        reply = await complete(model, conversation, response_format=response_format, retry=retry)
+        try:
+            return parse(reply.text), reply
+        except InvalidAnswer as exc:
+            attempts.append((reply.text, str(exc)))
+            conversation += [
+                {"role": "assistant", "content": reply.text},
+                {
+                    "role": "user",
+                    "content": f"That answer is invalid: {exc}. Answer again with JSON only, "
+                    "following the schema.",
+                },
+            ]
+    raise StructuredAnswerError(model, attempts)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from ..llm import RetryPolicy, complete
+from ..transcript import Transcript
+
+
+class LiteLLMAgent:
+    """Any model litellm reaches, with an optional system prompt."""
+
+    def __init__(self, model: str, system_prompt: str | None, retry: RetryPolicy) -> None:
+        self.model = model
+        self.system_prompt = system_prompt
+        self.retry = retry
+
+    @property
+    def name(self) -> str:
+        return f"model:{self.model}"
+
+    async def reply(self, transcript: Transcript) -> str:
+        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        completion = await complete(self.model, messages + transcript.as_chat("agent"), retry=self.retry)
+        return completion.text

@@ -1,0 +1,61 @@
+"""The conversation record: messages with ids, grouped into interactions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .ids import new_id
+
+Role = Literal["user", "agent"]
+EndReason = Literal["objective_reached", "abandoned", "script_completed", "max_turns"]
+
+
+class Message(BaseModel):
+    id: str
+    interaction_id: str
+    role: Role
+    content: str
+
+
+class Transcript(BaseModel):
+    """One simulated conversation. An interaction is a user message and the agent's reply."""
+
+    conversation_id: str = Field(default_factory=new_id)
+    messages: list[Message] = Field(default_factory=list)
+    interaction_ids: list[str] = Field(default_factory=list)
+    end_reason: EndReason | None = None
+
+    def add_user_turn(self, content: str) -> Message:
+        self.interaction_ids.append(new_id())
+        return self._add("user", content)
+
+    def add_agent_turn(self, content: str) -> Message:
+        return self._add("agent", content)
+
+    def _add(self, role: Role, content: str) -> Message:
+        message = Message(
+            id=new_id(), interaction_id=self.interaction_ids[-1], role=role, content=content
+        )
+        self.messages.append(message)
+        return message
+
+    def message_ids(self) -> set[str]:
+        return {m.id for m in self.messages}
+
+    def by_id(self, message_id: str) -> Message | None:
+        return next((m for m in self.messages if m.id == message_id), None)
+
+    def as_chat(self, perspective: Role) -> list[dict[str, str]]:
+        """OpenAI-style messages: the `perspective` role speaks as `assistant`."""
+        return [
+            {"role": "assistant" if m.role == perspective else "user", "content": m.content}
+            for m in self.messages
+        ]
+
+    def as_judge_input(self) -> list[dict[str, str]]:
+        return [
+            {"id": m.id, "interaction_id": m.interaction_id, "role": m.role, "content": m.content}
+            for m in self.messages
+        ]
