@@ -112,11 +112,10 @@ class TargetSpec(StrictModel):
 
 
 class ModelsSpec(StrictModel):
-    """Per-role litellm model strings."""
+    """Per-role litellm model strings (the agent's model is the target's `model`)."""
 
     simulator: NonEmptyStr | None = None
     judge: NonEmptyStr | None = None
-    agent: NonEmptyStr | None = None
 
 
 class ExpectationSpec(StrictModel):

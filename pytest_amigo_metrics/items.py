@@ -1,0 +1,55 @@
+"""pytest nodes: a YAML suite file and one item per simulation unit test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .errors import SpecError
+from .execution import Check
+from .outcomes import TestOutcome
+from .report.failure import error_text, failure_text
+from .report.junit import junit_properties
+from .spec import UnitTest
+from .state import get_session
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> Iterator[SimulationItem]:
+        suite = get_session(self.config).load_file(self.path)
+        for test in suite.tests:
+            yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        if isinstance(excinfo.value, SpecError):
+            return excinfo.value.format(self.config.rootpath)
+        return super().repr_failure(excinfo)
+
+
+class SimulationItem(pytest.Item):
+    """Conversations and judgements run in setup, so an infrastructure or judge failure is an
+    ERROR; the call phase asserts the expectations, so a quality miss is a FAILURE."""
+
+    def __init__(self, *, unit_test: UnitTest, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.unit_test = unit_test
+        self.checks: list[Check] = []
+        self.outcome: TestOutcome | None = None
+        self.add_marker("amigo")
+
+    def setup(self) -> None:
+        session = get_session(self.config)
+        self.outcome = session.run(self.nodeid, self.unit_test, self.checks, self.path)
+        self.user_properties.extend(junit_properties(self.outcome))
+        if self.outcome.status == "error":
+            pytest.fail(error_text(self.outcome), pytrace=False)
+
+    def runtest(self) -> None:
+        assert self.outcome is not None
+        if self.outcome.status == "failed":
+            pytest.fail(failure_text(self.outcome), pytrace=False)
+
+    def reportinfo(self) -> tuple[Any, int, str]:
+        return self.path, self.unit_test.line - 1, f"simulation unit test: {self.name}"

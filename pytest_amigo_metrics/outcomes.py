@@ -1,0 +1,66 @@
+"""What running a simulation unit test produced; plain data that crosses xdist and feeds reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .metrics import JudgeValue
+from .transcript import EndReason, Message
+
+Status = Literal["passed", "failed", "error"]
+
+
+class MetricOutcome(BaseModel):
+    metric: str
+    metric_id: str
+    version: int
+    value: JudgeValue
+    justification: str
+    references: list[str]
+    expectation: str
+    passed: bool
+    judge_model: str
+
+
+class RunOutcome(BaseModel):
+    run_index: int
+    conversation_id: str
+    end_reason: EndReason | None
+    messages: list[Message]
+    metrics: list[MetricOutcome]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(m.passed for m in self.metrics)
+
+    def message(self, message_id: str) -> Message | None:
+        return next((m for m in self.messages if m.id == message_id), None)
+
+
+class TestOutcome(BaseModel):
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    name: str
+    unit_test_id: str
+    simulation_unit_test_set_run_id: str
+    min_pass_rate: float
+    models: dict[str, str]
+    runs: list[RunOutcome]
+
+    @property
+    def passed_runs(self) -> int:
+        return sum(1 for r in self.runs if r.passed)
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed_runs / len(self.runs) if self.runs else 0.0
+
+    @property
+    def status(self) -> Status:
+        if any(r.error for r in self.runs):
+            return "error"
+        return "passed" if self.pass_rate >= self.min_pass_rate else "failed"

@@ -1,0 +1,113 @@
+"""pytest hooks only: each hands over to AmigoSession or to plain functions."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .ids import new_id
+from .items import SimulationItem, SuiteFile
+from .outcomes import TestOutcome
+from .report.terminal import summary_lines
+from .session import AmigoSession
+from .settings import add_options, resolve_settings
+from .state import SESSION_KEY, get_session
+
+RUN_ID_KEY = "amigo_simulation_unit_test_set_run_id"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "amigo: a simulation unit test from a YAML suite file")
+    worker_input: dict[str, Any] = getattr(config, "workerinput", {})
+    run_id = worker_input.get(RUN_ID_KEY) or new_id()
+    config.stash[SESSION_KEY] = AmigoSession(resolve_settings(config), run_id, config.rootpath)
+    config.pluginmanager.register(OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION_KEY in config.stash:
+        get_session(config).close()
+
+
+class OutcomeListener:
+    """Collects outcomes from reports, so the controller sees what xdist workers ran."""
+
+    def __init__(self, amigo: AmigoSession) -> None:
+        self.amigo = amigo
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "amigo_outcome", None)
+        if data is not None:
+            self.amigo.outcomes.append(TestOutcome.model_validate(data))
+
+
+class XdistHooks:
+    """Hands the controller's run id to every worker: one set run id per pytest session."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RUN_ID_KEY] = self.run_id
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
+    patterns = get_session(parent.config).settings.file_patterns
+    if any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
+        return SuiteFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+    return None
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Bind expectations to metrics once every file is loaded; a problem is a collection error."""
+    amigo = get_session(config)
+    keep: list[pytest.Item] = []
+    for item in items:
+        if not isinstance(item, SimulationItem):
+            keep.append(item)
+            continue
+        resolved = amigo.resolve(item.unit_test, item.path)
+        if isinstance(resolved, list):
+            item.checks = resolved
+            keep.append(item)
+            continue
+        longrepr = resolved.format(config.rootpath)
+        report = pytest.CollectReport(item.nodeid, "failed", longrepr, [])
+        config.hook.pytest_collectreport(report=report)
+    items[:] = keep
+    if not config.option.collectonly and any(isinstance(i, SimulationItem) for i in keep):
+        amigo.register_metrics()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    outcome = getattr(item, "outcome", None)
+    final_phase = call.when == "call" or (call.when == "setup" and report.failed)
+    if isinstance(outcome, TestOutcome) and final_phase:
+        report.amigo_outcome = outcome.model_dump(mode="json")  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    amigo = get_session(config)
+    if not amigo.outcomes:
+        return
+    terminalreporter.section("amigo metrics")
+    store = amigo.settings.store_path
+    for line in summary_lines(amigo.outcomes, amigo.run_id, store):
+        terminalreporter.write_line(line)

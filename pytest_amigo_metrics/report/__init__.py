@@ -1,0 +1,1 @@
+"""Reports built from TestOutcome data; no pytest state here."""

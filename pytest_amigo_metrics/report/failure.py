@@ -1,0 +1,69 @@
+"""The text of a failed or errored simulation unit test."""
+
+from __future__ import annotations
+
+import textwrap
+
+from ..llm import is_offline
+from ..metrics import format_value
+from ..outcomes import MetricOutcome, RunOutcome, TestOutcome
+
+
+def _percent(rate: float) -> str:
+    return f"{rate:.0%}"
+
+
+def headline(outcome: TestOutcome) -> str:
+    runs = len(outcome.runs)
+    return (
+        f"{outcome.passed_runs} of {runs} run{'s' if runs != 1 else ''} met every expectation "
+        f"(pass rate {_percent(outcome.pass_rate)}, required {_percent(outcome.min_pass_rate)})"
+    )
+
+
+def _quote(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return textwrap.shorten(flat, width=width, placeholder=" ...")
+
+
+def _metric_lines(run: RunOutcome, metric: MetricOutcome) -> list[str]:
+    mark = "ok  " if metric.passed else "FAIL"
+    offline = " (offline provider)" if is_offline(metric.judge_model) else ""
+    lines = [
+        f"  {mark} {metric.metric} v{metric.version} = {format_value(metric.value)}; "
+        f"expected {metric.expectation}  [judge {metric.judge_model}{offline}]"
+    ]
+    if metric.passed:
+        return lines
+    lines.append(f"       justification: {_quote(metric.justification, 300)}")
+    for ref in metric.references:
+        message = run.message(ref)
+        said = f"{message.role}: {_quote(message.content)!r}" if message else "(not in transcript)"
+        lines.append(f"       [{ref}] {said}")
+    return lines
+
+
+def failure_text(outcome: TestOutcome) -> str:
+    lines = [f"simulation unit test {outcome.name!r} failed: {headline(outcome)}"]
+    for run in outcome.runs:
+        if run.passed:
+            continue
+        lines.append(
+            f"run {run.run_index} (conversation {run.conversation_id}, "
+            f"{len(run.messages)} messages, ended: {run.end_reason}):"
+        )
+        for metric in run.metrics:
+            lines += _metric_lines(run, metric)
+    return "\n".join(lines)
+
+
+def error_text(outcome: TestOutcome) -> str:
+    errored = [r for r in outcome.runs if r.error]
+    lines = [
+        f"simulation unit test {outcome.name!r} could not be evaluated: "
+        f"{len(errored)} of {len(outcome.runs)} runs ended in error "
+        "(not a quality failure; results of the other runs are stored)"
+    ]
+    for run in errored:
+        lines.append(f"run {run.run_index}: {run.error}")
+    return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""JUnit XML <property> entries for a simulation unit test (via item.user_properties)."""
+
+from __future__ import annotations
+
+from ..metrics import format_value
+from ..outcomes import TestOutcome
+
+
+def junit_properties(outcome: TestOutcome) -> list[tuple[str, str]]:
+    props = [
+        ("amigo.unit_test_id", outcome.unit_test_id),
+        ("amigo.simulation_unit_test_set_run_id", outcome.simulation_unit_test_set_run_id),
+        ("amigo.pass_rate", f"{outcome.passed_runs}/{len(outcome.runs)}"),
+        ("amigo.min_pass_rate", f"{outcome.min_pass_rate:g}"),
+    ]
+    props += [(f"amigo.model.{role}", model) for role, model in outcome.models.items()]
+    names = dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics)
+    for name in names:
+        found = [m for r in outcome.runs for m in r.metrics if m.metric == name]
+        values = ", ".join(format_value(m.value) for m in found)
+        props.append((f"amigo.metric.{name}", f"v{found[0].version}: {values}"))
+    return props

@@ -1,0 +1,159 @@
+"""The plugin's per-pytest-session state and the plain work the hooks hand over to."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SpecError, SpecProblem
+from .execution import Check, RunPlan, run_all
+from .expectations import ExpectationError, parse_expectation
+from .ids import stable_id
+from .judge import ActiveMetric
+from .loader import LoadedSuite, load_suite
+from .metrics import MetricRegistry
+from .outcomes import RunOutcome, TestOutcome
+from .settings import Settings
+from .simulator import SimulatedUser
+from .spec import UnitTest
+from .store import MetricTypeChanged, Registration, Store
+from .targets import build_agent
+
+
+@dataclass
+class AmigoSession:
+    settings: Settings
+    run_id: str
+    rootpath: Path
+    registry: MetricRegistry = field(default_factory=MetricRegistry)
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.store_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def load_file(self, path: Path) -> LoadedSuite:
+        """Parse a suite file and add its metrics to the session; SpecError on any problem."""
+        suite = load_suite(path)
+        problems = [p for m in suite.metrics if (p := self.registry.add(m)) is not None]
+        problems += [p for m in suite.metrics if (p := self._type_change(m.spec.name, path, m.line))]
+        if problems:
+            raise SpecError(problems)
+        return suite
+
+    def _type_change(self, name: str, path: Path, line: int) -> SpecProblem | None:
+        if not self.settings.store_path.exists():
+            return None
+        declared = self.registry.metrics[name].spec.metric_value.type
+        stored = self.store.stored_type(name)
+        if stored is None or stored == declared:
+            return None
+        return SpecProblem(
+            path,
+            line,
+            "metrics.metric_value.type",
+            f"metric {name!r} is stored as {stored}; a metric's value type never changes",
+            f"declare a new metric with a new name (e.g. '{name} ({declared})') and point the "
+            f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
+        )
+
+    def resolve(self, test: UnitTest, path: Path) -> list[Check] | SpecProblem:
+        """Bind each expectation to its metric; the first problem found, if any."""
+        checks: list[Check] = []
+        for index, expected in enumerate(test.metrics):
+            field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
+            located = self.registry.get(expected.metric)
+            if located is None:
+                known = ", ".join(self.registry.names()) or "none declared"
+                return SpecProblem(
+                    path,
+                    test.line,
+                    field_name + ".metric",
+                    f"unknown metric {expected.metric!r}",
+                    f"declare it under `metrics:` in any suite file of the session; known: {known}",
+                )
+            try:
+                expectation = parse_expectation(
+                    expected.expect, located.spec.metric_value, expected.allow_not_applicable
+                )
+            except ExpectationError as exc:
+                return SpecProblem(
+                    path,
+                    test.line,
+                    field_name + ".expect",
+                    f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
+                    exc.hint,
+                )
+            placeholder = ActiveMetric(id="", name=located.spec.name, version=0, spec=located.spec)
+            checks.append(Check(placeholder, expectation))
+        return checks
+
+    def register_metrics(self) -> None:
+        """Store every declared metric once; new versions where definitions changed."""
+        for name, located in self.registry.metrics.items():
+            self.registrations[name] = self.store.register(located.spec)
+
+    def active(self, check: Check) -> Check:
+        registration = self.registrations.get(check.metric.name) or self.store.register(
+            check.metric.spec
+        )
+        metric = ActiveMetric(
+            registration.metric_id, check.metric.name, registration.version, check.metric.spec
+        )
+        return Check(metric, check.expectation)
+
+    def models_for(self, test: UnitTest) -> dict[str, str]:
+        models = {
+            "simulator": self.settings.model_for("simulator", test.models.simulator),
+            "judge": self.settings.model_for("judge", test.models.judge),
+        }
+        if test.target.model is not None:
+            models["agent"] = self.settings.model_for("agent", test.target.model)
+        return models
+
+    def run(self, nodeid: str, test: UnitTest, checks: list[Check], path: Path) -> TestOutcome:
+        models = self.models_for(test)
+        agent = build_agent(
+            test.target,
+            model_override=models.get("agent"),
+            search_paths=[path.parent, self.rootpath],
+            retry=self.settings.retry,
+        )
+        plan = RunPlan(
+            simulator=SimulatedUser(
+                test.persona, test.scenario, test.script, models["simulator"], self.settings.retry
+            ),
+            agent=agent,
+            checks=[self.active(c) for c in checks],
+            judge_model=models["judge"],
+            judge_retries=self.settings.judge_retries,
+            max_turns=test.max_turns,
+            runs=test.runs,
+            concurrency=self.settings.concurrency,
+            retry=self.settings.retry,
+        )
+        unit_test_id = stable_id("unit_test", nodeid)
+
+        def save(run: RunOutcome) -> None:
+            self.store.save_run(self.run_id, unit_test_id, nodeid, run)
+
+        runs = asyncio.run(run_all(plan, save))
+        return TestOutcome(
+            nodeid=nodeid,
+            name=test.name,
+            unit_test_id=unit_test_id,
+            simulation_unit_test_set_run_id=self.run_id,
+            min_pass_rate=test.min_pass_rate,
+            models={**models, "agent": agent.name},
+            runs=sorted(runs, key=lambda r: r.run_index),
+        )

@@ -1,0 +1,134 @@
+"""One resolved settings object. Precedence: command line > environment > ini > YAML."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from .llm import OFFLINE_MODELS, RetryPolicy
+
+Role = Literal["simulator", "judge", "agent"]
+DEFAULT_STORE = ".amigo-metrics/results.sqlite3"
+DEFAULT_PATTERN = "*.amigo.yaml"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting reachable as --amigo-<name>, AMIGO_METRICS_<NAME> and ini amigo_<name>."""
+
+    name: str
+    help: str
+    default: Any = None
+    kind: type = str
+
+    @property
+    def flag(self) -> str:
+        return "--amigo-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "AMIGO_METRICS_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return "amigo_" + self.name
+
+
+OPTIONS = [
+    Option("simulator_model", "litellm model string for the simulated user"),
+    Option("judge_model", "litellm model string for the judge"),
+    Option("agent_model", "litellm model string for `model:` targets (overrides the YAML's)"),
+    Option("store", f"SQLite results file, relative to the rootdir (default {DEFAULT_STORE})"),
+    Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
+    Option("concurrency", "runs of one test in flight at once (default 4)", 4, int),
+    Option("retry_attempts", "attempts per model call on 429/5xx/timeouts (default 4)", 4, int),
+    Option("retry_base_delay", "first backoff delay in seconds, doubled per retry (default 1)", 1.0, float),
+]
+OFFLINE_FLAG = "--amigo-offline"
+OFFLINE_ENV = "AMIGO_METRICS_OFFLINE"
+
+
+def _lookup(config: pytest.Config, option: Option) -> Any:
+    value = config.getoption(option.name, default=None)
+    if value is None:
+        value = os.environ.get(option.env) or None
+    if value is None:
+        value = config.getini(option.ini) or None
+    if value is None:
+        return option.default
+    try:
+        return option.kind(value)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{option.flag} / {option.env} / ini {option.ini}: {value!r} is not a {option.kind.__name__}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    simulator_model: str | None
+    judge_model: str | None
+    agent_model: str | None
+    offline: bool
+    store_path: Path
+    file_patterns: list[str]
+    judge_retries: int
+    concurrency: int
+    retry: RetryPolicy
+
+    def model_for(self, role: Role, from_yaml: str | None) -> str:
+        """The model a role uses; with no model anywhere, the built-in offline provider."""
+        if self.offline:
+            return OFFLINE_MODELS[role]
+        configured = {"simulator": self.simulator_model, "judge": self.judge_model}.get(
+            role, self.agent_model
+        )
+        return configured or from_yaml or OFFLINE_MODELS[role]
+
+
+def resolve_settings(config: pytest.Config) -> Settings:
+    values = {o.name: _lookup(config, o) for o in OPTIONS}
+    offline = bool(config.getoption("amigo_offline")) or os.environ.get(OFFLINE_ENV, "") in (
+        "1",
+        "true",
+        "yes",
+    )
+    store = Path(values["store"] or DEFAULT_STORE)
+    for name in ("judge_retries", "concurrency", "retry_attempts"):
+        minimum = 0 if name == "judge_retries" else 1
+        if values[name] < minimum:
+            raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
+    return Settings(
+        simulator_model=values["simulator_model"],
+        judge_model=values["judge_model"],
+        agent_model=values["agent_model"],
+        offline=offline,
+        store_path=store if store.is_absolute() else config.rootpath / store,
+        file_patterns=list(config.getini("amigo_file_pattern")) or [DEFAULT_PATTERN],
+        judge_retries=values["judge_retries"],
+        concurrency=values["concurrency"],
+        retry=RetryPolicy(attempts=values["retry_attempts"], base_delay=values["retry_base_delay"]),
+    )
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("amigo-metrics", "conversation-quality tests (pytest-amigo-metrics)")
+    for option in OPTIONS:
+        group.addoption(option.flag, dest=option.name, default=None, help=f"{option.help} [env {option.env}]")
+        parser.addini(option.ini, help=option.help, default=None)
+    group.addoption(
+        OFFLINE_FLAG,
+        dest="amigo_offline",
+        action="store_true",
+        help=f"use the built-in offline provider for every role [env {OFFLINE_ENV}=1]",
+    )
+    parser.addini(
+        "amigo_file_pattern",
+        type="args",
+        default=[DEFAULT_PATTERN],
+        help=f"glob(s) of YAML suite file names to collect (default {DEFAULT_PATTERN})",
+    )

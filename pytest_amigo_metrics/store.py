@@ -1,0 +1,308 @@
+"""The local results store (SQLite, WAL): metrics, versions, evaluation results, conversations.
+
+Several pytest-xdist workers write to one file; every write is one short IMMEDIATE
+transaction, and readers never block writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from .ids import new_id
+from .metrics import metric_id_for, version_fingerprint
+from .outcomes import RunOutcome
+from .records import (
+    LOCAL_ORG,
+    LOCAL_USER,
+    EvaluationResult,
+    MetricRecord,
+    MetricVersionRecord,
+    ResultsPage,
+    SimulationEvaluationSource,
+    Tag,
+)
+from .spec import MetricSpec, MetricValue
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS metrics (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, metric_value_type TEXT NOT NULL,
+    applied_to_services TEXT NOT NULL, additional_notes TEXT, tags TEXT NOT NULL,
+    latest_version INTEGER NOT NULL, is_deleted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metric_versions (
+    metric_id TEXT NOT NULL REFERENCES metrics(id), version INTEGER NOT NULL,
+    description TEXT NOT NULL, metric_value TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (metric_id, version));
+CREATE TABLE IF NOT EXISTS evaluation_results (
+    id TEXT PRIMARY KEY, metric_id TEXT NOT NULL, metric_version INTEGER NOT NULL,
+    result TEXT NOT NULL, justification TEXT NOT NULL, source TEXT NOT NULL,
+    source_type TEXT NOT NULL, simulation_unit_test_set_run_id TEXT, unit_test_id TEXT,
+    run_index INTEGER, judge_model TEXT NOT NULL, created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS results_by_run
+    ON evaluation_results (simulation_unit_test_set_run_id, created_at);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, simulation_unit_test_set_run_id TEXT NOT NULL,
+    unit_test_id TEXT NOT NULL, nodeid TEXT NOT NULL, run_index INTEGER NOT NULL,
+    end_reason TEXT, messages TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+_METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
+
+
+class MetricTypeChanged(Exception):
+    def __init__(self, name: str, stored: str, declared: str) -> None:
+        super().__init__(f"metric {name!r} is stored as {stored}, declared as {declared}")
+        self.stored = stored
+        self.declared = declared
+
+
+@dataclass(frozen=True)
+class Registration:
+    metric_id: str
+    version: int
+    created: bool
+    new_version: bool
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def stored_type(self, name: str) -> str | None:
+        row = self._db.execute(
+            "SELECT metric_value_type FROM metrics WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def register(self, spec: MetricSpec) -> Registration:
+        """Create the metric, or add a version when its description or value specifiers changed.
+        Notes, tags and services are updated in place. Idempotent; safe across processes."""
+        declared = spec.metric_value.type
+        fingerprint = version_fingerprint(spec)
+        stamp = now()
+        with self._write() as db:
+            row = db.execute("SELECT * FROM metrics WHERE name = ?", (spec.name,)).fetchone()
+            if row is not None and row["metric_value_type"] != declared:
+                raise MetricTypeChanged(spec.name, row["metric_value_type"], declared)
+            metric_id = row["id"] if row else metric_id_for(spec.name)
+            details = (
+                json.dumps(spec.applied_to_services),
+                spec.additional_notes,
+                json.dumps(spec.tags, sort_keys=True),
+            )
+            if row is None:
+                db.execute(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?)",
+                    (metric_id, spec.name, declared, *details, stamp, stamp),
+                )
+                self._add_version(metric_id, 1, spec, fingerprint, stamp)
+                return Registration(metric_id, 1, created=True, new_version=False)
+            version = int(row["latest_version"])
+            latest = db.execute(
+                "SELECT fingerprint FROM metric_versions WHERE metric_id = ? AND version = ?",
+                (metric_id, version),
+            ).fetchone()
+            changed = latest is None or latest["fingerprint"] != fingerprint
+            if changed:
+                version += 1
+                self._add_version(metric_id, version, spec, fingerprint, stamp)
+            if changed or details != (
+                row["applied_to_services"], row["additional_notes"], row["tags"]
+            ):
+                db.execute(
+                    "UPDATE metrics SET applied_to_services = ?, additional_notes = ?, tags = ?,"
+                    " latest_version = ?, updated_at = ? WHERE id = ?",
+                    (*details, version, stamp, metric_id),
+                )
+            return Registration(metric_id, version, created=False, new_version=changed)
+
+    def _add_version(
+        self, metric_id: str, version: int, spec: MetricSpec, fingerprint: str, stamp: str
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO metric_versions VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                metric_id,
+                version,
+                spec.description,
+                json.dumps(spec.metric_value.model_dump()),
+                fingerprint,
+                stamp,
+            ),
+        )
+
+    def save_run(self, run_id: str, unit_test_id: str, nodeid: str, run: RunOutcome) -> None:
+        """The conversation and each of its metric results, in one transaction."""
+        stamp = now()
+        with self._write() as db:
+            if run.messages:
+                db.execute(
+                    "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run.conversation_id,
+                        run_id,
+                        unit_test_id,
+                        nodeid,
+                        run.run_index,
+                        run.end_reason,
+                        json.dumps([m.model_dump() for m in run.messages]),
+                        stamp,
+                    ),
+                )
+            for metric in run.metrics:
+                source = SimulationEvaluationSource(
+                    simulation_unit_test_set_run_id=run_id,
+                    unit_test_id=unit_test_id,
+                    run_index=run.run_index,
+                    references=metric.references,
+                )
+                db.execute(
+                    "INSERT INTO evaluation_results VALUES (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?,"
+                    " ?, ?, ?)",
+                    (
+                        new_id(),
+                        metric.metric_id,
+                        metric.version,
+                        json.dumps(metric.value),
+                        metric.justification,
+                        source.model_dump_json(),
+                        run_id,
+                        unit_test_id,
+                        run.run_index,
+                        metric.judge_model,
+                        stamp,
+                        stamp,
+                    ),
+                )
+
+    def metric(self, name: str) -> MetricRecord | None:
+        row = self._db.execute("SELECT * FROM metrics WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        tags = json.loads(row["tags"])
+        return MetricRecord(
+            id=row["id"],
+            org_id=LOCAL_ORG,
+            name=row["name"],
+            applied_to_services=json.loads(row["applied_to_services"]),
+            additional_notes=row["additional_notes"],
+            tags=[Tag(key=k, value=v) for k, v in tags.items()],
+            creator=LOCAL_USER,
+            updated_by=LOCAL_USER,
+            metric_value_type=row["metric_value_type"],
+            latest_version=row["latest_version"],
+            is_deleted=bool(row["is_deleted"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def versions(self, metric_id: str) -> list[MetricVersionRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM metric_versions WHERE metric_id = ? ORDER BY version", (metric_id,)
+        ).fetchall()
+        return [
+            MetricVersionRecord(
+                metric_id=r["metric_id"],
+                version=r["version"],
+                description=r["description"],
+                metric_value=_METRIC_VALUE.validate_json(r["metric_value"]),
+                creator=LOCAL_USER,
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    def evaluation_results(
+        self,
+        *,
+        simulation_unit_test_set_run_id: str | None = None,
+        metric_id_and_version: str | None = None,
+        unit_test_id: str | None = None,
+        sort_by: str = "+created_at",
+        limit: int = 500,
+        continuation_token: int = 0,
+    ) -> ResultsPage:
+        """Results as GetMetricEvaluationResults pages them (`<id>-<version>`, empty version = any)."""
+        if not 0 <= limit <= 500:
+            raise ValueError("limit must be between 0 and 500")
+        if sort_by not in ("+created_at", "-created_at"):
+            raise ValueError("sort_by must be +created_at or -created_at")
+        where, args = ["source_type = 'simulation'"], []
+        if simulation_unit_test_set_run_id:
+            where.append("simulation_unit_test_set_run_id = ?")
+            args.append(simulation_unit_test_set_run_id)
+        if unit_test_id:
+            where.append("unit_test_id = ?")
+            args.append(unit_test_id)
+        if metric_id_and_version:
+            metric_id, _, version = metric_id_and_version.partition("-")
+            where.append("metric_id = ?")
+            args.append(metric_id)
+            if version:
+                where.append("metric_version = ?")
+                args.append(version)
+        order = "ASC" if sort_by.startswith("+") else "DESC"
+        rows = self._db.execute(
+            f"SELECT * FROM evaluation_results WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at {order}, rowid {order} LIMIT ? OFFSET ?",
+            (*args, limit + 1, continuation_token),
+        ).fetchall()
+        has_more = len(rows) > limit
+        results = [
+            EvaluationResult(
+                id=r["id"],
+                org_id=LOCAL_ORG,
+                created_at=r["created_at"],
+                updated_at=r["updated_at"],
+                metric_id=r["metric_id"],
+                metric_version=r["metric_version"],
+                result=json.loads(r["result"]),
+                justification=r["justification"],
+                source=SimulationEvaluationSource.model_validate_json(r["source"]),
+                judge_model=r["judge_model"],
+            )
+            for r in rows[:limit]
+        ]
+        return ResultsPage(
+            metric_evaluation_results=results,
+            has_more=has_more,
+            continuation_token=continuation_token + limit if has_more else None,
+        )
+
+    def conversation(self, conversation_id: str) -> list[dict[str, str]]:
+        row = self._db.execute(
+            "SELECT messages FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        return [] if row is None else list(json.loads(row[0]))
