@@ -130,6 +130,10 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 models=merge_models(defaults.models if defaults else None, test.models),
                 metrics=test.metrics,
                 line=line,
+                expect_lines=[
+                    line_of(document, ("simulation_unit_tests", index, "metrics", j))
+                    for j in range(len(test.metrics))
+                ],
             )
         )
     if problems:

@@ -73,7 +73,9 @@ def format_value(value: JudgeValue) -> str:
 class MetricRegistry:
     """Metrics declared by every suite file of the session, by name."""
 
+    root: Path
     metrics: dict[str, LocatedMetric] = field(default_factory=dict)
+    rejected: set[str] = field(default_factory=set)
 
     def add(self, located: LocatedMetric) -> SpecProblem | None:
         name = located.spec.name
@@ -85,11 +87,21 @@ class MetricRegistry:
                 located.path,
                 located.line,
                 "metrics.name",
-                f"metric {name!r} is already declared at {_where(earlier.path, earlier.line)}",
+                f"metric {name!r} is already declared at {self._where(earlier)}",
                 "declare each metric once per session; reference it by name from any file",
             )
         self.metrics[name] = located
         return None
+
+    def _where(self, located: LocatedMetric) -> str:
+        path = located.path
+        shown = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+        return f"{shown}:{located.line}"
+
+    def reject(self, located: LocatedMetric) -> None:
+        """A declaration with errors: tests that use it get a pointer to those errors."""
+        if self.metrics.get(located.spec.name) is not located:
+            self.rejected.add(located.spec.name)
 
     def get(self, name: str) -> LocatedMetric | None:
         return self.metrics.get(name)
@@ -98,5 +110,3 @@ class MetricRegistry:
         return sorted(self.metrics)
 
 
-def _where(path: Path, line: int) -> str:
-    return f"{path}:{line}"

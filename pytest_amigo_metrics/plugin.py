@@ -78,12 +78,11 @@ def pytest_collection_modifyitems(
         if not isinstance(item, SimulationItem):
             keep.append(item)
             continue
-        resolved = amigo.resolve(item.unit_test, item.path)
-        if isinstance(resolved, list):
-            item.checks = resolved
+        item.checks, problems = amigo.resolve(item.unit_test, item.path)
+        if not problems:
             keep.append(item)
             continue
-        longrepr = resolved.format(config.rootpath)
+        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
         report = pytest.CollectReport(item.nodeid, "failed", longrepr, [])
         config.hook.pytest_collectreport(report=report)
     items[:] = keep

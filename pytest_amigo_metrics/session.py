@@ -16,7 +16,7 @@ from .metrics import MetricRegistry
 from .outcomes import RunOutcome, TestOutcome
 from .settings import Settings
 from .simulator import SimulatedUser
-from .spec import UnitTest
+from .spec import MetricSpec, UnitTest
 from .store import MetricTypeChanged, Registration, Store
 from .targets import build_agent
 
@@ -26,10 +26,13 @@ class AmigoSession:
     settings: Settings
     run_id: str
     rootpath: Path
-    registry: MetricRegistry = field(default_factory=MetricRegistry)
+    registry: MetricRegistry = field(init=False)
     outcomes: list[TestOutcome] = field(default_factory=list)
     registrations: dict[str, Registration] = field(default_factory=dict)
     _store: Store | None = None
+
+    def __post_init__(self) -> None:
+        self.registry = MetricRegistry(root=self.rootpath)
 
     @property
     def store(self) -> Store:
@@ -45,16 +48,20 @@ class AmigoSession:
     def load_file(self, path: Path) -> LoadedSuite:
         """Parse a suite file and add its metrics to the session; SpecError on any problem."""
         suite = load_suite(path)
-        problems = [p for m in suite.metrics if (p := self.registry.add(m)) is not None]
-        problems += [p for m in suite.metrics if (p := self._type_change(m.spec.name, path, m.line))]
+        problems: list[SpecProblem] = []
+        for metric in suite.metrics:
+            problem = self._type_change(metric.spec, path, metric.line) or self.registry.add(metric)
+            if problem is not None:
+                self.registry.reject(metric)
+                problems.append(problem)
         if problems:
             raise SpecError(problems)
         return suite
 
-    def _type_change(self, name: str, path: Path, line: int) -> SpecProblem | None:
+    def _type_change(self, spec: MetricSpec, path: Path, line: int) -> SpecProblem | None:
         if not self.settings.store_path.exists():
             return None
-        declared = self.registry.metrics[name].spec.metric_value.type
+        name, declared = spec.name, spec.metric_value.type
         stored = self.store.stored_type(name)
         if stored is None or stored == declared:
             return None
@@ -67,41 +74,65 @@ class AmigoSession:
             f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
         )
 
-    def resolve(self, test: UnitTest, path: Path) -> list[Check] | SpecProblem:
-        """Bind each expectation to its metric; the first problem found, if any."""
+    def resolve(self, test: UnitTest, path: Path) -> tuple[list[Check], list[SpecProblem]]:
+        """Bind each expectation to its metric, with every problem found."""
         checks: list[Check] = []
+        problems: list[SpecProblem] = []
         for index, expected in enumerate(test.metrics):
-            field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
-            located = self.registry.get(expected.metric)
-            if located is None:
-                known = ", ".join(self.registry.names()) or "none declared"
-                return SpecProblem(
-                    path,
-                    test.line,
-                    field_name + ".metric",
-                    f"unknown metric {expected.metric!r}",
-                    f"declare it under `metrics:` in any suite file of the session; known: {known}",
-                )
-            try:
-                expectation = parse_expectation(
-                    expected.expect, located.spec.metric_value, expected.allow_not_applicable
-                )
-            except ExpectationError as exc:
-                return SpecProblem(
-                    path,
-                    test.line,
-                    field_name + ".expect",
-                    f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
-                    exc.hint,
-                )
-            placeholder = ActiveMetric(id="", name=located.spec.name, version=0, spec=located.spec)
-            checks.append(Check(placeholder, expectation))
-        return checks
+            check = self._bind(test, index, path)
+            if isinstance(check, SpecProblem):
+                problems.append(check)
+            else:
+                checks.append(check)
+        return checks, problems
+
+    def _bind(self, test: UnitTest, index: int, path: Path) -> Check | SpecProblem:
+        expected = test.metrics[index]
+        line = test.expect_lines[index]
+        field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
+        located = self.registry.get(expected.metric)
+        if located is None and expected.metric in self.registry.rejected:
+            return SpecProblem(
+                path,
+                line,
+                field_name + ".metric",
+                f"metric {expected.metric!r} is declared with errors",
+                "fix the collection error of the file that declares it",
+            )
+        if located is None:
+            known = ", ".join(self.registry.names()) or "none declared"
+            return SpecProblem(
+                path,
+                line,
+                field_name + ".metric",
+                f"unknown metric {expected.metric!r}",
+                f"declare it under `metrics:` in any suite file of the session; known: {known}",
+            )
+        try:
+            expectation = parse_expectation(
+                expected.expect, located.spec.metric_value, expected.allow_not_applicable
+            )
+        except ExpectationError as exc:
+            return SpecProblem(
+                path,
+                line,
+                field_name + ".expect",
+                f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
+                exc.hint,
+            )
+        # Registered (id and version) when the session starts running; see active().
+        placeholder = ActiveMetric(id="", name=located.spec.name, version=0, spec=located.spec)
+        return Check(placeholder, expectation)
 
     def register_metrics(self) -> None:
         """Store every declared metric once; new versions where definitions changed."""
         for name, located in self.registry.metrics.items():
-            self.registrations[name] = self.store.register(located.spec)
+            try:
+                self.registrations[name] = self.store.register(located.spec)
+            except MetricTypeChanged as exc:  # changed by another process since collection
+                raise SpecError(
+                    [SpecProblem(located.path, located.line, "metrics.metric_value.type", str(exc))]
+                ) from None
 
     def active(self, check: Check) -> Check:
         registration = self.registrations.get(check.metric.name) or self.store.register(

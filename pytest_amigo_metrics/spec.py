@@ -179,6 +179,7 @@ class UnitTest(BaseModel):
     models: ModelsSpec
     metrics: list[ExpectationSpec]
     line: int
+    expect_lines: list[int]
 
 
 def merge_models(base: ModelsSpec | None, override: ModelsSpec | None) -> ModelsSpec:
