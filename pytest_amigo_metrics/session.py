@@ -30,6 +30,8 @@ class AmigoSession:
     outcomes: list[TestOutcome] = field(default_factory=list)
     registrations: dict[str, Registration] = field(default_factory=dict)
     _store: Store | None = None
+    # One loop for the whole session: litellm's async clients and logging worker bind to it.
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
         self.registry = MetricRegistry(root=self.rootpath)
@@ -41,6 +43,9 @@ class AmigoSession:
         return self._store
 
     def close(self) -> None:
+        if self._loop is not None:
+            _shutdown(self._loop)
+            self._loop = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -178,7 +183,9 @@ class AmigoSession:
         def save(run: RunOutcome) -> None:
             self.store.save_run(self.run_id, unit_test_id, nodeid, run)
 
-        runs = asyncio.run(run_all(plan, save))
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        runs = self._loop.run_until_complete(run_all(plan, save))
         return TestOutcome(
             nodeid=nodeid,
             name=test.name,
@@ -188,3 +195,13 @@ class AmigoSession:
             models={**models, "agent": agent.name},
             runs=sorted(runs, key=lambda r: r.run_index),
         )
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker)."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()

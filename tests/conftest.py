@@ -1,0 +1,144 @@
+"""Fixtures: a small real suite written into a pytester directory, and a scripted provider."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_amigo_metrics.llm import load_litellm
+
+# In-process pytester runs restore sys.modules afterwards; importing litellm here, once, keeps
+# it (and what it imports) out of that churn.
+load_litellm()
+
+METRICS = """
+metrics:
+  - name: Empathy Score
+    description: Did the agent apologise, acknowledge the frustration and reassure?
+    metric_value: {type: numerical, lower_bound: 1, upper_bound: 10}
+  - name: Outcome
+    description: Classify how the conversation ended.
+    metric_value: {type: categorical, categories: [resolved, escalated, abandoned]}
+  - name: Identity Verified
+    description: Did the agent verify identity before account changes?
+    metric_value: {type: boolean}
+"""
+
+AGENT = '''
+def respond(messages):
+    last = messages[-1]["content"].lower()
+    if "cold" in last:
+        return "Fine. Done."
+    return ("I apologise and acknowledge the frustration; let me reassure you. "
+            "To verify your identity before account changes I sent a code. This is resolved.")
+'''
+
+TEST_TEMPLATE = """
+simulation_unit_tests:
+  - name: {name}
+    persona: {{name: Sam, background: A busy customer.}}
+    scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+    script: {script}
+    target: {{python: "agent:respond"}}
+    runs: {runs}
+    metrics:
+{metrics}
+"""
+
+# Conftest for a pytester directory: a litellm custom provider "scripted" whose answers come
+# from answers.json (a list per model name, popped in order; an item {"raise": "RateLimitError"}
+# raises that litellm exception). Every call is appended to calls.json.
+SCRIPTED_CONFTEST = '''
+import json, pathlib
+from pytest_amigo_metrics.llm import load_litellm
+
+litellm = load_litellm()
+HERE = pathlib.Path(__file__).parent
+
+class Scripted(litellm.CustomLLM):
+    async def acompletion(self, model, messages, *args, **kwargs):
+        answers = json.loads((HERE / "answers.json").read_text())
+        calls = HERE / "calls.json"
+        log = json.loads(calls.read_text()) if calls.exists() else []
+        log.append({"model": model, "messages": messages})
+        calls.write_text(json.dumps(log))
+        queue = answers[model]
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        (HERE / "answers.json").write_text(json.dumps(answers))
+        if isinstance(answer, dict) and "raise" in answer:
+            error = getattr(litellm, answer["raise"])
+            raise error(message=answer.get("message", "scripted failure"), model=model,
+                        llm_provider="scripted")
+        return litellm.ModelResponse(model="scripted/" + model, choices=[{"index": 0,
+            "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}])
+
+litellm.custom_provider_map = [*litellm.custom_provider_map,
+                               {"provider": "scripted", "custom_handler": Scripted()}]
+'''
+
+
+def expectation_lines(expectations: list[str]) -> str:
+    return "\n".join(f"      - {e}" for e in expectations)
+
+
+class Suite:
+    """Writes suite files into a pytester directory and reads its store."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.path = Path(pytester.path)
+
+    def write(self, name: str, text: str) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text).lstrip())
+        return target
+
+    def standard(self) -> None:
+        self.write("metrics.amigo.yaml", METRICS)
+        self.write("agent.py", AGENT)
+
+    def unit_test(
+        self,
+        file: str = "tests.amigo.yaml",
+        name: str = "password reset",
+        expectations: list[str] | None = None,
+        script: str = '["I forgot my password.", "Thanks."]',
+        runs: int = 1,
+        extra: str = "",
+    ) -> Path:
+        expectations = expectations or ['{metric: Empathy Score, expect: ">= 7"}']
+        text = TEST_TEMPLATE.format(
+            name=name, script=script, runs=runs, metrics=expectation_lines(expectations)
+        )
+        return self.write(file, text + textwrap.indent(textwrap.dedent(extra), "    "))
+
+    def scripted(self, answers: dict[str, list[Any]]) -> None:
+        self.write("conftest.py", SCRIPTED_CONFTEST)
+        self.write("answers.json", json.dumps(answers))
+
+    def calls(self) -> list[dict[str, Any]]:
+        path = self.path / "calls.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    @property
+    def store(self) -> Path:
+        return self.path / ".amigo-metrics" / "results.sqlite3"
+
+    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        db = sqlite3.connect(self.store)
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> Suite:
+    return Suite(pytester)
