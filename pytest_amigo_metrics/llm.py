@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,9 @@ async def complete(
 ) -> Completion:
     """One chat completion; transient failures are retried with exponential backoff."""
     litellm = load_litellm()
+    # litellm's own types trip a pydantic UserWarning when first used; it is not the user's
+    # concern. Added per call because pytest resets warning filters for every test item.
+    warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
     kwargs: dict[str, Any] = {"temperature": 0, "num_retries": 0}
     if response_format is not None:
         kwargs["response_format"] = response_format

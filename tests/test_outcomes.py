@@ -1,0 +1,155 @@
+"""Passed, failed and error stay distinct, and each says what happened."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Suite
+
+GOOD = json.dumps({"value": 8, "justification": "Warm and apologetic.", "references": []})
+
+
+def test_quality_failure_shows_metric_version_value_expectation_justification_and_messages(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.unit_test(
+        script='["I am cold and want a reset."]',
+        expectations=['{metric: Empathy Score, expect: ">= 7"}', "{metric: Outcome, expect: resolved}"],
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*simulation unit test 'password reset' failed: 0 of 1 run met every expectation*",
+            "run 0 (conversation *, 2 messages, ended: script_completed):",
+            "  FAIL Empathy Score v1 = 1; expected >= 7  [judge offline/judge (offline provider)]",
+            "       justification: Offline judgement*0 of 4 terms*",
+            "       *] agent: 'Fine. Done.'",
+            "  FAIL Outcome v1 = n/a; expected resolved*",
+        ]
+    )
+
+
+def test_min_pass_rate_over_runs(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted(
+        {
+            "judge": [
+                json.dumps({"value": 9, "justification": "good", "references": []}),
+                json.dumps({"value": 2, "justification": "poor", "references": []}),
+                json.dumps({"value": 9, "justification": "good", "references": []}),
+            ]
+        }
+    )
+    extra = "min_pass_rate: 0.6\n"
+    suite.unit_test(runs=3, extra=extra)
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["PASSED *2/3 runs passed (required 60%)", "*Empathy Score v1 = 9, 2, 9*"])
+
+    suite.scripted({"judge": [json.dumps({"value": 2, "justification": "poor", "references": []})]})
+    suite.pytester.runpytest("--amigo-judge-model", "scripted/judge").assert_outcomes(failed=1)
+
+
+def test_invalid_judge_output_is_retried_with_the_reason_then_accepted(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": ["not json", json.dumps({"value": "8", "justification": "x", "references": []}), GOOD]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(passed=1)
+    judge_calls = [c for c in suite.calls() if c["model"] == "judge"]
+    assert len(judge_calls) == 3
+    repair = judge_calls[2]["messages"][-1]["content"]
+    assert "value: expected a number, got '8'" in repair, "no silent coercion of '8' to 8"
+
+
+def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) -> None:
+    suite.standard()
+    out_of_range = json.dumps({"value": 42, "justification": "x", "references": []})
+    bad_ref = json.dumps({"value": 5, "justification": "x", "references": ["0123456789abcdef01234567"]})
+    suite.scripted({"judge": ["I think it was fine", out_of_range, bad_ref]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*could not be evaluated: 1 of 1 runs ended in error (not a quality failure*",
+            "*judge 'scripted/judge' gave no valid evaluation of metric 'Empathy Score' (v1) after 3 attempts:",
+            "  attempt 1: not JSON*",
+            "    raw: I think it was fine",
+            "  attempt 2: value: 42 is outside the bounds [1, 10]",
+            "  attempt 3: references ?'0123456789abcdef01234567'? are not ids of messages*",
+        ]
+    )
+
+
+def test_judge_retries_option_bounds_the_attempts(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": ["nope"]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-judge-retries", "0")
+    result.assert_outcomes(errors=1)
+    assert len([c for c in suite.calls() if c["model"] == "judge"]) == 1
+
+
+def test_transient_failures_are_retried_with_backoff(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": [{"raise": "RateLimitError"}, {"raise": "ServiceUnavailableError"}, GOOD]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-retry-base-delay", "0")
+    result.assert_outcomes(passed=1)
+    assert len(suite.calls()) == 3
+
+
+def test_persistent_infrastructure_failure_is_an_error_not_a_failure(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": [{"raise": "ServiceUnavailableError"}]})
+    suite.unit_test(runs=2)
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-retry-base-delay", "0", "--amigo-retry-attempts", "3"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*model 'scripted/judge' still failing after 3 attempts (infrastructure, not a quality failure)*"]
+    )
+    assert len(suite.calls()) == 6
+
+
+def test_non_transient_model_error_is_not_retried(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": [{"raise": "AuthenticationError", "message": "bad key"}]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*model 'scripted/judge' failed: AuthenticationError*"])
+    assert len(suite.calls()) == 1
+
+
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        ("def respond(messages):\n    raise KeyError('boom')\n", "KeyError: 'boom'"),
+        ("def respond(messages):\n    return None\n", "*must return a non-empty string, got None*"),
+        ("x = 1\n", "*cannot load the agent 'agent:respond': AttributeError*"),
+    ],
+)
+def test_agent_problems_are_errors(suite: Suite, agent: str, message: str) -> None:
+    suite.standard()
+    suite.write("agent.py", agent)
+    suite.unit_test()
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+
+
+def test_async_agent_and_not_applicable_allowed(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", "async def respond(messages):\n    return 'Noted.'\n")
+    suite.unit_test(
+        expectations=["{metric: Outcome, expect: resolved, allow_not_applicable: true}"]
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*Outcome v1 = n/a; expected resolved (or n/a); 1/1 met"])
