@@ -6,7 +6,7 @@ import os
 import re
 
 _PATTERNS = [
-    re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"),  # JWTs
+    re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{4,}"),  # JWTs
     re.compile(r"\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"),  # provider API keys
     re.compile(r"(?i)(bearer|api[_-]?key[\"']?\s*[:=]\s*[\"']?)\s*[A-Za-z0-9._~+/-]{12,}"),
 ]

@@ -1,0 +1,140 @@
+"""Every result is stored like the API's MetricEvaluationResultInstance, tagged with its version."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import METRICS, Suite
+
+from pytest_amigo_metrics.records import EvaluationResult
+from pytest_amigo_metrics.store import Store
+
+HEX24 = re.compile(r"^[a-f0-9]{24}$")
+
+
+def test_stored_results_have_the_api_shape_and_resolve_their_references(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(
+        runs=2,
+        expectations=[
+            '{metric: Empathy Score, expect: ">= 7"}',
+            "{metric: Outcome, expect: resolved}",
+            "{metric: Identity Verified, expect: true}",
+        ],
+    )
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    store = Store(suite.store)
+    page = store.evaluation_results()
+    results = page.metric_evaluation_results
+    assert len(results) == 6 and page.has_more is False
+    run_ids = {r.source.simulation_unit_test_set_run_id for r in results}
+    assert len(run_ids) == 1
+    assert {r.source.run_index for r in results} == {0, 1}
+    for result in results:
+        assert isinstance(result, EvaluationResult)
+        assert HEX24.match(result.id) and HEX24.match(result.metric_id)
+        assert result.source.type == "simulation" and result.metric_version == 1
+        assert result.judge_model == "offline/judge"
+        assert HEX24.match(result.source.unit_test_id)
+        assert result.source.references, "the judge cites messages"
+    by_metric = {store.metric(n).id: n for n in ("Empathy Score", "Outcome", "Identity Verified")}  # type: ignore[union-attr]
+    values = {by_metric[r.metric_id]: r.result for r in results}
+    assert values == {"Empathy Score": 10, "Outcome": "resolved", "Identity Verified": True}
+    conversations = suite.rows("SELECT id, messages FROM conversations")
+    assert len(conversations) == 2
+    message_ids = {m["id"] for row in conversations for m in json.loads(row["messages"])}
+    assert all(ref in message_ids for r in results for ref in r.source.references)
+
+
+def test_versions_follow_description_and_value_changes_across_sessions(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    first = Store(suite.store).metric("Empathy Score")
+    assert first is not None and first.latest_version == 1
+
+    suite.write("metrics.amigo.yaml", METRICS.replace("and reassure?", "and reassure the user?"))
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*Empathy Score v2 = *"])
+
+    notes = METRICS.replace("and reassure?", "and reassure the user?").replace(
+        "upper_bound: 10}", "upper_bound: 10}\n    additional_notes: 7+ is good.\n    tags: {team: support}"
+    )
+    suite.write("metrics.amigo.yaml", notes)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+
+    suite.write("metrics.amigo.yaml", notes.replace("upper_bound: 10", "upper_bound: 5"))
+    suite.unit_test(expectations=['{metric: Empathy Score, expect: ">= 3"}'])
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+
+    store = Store(suite.store)
+    metric = store.metric("Empathy Score")
+    assert metric is not None
+    assert metric.id == first.id, "the id is stable for the same name"
+    assert metric.latest_version == 3, "notes and tags do not make a version"
+    assert metric.additional_notes == "7+ is good." and metric.tags[0].key == "team"
+    versions = store.versions(metric.id)
+    assert [v.version for v in versions] == [1, 2, 3]
+    assert versions[2].metric_value.upper_bound == 5  # type: ignore[union-attr]
+    tagged = {r.metric_version for r in store.evaluation_results(metric_id_and_version=metric.id + "-").metric_evaluation_results}
+    assert tagged == {1, 2, 3}
+    assert len(store.evaluation_results(metric_id_and_version=f"{metric.id}-2").metric_evaluation_results) == 2
+
+
+def test_changing_the_value_type_is_a_collection_error_and_keeps_results(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(expectations=["{metric: Outcome, expect: resolved}"])
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.write(
+        "metrics.amigo.yaml",
+        METRICS.replace("{type: categorical, categories: [resolved, escalated, abandoned]}", "{type: boolean}"),
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "metrics.amigo.yaml:5: metrics.metric_value.type: metric 'Outcome' is stored as categorical*",
+            "    fix: declare a new metric with a new name*",
+            "*metric 'Outcome' is declared with errors*",
+        ]
+    )
+    assert len(Store(suite.store).evaluation_results().metric_evaluation_results) == 1
+
+
+def test_unit_test_id_is_stable_and_run_id_is_new_per_session(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    rows = suite.rows(
+        "SELECT DISTINCT unit_test_id, simulation_unit_test_set_run_id FROM evaluation_results"
+    )
+    assert len({r["unit_test_id"] for r in rows}) == 1
+    assert len({r["simulation_unit_test_set_run_id"] for r in rows}) == 2
+
+
+def test_results_page_like_the_api(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(runs=5)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    store = Store(suite.store)
+    first = store.evaluation_results(limit=2)
+    assert first.has_more and first.continuation_token == 2
+    seen = [r.id for r in first.metric_evaluation_results]
+    token = first.continuation_token
+    while token is not None:
+        page = store.evaluation_results(limit=2, continuation_token=token)
+        seen += [r.id for r in page.metric_evaluation_results]
+        token = page.continuation_token
+    assert len(seen) == len(set(seen)) == 5
+    newest = store.evaluation_results(sort_by="-created_at", limit=5).metric_evaluation_results
+    assert [r.id for r in newest] == list(reversed(seen))
+
+
+def test_custom_store_path_from_the_command_line(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest("--amigo-store", "out/x.sqlite3").assert_outcomes(passed=1)
+    assert (suite.path / "out" / "x.sqlite3").exists() and not suite.store.exists()

@@ -1,0 +1,39 @@
+"""Under pytest-xdist: workers run items, the controller prints one summary, one run id."""
+
+from __future__ import annotations
+
+from conftest import Suite
+
+
+def test_parallel_run_shares_one_run_id_and_one_summary(suite: Suite) -> None:
+    suite.standard()
+    for index in range(4):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}", runs=2)
+    suite.unit_test(
+        file="failing.amigo.yaml",
+        name="cold agent",
+        script='["you are cold"]',
+    )
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=4, failed=1)
+    out = result.stdout.str()
+    assert out.count("== amigo metrics ==") == 1
+    for index in range(4):
+        result.stdout.fnmatch_lines([f"PASSED  t{index}.amigo.yaml::case {index}  2/2 runs passed*"])
+    result.stdout.fnmatch_lines(["FAILED  failing.amigo.yaml::cold agent  0/1 runs passed*"])
+    rows = suite.rows("SELECT DISTINCT simulation_unit_test_set_run_id AS id FROM evaluation_results")
+    assert len(rows) == 1
+    assert rows[0]["id"] in out
+    metrics = suite.rows("SELECT name, latest_version FROM metrics")
+    assert {r["latest_version"] for r in metrics} == {1}, "registered once, not once per worker"
+    assert len(suite.rows("SELECT * FROM evaluation_results")) == 9
+
+
+def test_junit_xml_carries_the_metric_properties(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(runs=2)
+    suite.pytester.runpytest("-p", "xdist", "-n", "2", "--junitxml=out.xml").assert_outcomes(passed=1)
+    xml = (suite.path / "out.xml").read_text()
+    assert '<property name="amigo.pass_rate" value="2/2"' in xml
+    assert '<property name="amigo.metric.Empathy Score" value="v1: 10, 10"' in xml
+    assert '<property name="amigo.model.judge" value="offline/judge"' in xml
