@@ -18,13 +18,12 @@ class SpecProblem:
 
     def format(self, root: Path | None = None) -> str:
         shown = self.path
-        if root is not None:
-            try:
-                shown = self.path.relative_to(root)
-            except ValueError:
-                pass
+        if root is not None and self.path.is_relative_to(root):
+            shown = self.path.relative_to(root)
         where = f"{shown}:{self.line}"
-        head = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        head = (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
         return f"{head}\n    fix: {self.hint}" if self.hint else head
 
 

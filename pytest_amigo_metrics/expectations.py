@@ -58,7 +58,8 @@ def parse_expectation(raw: Any, metric_value: MetricValue, allow_na: bool = Fals
 def _boolean(raw: Any, allow_na: bool) -> Expectation:
     if not isinstance(raw, bool):
         raise ExpectationError(
-            f"a boolean metric expects true or false, got {raw!r}", "write `expect: true` or `false`"
+            f"a boolean metric expects true or false, got {raw!r}",
+            "write `expect: true` or `false`",
         )
     return Expectation(format_value(raw), lambda v: v is raw, allow_na)
 
@@ -70,7 +71,9 @@ def _categorical(raw: Any, metric_value: CategoricalMetricValue, allow_na: bool)
         raise ExpectationError(f"a categorical metric expects categories, got {raw!r}", hint)
     unknown = [c for c in allowed if c not in metric_value.categories]
     if unknown:
-        raise ExpectationError(f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {unknown}", hint)
+        raise ExpectationError(
+            f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {unknown}", hint
+        )
     accepted = frozenset(allowed)
     text = allowed[0] if len(allowed) == 1 else "in [" + ", ".join(allowed) + "]"
     return Expectation(text, lambda v: v in accepted, allow_na)
@@ -86,13 +89,13 @@ def _numerical(raw: Any, metric_value: NumericalMetricValue, allow_na: bool) -> 
             raise ExpectationError(f"'between {lo:g} and {hi:g}' has its bounds reversed", hint)
         _within(lo, metric_value, hint)
         _within(hi, metric_value, hint)
-        return Expectation(
-            f"between {lo:g} and {hi:g}", lambda v: lo <= v <= hi, allow_na
-        )
+        return Expectation(f"between {lo:g} and {hi:g}", lambda v: lo <= v <= hi, allow_na)
     assert verb is not None and threshold is not None
     _within(threshold, metric_value, hint)
     if (verb == ">" and threshold >= high) or (verb == "<" and threshold <= low):
-        raise ExpectationError(f"'{verb} {threshold:g}' can never be met within [{low:g}, {high:g}]", hint)
+        raise ExpectationError(
+            f"'{verb} {threshold:g}' can never be met within [{low:g}, {high:g}]", hint
+        )
     compare = VERBS[verb]
     return Expectation(f"{verb} {threshold:g}", lambda v: compare(v, threshold), allow_na)
 

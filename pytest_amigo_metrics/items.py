@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _pytest._code.code import TerminalRepr, TracebackStyle
 
 from .errors import SpecError
 from .execution import Check
@@ -22,7 +23,9 @@ class SuiteFile(pytest.File):
         for test in suite.tests:
             yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, SpecError):
             return excinfo.value.format(self.config.rootpath)
         return super().repr_failure(excinfo)

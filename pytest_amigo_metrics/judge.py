@@ -47,11 +47,14 @@ def response_schema(metric_value: MetricValue) -> type[BaseModel]:
     if isinstance(metric_value, BooleanMetricValue):
         value_type = bool | None
     elif isinstance(metric_value, CategoricalMetricValue):
-        value_type = Literal[tuple(metric_value.categories)] | None  # type: ignore[valid-type]
+        value_type = Literal[tuple(metric_value.categories)] | None
     else:
         value_type = float | None
     model: type[BaseModel] = create_model(
-        "MetricEvaluation", value=(value_type, ...), justification=(str, ...), references=(list[str], ...)
+        "MetricEvaluation",
+        value=(value_type, ...),
+        justification=(str, ...),
+        references=(list[str], ...),
     )
     return model
 
@@ -114,9 +117,13 @@ async def evaluate(
             retry=retry,
         )
     except StructuredAnswerError as exc:
-        tried = "\n".join(f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(exc.attempts, 1))
+        tried = "\n".join(
+            f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(exc.attempts, 1)
+        )
         raise JudgeOutputError(
             f"judge {model!r} gave no valid evaluation of metric {metric.name!r} "
             f"(v{metric.version}) after {len(exc.attempts)} attempts:\n{tried}"
         ) from None
-    return Verdict(data["value"], data["justification"].strip(), list(data["references"]), reply.model)
+    return Verdict(
+        data["value"], data["justification"].strip(), list(data["references"]), reply.model
+    )

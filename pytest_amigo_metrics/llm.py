@@ -14,7 +14,11 @@ from .errors import ModelCallError
 from .redact import redact
 
 OFFLINE_PROVIDER = "offline"
-OFFLINE_MODELS = {"simulator": "offline/simulator", "judge": "offline/judge", "agent": "offline/agent"}
+OFFLINE_MODELS = {
+    "simulator": "offline/simulator",
+    "judge": "offline/judge",
+    "agent": "offline/agent",
+}
 
 # Names of litellm exceptions that are worth another attempt: rate limits, outages, timeouts.
 TRANSIENT_ERRORS = (

@@ -83,7 +83,8 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
     problems: list[SpecProblem] = []
     defaults = suite.defaults
     metrics = [
-        LocatedMetric(m, path, line_of(document, ("metrics", i))) for i, m in enumerate(suite.metrics)
+        LocatedMetric(m, path, line_of(document, ("metrics", i)))
+        for i, m in enumerate(suite.metrics)
     ]
     tests: list[UnitTest] = []
     first_line: dict[str, int] = {}
@@ -159,7 +160,11 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
         close = difflib.get_close_matches(unknown, allowed, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return SpecProblem(
-            path, line, field, f"unknown key {unknown!r}", hint + f"allowed keys: {', '.join(allowed)}"
+            path,
+            line,
+            field,
+            f"unknown key {unknown!r}",
+            hint + f"allowed keys: {', '.join(allowed)}",
         )
     if kind == "missing":
         return SpecProblem(path, line, field, "required field is missing", f"add `{loc[-1]}`")
@@ -188,7 +193,10 @@ def _short(value: Any) -> str:
 def _hint(loc: tuple[int | str, ...]) -> str:
     names = {str(p) for p in loc}
     if "tags" in names:
-        return "tags: at most 20; keys and values hold letters, digits, '_' and spaces; value may be null"
+        return (
+            "tags: at most 20; keys and values hold letters, digits, '_' and spaces; "
+            "a value may be null"
+        )
     if "applied_to_services" in names:
         return "service ids are 24 lowercase hex characters"
     if "python" in names:

@@ -34,7 +34,7 @@ def version_fingerprint(spec: MetricSpec) -> str:
 
 
 def value_problem(metric_value: MetricValue, value: object) -> str | None:
-    """Why `value` is not a valid result of the metric, or None when it is (None = not applicable)."""
+    """Why `value` is not a valid result of the metric, or None if it is. None = not applicable."""
     if value is None:
         return None
     if isinstance(metric_value, BooleanMetricValue):
@@ -108,5 +108,3 @@ class MetricRegistry:
 
     def names(self) -> list[str]:
         return sorted(self.metrics)
-
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import litellm
-from litellm import CustomLLM, ModelResponse
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import ModelResponse
 
 from .offline_logic import respond
 
@@ -27,10 +28,12 @@ def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
     )
 
 
-class OfflineProvider(CustomLLM):  # type: ignore[misc]
+class OfflineProvider(CustomLLM):
     """Serves `offline/<role>` model strings through litellm's normal call path."""
 
-    def completion(self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+    def completion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Any:
         return _response(model, messages)
 
     async def acompletion(

@@ -18,16 +18,95 @@ import json
 import re
 from typing import Any
 
-OFFLINE_NOTE = "Offline judgement by the built-in deterministic provider (keyword heuristic, not a model)"
+OFFLINE_NOTE = (
+    "Offline judgement by the built-in deterministic provider (keyword heuristic, not a model)"
+)
 SIMULATOR_TURNS = ("Could you tell me exactly what happens next?",)
 
 _STOPWORDS = frozenset(
-    """about above after again against agent agents also another answer asked assistant
-    before being below between both conversation could customer customers does doing during
-    each from further have having here into itself just like made make many more most much
-    must only other over rate rated rating same score scored should some such than that their
-    them then there these they this those through under until user users very were what when
-    where whether which while with within would your yours""".split()
+    (
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "agent",
+        "agents",
+        "also",
+        "another",
+        "answer",
+        "asked",
+        "assistant",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "conversation",
+        "could",
+        "customer",
+        "customers",
+        "does",
+        "doing",
+        "during",
+        "each",
+        "from",
+        "further",
+        "have",
+        "having",
+        "here",
+        "into",
+        "itself",
+        "just",
+        "like",
+        "made",
+        "make",
+        "many",
+        "more",
+        "most",
+        "much",
+        "must",
+        "only",
+        "other",
+        "over",
+        "rate",
+        "rated",
+        "rating",
+        "same",
+        "score",
+        "scored",
+        "should",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "until",
+        "user",
+        "users",
+        "very",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "with",
+        "within",
+        "would",
+        "your",
+        "yours",
+    )
 )
 
 
@@ -77,7 +156,9 @@ def judge(messages: list[dict[str, Any]]) -> str:
         value, refs, why = _by_terms(metric, agent)
     if not refs and agent:
         refs = [agent[-1]["id"]]
-    return json.dumps({"value": value, "justification": f"{OFFLINE_NOTE}: {why}", "references": refs})
+    return json.dumps(
+        {"value": value, "justification": f"{OFFLINE_NOTE}: {why}", "references": refs}
+    )
 
 
 def _judge_payload(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,7 +197,9 @@ def _by_terms(metric: dict[str, Any], agent: list[dict[str, Any]]) -> tuple[Any,
             refs.extend(h for h in hits if h not in refs)
     coverage = len(found) / len(terms) if terms else 0.0
     listed = ", ".join(found) or "none"
-    share = f"the agent used {len(found)} of {len(terms)} terms of the metric's description ({listed})"
+    share = (
+        f"the agent used {len(found)} of {len(terms)} terms of the metric's description ({listed})"
+    )
     spec = metric["metric_value"]
     if spec["type"] == "boolean":
         value: Any = coverage >= 0.5
@@ -127,9 +210,7 @@ def _by_terms(metric: dict[str, Any], agent: list[dict[str, Any]]) -> tuple[Any,
     return value, refs, f"{share}; score = {low:g} + {coverage:.2f} x ({high:g} - {low:g})"
 
 
-def _categorical(
-    categories: list[str], agent: list[dict[str, Any]]
-) -> tuple[Any, list[str], str]:
+def _categorical(categories: list[str], agent: list[dict[str, Any]]) -> tuple[Any, list[str], str]:
     for message in reversed(agent):
         text = message["content"].lower()
         positions = {

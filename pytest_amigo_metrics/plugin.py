@@ -29,7 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(RUN_ID_KEY) or new_id()
     config.stash[SESSION_KEY] = AmigoSession(resolve_settings(config), run_id, config.rootpath)
-    config.pluginmanager.register(OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes")
+    config.pluginmanager.register(
+        OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes"
+    )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
 
@@ -64,7 +66,7 @@ class XdistHooks:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     patterns = get_session(parent.config).settings.file_patterns
     if any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
-        return SuiteFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return SuiteFile.from_parent(parent, path=file_path)
     return None
 
 

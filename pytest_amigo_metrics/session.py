@@ -83,7 +83,7 @@ class AmigoSession:
         """Bind each expectation to its metric, with every problem found."""
         checks: list[Check] = []
         problems: list[SpecProblem] = []
-        for index, expected in enumerate(test.metrics):
+        for index in range(len(test.metrics)):
             check = self._bind(test, index, path)
             if isinstance(check, SpecProblem):
                 problems.append(check)

@@ -46,7 +46,12 @@ OPTIONS = [
     Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
     Option("concurrency", "runs of one test in flight at once (default 4)", 4, int),
     Option("retry_attempts", "attempts per model call on 429/5xx/timeouts (default 4)", 4, int),
-    Option("retry_base_delay", "first backoff delay in seconds, doubled per retry (default 1)", 1.0, float),
+    Option(
+        "retry_base_delay",
+        "first backoff delay in seconds, doubled per retry (default 1)",
+        1.0,
+        float,
+    ),
 ]
 OFFLINE_FLAG = "--amigo-offline"
 OFFLINE_ENV = "AMIGO_METRICS_OFFLINE"
@@ -64,7 +69,8 @@ def _lookup(config: pytest.Config, option: Option) -> Any:
         return option.kind(value)
     except ValueError:
         raise pytest.UsageError(
-            f"{option.flag} / {option.env} / ini {option.ini}: {value!r} is not a {option.kind.__name__}"
+            f"{option.flag} / {option.env} / ini {option.ini}: "
+            f"{value!r} is not a {option.kind.__name__}"
         ) from None
 
 
@@ -118,7 +124,9 @@ def resolve_settings(config: pytest.Config) -> Settings:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("amigo-metrics", "conversation-quality tests (pytest-amigo-metrics)")
     for option in OPTIONS:
-        group.addoption(option.flag, dest=option.name, default=None, help=f"{option.help} [env {option.env}]")
+        group.addoption(
+            option.flag, dest=option.name, default=None, help=f"{option.help} [env {option.env}]"
+        )
         parser.addini(option.ini, help=option.help, default=None)
     group.addoption(
         OFFLINE_FLAG,

@@ -20,7 +20,7 @@ class UserTurn(BaseModel):
     message: str = ""
 
 
-SYSTEM_PROMPT = """You are role-playing a user talking to a customer-service agent, to test the agent.
+SYSTEM_PROMPT = """You are role-playing a user talking to an agent, to test the agent.
 Stay in character; never reveal that you are simulated. Write only the user's next message.
 
 Persona name: {persona.name}
@@ -59,7 +59,11 @@ class SimulatedUser:
         """The next user turn, or None when the script has run out."""
         if self.script is not None:
             sent = sum(1 for m in transcript.messages if m.role == "user")
-            return UserTurn(action="send", message=self.script[sent]) if sent < len(self.script) else None
+            return (
+                UserTurn(action="send", message=self.script[sent])
+                if sent < len(self.script)
+                else None
+            )
         system = SYSTEM_PROMPT.format(persona=self.persona, scenario=self.scenario)
         messages = [{"role": "system", "content": system}, {"role": "user", "content": OPENING}]
         messages += transcript.as_chat("user")

@@ -139,7 +139,9 @@ class Store:
                 version += 1
                 self._add_version(metric_id, version, spec, fingerprint, stamp)
             if changed or details != (
-                row["applied_to_services"], row["additional_notes"], row["tags"]
+                row["applied_to_services"],
+                row["additional_notes"],
+                row["tags"],
             ):
                 db.execute(
                     "UPDATE metrics SET applied_to_services = ?, additional_notes = ?, tags = ?,"
@@ -189,8 +191,8 @@ class Store:
                     references=metric.references,
                 )
                 db.execute(
-                    "INSERT INTO evaluation_results VALUES (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?,"
-                    " ?, ?, ?)",
+                    "INSERT INTO evaluation_results VALUES"
+                    " (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?, ?, ?, ?)",
                     (
                         new_id(),
                         metric.metric_id,
@@ -254,7 +256,7 @@ class Store:
         limit: int = 500,
         continuation_token: int = 0,
     ) -> ResultsPage:
-        """Results as GetMetricEvaluationResults pages them (`<id>-<version>`, empty version = any)."""
+        """Pages like GetMetricEvaluationResults; `<id>-<version>`, an empty version = any."""
         if not 0 <= limit <= 500:
             raise ValueError("limit must be between 0 and 500")
         if sort_by not in ("+created_at", "-created_at"):

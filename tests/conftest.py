@@ -29,14 +29,14 @@ metrics:
     metric_value: {type: boolean}
 """
 
-AGENT = '''
+AGENT = """
 def respond(messages):
     last = messages[-1]["content"].lower()
     if "cold" in last:
         return "Fine. Done."
     return ("I apologise and acknowledge the frustration; let me reassure you. "
             "To verify your identity before account changes I sent a code. This is resolved.")
-'''
+"""
 
 TEST_TEMPLATE = """
 simulation_unit_tests:
@@ -53,7 +53,7 @@ simulation_unit_tests:
 # Conftest for a pytester directory: a litellm custom provider "scripted" whose answers come
 # from answers.json (a list per model name, popped in order; an item {"raise": "RateLimitError"}
 # raises that litellm exception). Every call is appended to calls.json.
-SCRIPTED_CONFTEST = '''
+SCRIPTED_CONFTEST = """
 import json, pathlib
 from pytest_amigo_metrics.llm import load_litellm
 
@@ -79,7 +79,7 @@ class Scripted(litellm.CustomLLM):
 
 litellm.custom_provider_map = [*litellm.custom_provider_map,
                                {"provider": "scripted", "custom_handler": Scripted()}]
-'''
+"""
 
 
 def expectation_lines(expectations: list[str]) -> str:

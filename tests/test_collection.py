@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import Suite
 
 
@@ -12,7 +11,11 @@ def test_collect_only_lists_one_item_per_simulation_unit_test(suite: Suite) -> N
     suite.unit_test(file="more.amigo.yaml", name="angry customer")
     result = suite.pytester.runpytest("--collect-only", "-q")
     result.stdout.fnmatch_lines(
-        ["more.amigo.yaml::angry customer", "tests.amigo.yaml::password reset", "2 tests collected*"]
+        [
+            "more.amigo.yaml::angry customer",
+            "tests.amigo.yaml::password reset",
+            "2 tests collected*",
+        ]
     )
     assert not suite.store.exists(), "collect-only must not write to the store"
 
@@ -65,10 +68,10 @@ def test_defaults_block_supplies_target_runs_and_turns(suite: Suite) -> None:
     )
     result = suite.pytester.runpytest()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*3/3 runs passed*", "*Outcome v1 = resolved, resolved, resolved*"])
+    result.stdout.fnmatch_lines(
+        ["*3/3 runs passed*", "*Outcome v1 = resolved, resolved, resolved*"]
+    )
     counts = suite.rows("SELECT run_index, end_reason, messages FROM conversations")
     assert len(counts) == 3
     assert all(r["end_reason"] == "max_turns" for r in counts)
     assert all(r["messages"].count('"role": "user"') == 1 for r in counts)
-
-

@@ -6,8 +6,8 @@ import asyncio
 import json
 
 import pytest
-from conftest import Suite
 
+from conftest import Suite
 from pytest_amigo_metrics.judge import ActiveMetric, evaluate
 from pytest_amigo_metrics.llm import RetryPolicy, complete
 from pytest_amigo_metrics.offline_logic import judge, simulate_user
@@ -36,14 +36,19 @@ def judged(m: ActiveMetric, t: Transcript) -> tuple[object, list[str], str]:
 
 
 def test_numerical_scales_with_the_share_of_description_terms_used() -> None:
-    m = metric("Did the agent apologise, acknowledge the frustration and reassure?",
-               {"type": "numerical", "lower_bound": 1, "upper_bound": 10})
+    m = metric(
+        "Did the agent apologise, acknowledge the frustration and reassure?",
+        {"type": "numerical", "lower_bound": 1, "upper_bound": 10},
+    )
     assert judged(m, transcript("Whatever."))[0] == 1
     half = transcript("I apologise.", "I acknowledge that.")
     value, refs, why = judged(m, half)
     assert value == 6 and "2 of 4 terms" in why and why.startswith("Offline judgement")
     assert refs == [msg.id for msg in half.messages if msg.role == "agent"]
-    assert judged(m, transcript("I apologise, I acknowledge the frustration, let me reassure you."))[0] == 10
+    assert (
+        judged(m, transcript("I apologise, I acknowledge the frustration, let me reassure you."))[0]
+        == 10
+    )
 
 
 def test_numerical_keeps_fractions_when_bounds_are_not_whole() -> None:
@@ -59,7 +64,9 @@ def test_boolean_needs_half_of_the_terms() -> None:
 
 def test_categorical_takes_the_category_named_last_or_not_applicable() -> None:
     m = metric("Outcome", {"type": "categorical", "categories": ["resolved", "escalated"]})
-    t = transcript("This is resolved.", "Sorry, I have escalated it; not resolved yet... escalated.")
+    t = transcript(
+        "This is resolved.", "Sorry, I have escalated it; not resolved yet... escalated."
+    )
     value, refs, _ = judged(m, t)
     assert value == "escalated" and refs == [t.messages[3].id]
     value, refs, why = judged(m, transcript("Hmm."))
@@ -69,7 +76,14 @@ def test_categorical_takes_the_category_named_last_or_not_applicable() -> None:
 def test_same_input_same_output() -> None:
     t = transcript("I apologise.")
     m = metric("apologise reassure", {"type": "numerical", "lower_bound": 1, "upper_bound": 5})
-    payload = [{"role": "user", "content": json.dumps({"metric": m.spec.model_dump(), "conversation": t.as_judge_input()})}]
+    payload = [
+        {
+            "role": "user",
+            "content": json.dumps(
+                {"metric": m.spec.model_dump(), "conversation": t.as_judge_input()}
+            ),
+        }
+    ]
     assert len({judge(payload) for _ in range(5)}) == 1
 
 
@@ -84,7 +98,9 @@ def test_simulated_user_greets_follows_up_and_ends() -> None:
 
 
 def test_offline_models_go_through_litellm() -> None:
-    reply = asyncio.run(complete("offline/agent", [{"role": "user", "content": "hi"}], retry=NO_WAIT))
+    reply = asyncio.run(
+        complete("offline/agent", [{"role": "user", "content": "hi"}], retry=NO_WAIT)
+    )
     assert reply.model == "offline/agent" and "hi" in reply.text
 
 
@@ -129,7 +145,10 @@ def _verdicts(suite: Suite) -> list[tuple[str, str, str]]:
 def test_deterministic_across_processes(suite: Suite, runner: str) -> None:
     suite.standard()
     suite.unit_test(
-        expectations=['{metric: Empathy Score, expect: ">= 1"}', "{metric: Outcome, expect: [resolved, escalated], allow_not_applicable: true}"]
+        expectations=[
+            '{metric: Empathy Score, expect: ">= 1"}',
+            "{metric: Outcome, expect: [resolved, escalated], allow_not_applicable: true}",
+        ]
     )
     suite.pytester.runpytest_subprocess().assert_outcomes(passed=1)
     first = _verdicts(suite)

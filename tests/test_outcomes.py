@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import Suite
 
 GOOD = json.dumps({"value": 8, "justification": "Warm and apologetic.", "references": []})
@@ -16,7 +17,10 @@ def test_quality_failure_shows_metric_version_value_expectation_justification_an
     suite.standard()
     suite.unit_test(
         script='["I am cold and want a reset."]',
-        expectations=['{metric: Empathy Score, expect: ">= 7"}', "{metric: Outcome, expect: resolved}"],
+        expectations=[
+            '{metric: Empathy Score, expect: ">= 7"}',
+            "{metric: Outcome, expect: resolved}",
+        ],
     )
     result = suite.pytester.runpytest()
     result.assert_outcomes(failed=1)
@@ -45,9 +49,13 @@ def test_min_pass_rate_over_runs(suite: Suite) -> None:
     )
     extra = "min_pass_rate: 0.6\n"
     suite.unit_test(runs=3, extra=extra)
-    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1")
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1"
+    )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["PASSED *2/3 runs passed (required 60%)", "*Empathy Score v1 = 9, 2, 9*"])
+    result.stdout.fnmatch_lines(
+        ["PASSED *2/3 runs passed (required 60%)", "*Empathy Score v1 = 9, 2, 9*"]
+    )
 
     suite.scripted({"judge": [json.dumps({"value": 2, "justification": "poor", "references": []})]})
     suite.pytester.runpytest("--amigo-judge-model", "scripted/judge").assert_outcomes(failed=1)
@@ -55,7 +63,15 @@ def test_min_pass_rate_over_runs(suite: Suite) -> None:
 
 def test_invalid_judge_output_is_retried_with_the_reason_then_accepted(suite: Suite) -> None:
     suite.standard()
-    suite.scripted({"judge": ["not json", json.dumps({"value": "8", "justification": "x", "references": []}), GOOD]})
+    suite.scripted(
+        {
+            "judge": [
+                "not json",
+                json.dumps({"value": "8", "justification": "x", "references": []}),
+                GOOD,
+            ]
+        }
+    )
     suite.unit_test()
     result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
     result.assert_outcomes(passed=1)
@@ -68,7 +84,9 @@ def test_invalid_judge_output_is_retried_with_the_reason_then_accepted(suite: Su
 def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) -> None:
     suite.standard()
     out_of_range = json.dumps({"value": 42, "justification": "x", "references": []})
-    bad_ref = json.dumps({"value": 5, "justification": "x", "references": ["0123456789abcdef01234567"]})
+    bad_ref = json.dumps(
+        {"value": 5, "justification": "x", "references": ["0123456789abcdef01234567"]}
+    )
     suite.scripted({"judge": ["I think it was fine", out_of_range, bad_ref]})
     suite.unit_test()
     result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
@@ -89,16 +107,22 @@ def test_judge_retries_option_bounds_the_attempts(suite: Suite) -> None:
     suite.standard()
     suite.scripted({"judge": ["nope"]})
     suite.unit_test()
-    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-judge-retries", "0")
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-judge-retries", "0"
+    )
     result.assert_outcomes(errors=1)
     assert len([c for c in suite.calls() if c["model"] == "judge"]) == 1
 
 
 def test_transient_failures_are_retried_with_backoff(suite: Suite) -> None:
     suite.standard()
-    suite.scripted({"judge": [{"raise": "RateLimitError"}, {"raise": "ServiceUnavailableError"}, GOOD]})
+    suite.scripted(
+        {"judge": [{"raise": "RateLimitError"}, {"raise": "ServiceUnavailableError"}, GOOD]}
+    )
     suite.unit_test()
-    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-retry-base-delay", "0")
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-retry-base-delay", "0"
+    )
     result.assert_outcomes(passed=1)
     assert len(suite.calls()) == 3
 
@@ -108,11 +132,18 @@ def test_persistent_infrastructure_failure_is_an_error_not_a_failure(suite: Suit
     suite.scripted({"judge": [{"raise": "ServiceUnavailableError"}]})
     suite.unit_test(runs=2)
     result = suite.pytester.runpytest(
-        "--amigo-judge-model", "scripted/judge", "--amigo-retry-base-delay", "0", "--amigo-retry-attempts", "3"
+        "--amigo-judge-model",
+        "scripted/judge",
+        "--amigo-retry-base-delay",
+        "0",
+        "--amigo-retry-attempts",
+        "3",
     )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*model 'scripted/judge' still failing after 3 attempts (infrastructure, not a quality failure)*"]
+        [
+            "*model 'scripted/judge' still failing after 3 attempts (infrastructure, not a quality failure)*"
+        ]
     )
     assert len(suite.calls()) == 6
 

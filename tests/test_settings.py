@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Suite
 
+from conftest import Suite
 from pytest_amigo_metrics.redact import redact
 
 VERDICT = json.dumps({"value": 9, "justification": "ok", "references": []})
@@ -44,7 +44,9 @@ def test_env_beats_ini_and_cli_beats_env(
     scripted_suite.pytester.runpytest().assert_outcomes(passed=1)
     assert judge_models(scripted_suite) == ["env"]
     (scripted_suite.path / "calls.json").unlink()
-    scripted_suite.pytester.runpytest("--amigo-judge-model", "scripted/cli").assert_outcomes(passed=1)
+    scripted_suite.pytester.runpytest("--amigo-judge-model", "scripted/cli").assert_outcomes(
+        passed=1
+    )
     assert judge_models(scripted_suite) == ["cli"]
 
 
@@ -79,6 +81,8 @@ def test_secrets_never_reach_the_report(suite: Suite, monkeypatch: pytest.Monkey
 
 def test_redact_masks_keys_jwts_and_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-secret-value")
-    text = redact("token plain-secret-value, key sk-abcdefghijklmnop1234, jwt eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl")
+    text = redact(
+        "token plain-secret-value, key sk-abcdefghijklmnop1234, jwt eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl"
+    )
     assert "plain-secret-value" not in text and "sk-abcdefghijklmnop1234" not in text
     assert "eyJhbGciOi.eyJzdWIiOiIx" not in text

@@ -6,7 +6,6 @@ import json
 import re
 
 from conftest import METRICS, Suite
-
 from pytest_amigo_metrics.records import EvaluationResult
 from pytest_amigo_metrics.store import Store
 
@@ -60,7 +59,8 @@ def test_versions_follow_description_and_value_changes_across_sessions(suite: Su
     result.stdout.fnmatch_lines(["*Empathy Score v2 = *"])
 
     notes = METRICS.replace("and reassure?", "and reassure the user?").replace(
-        "upper_bound: 10}", "upper_bound: 10}\n    additional_notes: 7+ is good.\n    tags: {team: support}"
+        "upper_bound: 10}",
+        "upper_bound: 10}\n    additional_notes: 7+ is good.\n    tags: {team: support}",
     )
     suite.write("metrics.amigo.yaml", notes)
     suite.pytester.runpytest().assert_outcomes(passed=1)
@@ -78,9 +78,21 @@ def test_versions_follow_description_and_value_changes_across_sessions(suite: Su
     versions = store.versions(metric.id)
     assert [v.version for v in versions] == [1, 2, 3]
     assert versions[2].metric_value.upper_bound == 5  # type: ignore[union-attr]
-    tagged = {r.metric_version for r in store.evaluation_results(metric_id_and_version=metric.id + "-").metric_evaluation_results}
+    tagged = {
+        r.metric_version
+        for r in store.evaluation_results(
+            metric_id_and_version=metric.id + "-"
+        ).metric_evaluation_results
+    }
     assert tagged == {1, 2, 3}
-    assert len(store.evaluation_results(metric_id_and_version=f"{metric.id}-2").metric_evaluation_results) == 2
+    assert (
+        len(
+            store.evaluation_results(
+                metric_id_and_version=f"{metric.id}-2"
+            ).metric_evaluation_results
+        )
+        == 2
+    )
 
 
 def test_changing_the_value_type_is_a_collection_error_and_keeps_results(suite: Suite) -> None:
@@ -89,7 +101,9 @@ def test_changing_the_value_type_is_a_collection_error_and_keeps_results(suite: 
     suite.pytester.runpytest().assert_outcomes(passed=1)
     suite.write(
         "metrics.amigo.yaml",
-        METRICS.replace("{type: categorical, categories: [resolved, escalated, abandoned]}", "{type: boolean}"),
+        METRICS.replace(
+            "{type: categorical, categories: [resolved, escalated, abandoned]}", "{type: boolean}"
+        ),
     )
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import Suite
 
 
@@ -40,7 +41,10 @@ def test_unknown_key_suggests_the_close_one(suite: Suite) -> None:
         ("{type: categorical, categories: []}", "categories: List should have at least 1 item"),
         ("{type: categorical, categories: [a, a]}", "category 'a' is listed twice"),
         ("{type: categorial, categories: [a]}", "did you mean `categorical`?"),
-        ("{type: numerical, lower_bound: 1}", "metric_value.upper_bound: required field is missing"),
+        (
+            "{type: numerical, lower_bound: 1}",
+            "metric_value.upper_bound: required field is missing",
+        ),
     ],
 )
 def test_metric_value_rules_of_the_api(suite: Suite, metric_value: str, line_text: str) -> None:
@@ -78,7 +82,10 @@ def test_tags_and_blank_strings_follow_the_api(suite: Suite) -> None:
 @pytest.mark.parametrize(
     ("expectation", "message"),
     [
-        ('{metric: Empathy Score, expect: ">= 11"}', "threshold 11 is outside the metric's bounds [1, 10]"),
+        (
+            '{metric: Empathy Score, expect: ">= 11"}',
+            "threshold 11 is outside the metric's bounds [1, 10]",
+        ),
         ('{metric: Empathy Score, expect: "> 10"}', "'> 10' can never be met"),
         ("{metric: Empathy Score, expect: true}", "not a numerical expectation: True"),
         ('{metric: Empathy Score, expect: "between 6 and 4"}', "bounds reversed"),
@@ -91,7 +98,7 @@ def test_expectations_are_checked_against_the_metric(
     suite: Suite, expectation: str, message: str
 ) -> None:
     suite.standard()
-    suite.unit_test(expectations=['{metric: Outcome, expect: resolved}', expectation])
+    suite.unit_test(expectations=["{metric: Outcome, expect: resolved}", expectation])
     out = collection_error(suite)
     assert "tests.amigo.yaml:10: simulation_unit_tests['password reset'].metrics[1]" in out
     assert message in out
@@ -120,7 +127,10 @@ def test_duplicate_metric_names_both_places(suite: Suite) -> None:
         """,
     )
     out = collection_error(suite)
-    assert "z_again.amigo.yaml:2: metrics.name: metric 'Outcome' is already declared at metrics.amigo.yaml:5" in out
+    assert (
+        "z_again.amigo.yaml:2: metrics.name: metric 'Outcome' is already declared at metrics.amigo.yaml:5"
+        in out
+    )
 
 
 def test_duplicate_test_names_and_missing_target(suite: Suite) -> None:
@@ -141,7 +151,10 @@ def test_duplicate_test_names_and_missing_target(suite: Suite) -> None:
         """,
     )
     out = collection_error(suite)
-    assert "t.amigo.yaml:7: simulation_unit_tests[1].name: test name 'same' is already used at line 2" in out
+    assert (
+        "t.amigo.yaml:7: simulation_unit_tests[1].name: test name 'same' is already used at line 2"
+        in out
+    )
 
 
 def test_target_needs_exactly_one_agent(suite: Suite) -> None:
@@ -162,7 +175,9 @@ def test_target_needs_exactly_one_agent(suite: Suite) -> None:
         """,
     )
     out = collection_error(suite)
-    assert "t.amigo.yaml:9: simulation_unit_tests[1].target: a target names exactly one agent" in out
+    assert (
+        "t.amigo.yaml:9: simulation_unit_tests[1].target: a target names exactly one agent" in out
+    )
 
 
 def test_yaml_syntax_and_duplicate_keys_are_located(suite: Suite) -> None:

@@ -19,9 +19,13 @@ def test_parallel_run_shares_one_run_id_and_one_summary(suite: Suite) -> None:
     out = result.stdout.str()
     assert out.count("== amigo metrics ==") == 1
     for index in range(4):
-        result.stdout.fnmatch_lines([f"PASSED  t{index}.amigo.yaml::case {index}  2/2 runs passed*"])
+        result.stdout.fnmatch_lines(
+            [f"PASSED  t{index}.amigo.yaml::case {index}  2/2 runs passed*"]
+        )
     result.stdout.fnmatch_lines(["FAILED  failing.amigo.yaml::cold agent  0/1 runs passed*"])
-    rows = suite.rows("SELECT DISTINCT simulation_unit_test_set_run_id AS id FROM evaluation_results")
+    rows = suite.rows(
+        "SELECT DISTINCT simulation_unit_test_set_run_id AS id FROM evaluation_results"
+    )
     assert len(rows) == 1
     assert rows[0]["id"] in out
     metrics = suite.rows("SELECT name, latest_version FROM metrics")
@@ -32,7 +36,9 @@ def test_parallel_run_shares_one_run_id_and_one_summary(suite: Suite) -> None:
 def test_junit_xml_carries_the_metric_properties(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(runs=2)
-    suite.pytester.runpytest("-p", "xdist", "-n", "2", "--junitxml=out.xml").assert_outcomes(passed=1)
+    suite.pytester.runpytest("-p", "xdist", "-n", "2", "--junitxml=out.xml").assert_outcomes(
+        passed=1
+    )
     xml = (suite.path / "out.xml").read_text()
     assert '<property name="amigo.pass_rate" value="2/2"' in xml
     assert '<property name="amigo.metric.Empathy Score" value="v1: 10, 10"' in xml

@@ -18,5 +18,7 @@ class LiteLLMAgent:
 
     async def reply(self, transcript: Transcript) -> str:
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        completion = await complete(self.model, messages + transcript.as_chat("agent"), retry=self.retry)
+        completion = await complete(
+            self.model, messages + transcript.as_chat("agent"), retry=self.retry
+        )
         return completion.text

@@ -61,5 +61,7 @@ class PythonAgent:
             trace = "".join(traceback.format_exception(exc, limit=-3))
             raise AgentError(f"the agent {self.ref!r} raised:\n{trace}") from None
         if not isinstance(result, str) or not result.strip():
-            raise AgentError(f"the agent {self.ref!r} must return a non-empty string, got {result!r}")
+            raise AgentError(
+                f"the agent {self.ref!r} must return a non-empty string, got {result!r}"
+            )
         return result
