@@ -52,7 +52,7 @@ CREATE INDEX IF NOT EXISTS results_by_run
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, simulation_unit_test_set_run_id TEXT NOT NULL,
     unit_test_id TEXT NOT NULL, nodeid TEXT NOT NULL, run_index INTEGER NOT NULL,
-    end_reason TEXT, messages TEXT NOT NULL, created_at TEXT NOT NULL);
+    end_reason TEXT, messages TEXT NOT NULL, models TEXT NOT NULL, created_at TEXT NOT NULL);
 """
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
@@ -165,13 +165,15 @@ class Store:
             ),
         )
 
-    def save_run(self, run_id: str, unit_test_id: str, nodeid: str, run: RunOutcome) -> None:
-        """The conversation and each of its metric results, in one transaction."""
+    def save_run(
+        self, run_id: str, unit_test_id: str, nodeid: str, run: RunOutcome, models: dict[str, str]
+    ) -> None:
+        """The conversation (with the models of each role) and its results, in one transaction."""
         stamp = now()
         with self._write() as db:
             if run.messages:
                 db.execute(
-                    "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run.conversation_id,
                         run_id,
@@ -180,6 +182,7 @@ class Store:
                         run.run_index,
                         run.end_reason,
                         json.dumps([m.model_dump() for m in run.messages]),
+                        json.dumps(models),
                         stamp,
                     ),
                 )

@@ -75,3 +75,20 @@ def test_defaults_block_supplies_target_runs_and_turns(suite: Suite) -> None:
     assert len(counts) == 3
     assert all(r["end_reason"] == "max_turns" for r in counts)
     assert all(r["messages"].count('"role": "user"') == 1 for r in counts)
+
+
+def test_collection_does_not_import_litellm(suite: Suite) -> None:
+    """litellm costs about 2 s and 170 MB to import: only a process that calls a model pays."""
+    suite.standard()
+    suite.unit_test()
+    suite.write(
+        "conftest.py",
+        """
+        import sys
+
+        def pytest_collection_finish(session):
+            print("litellm imported at collection:", "litellm" in sys.modules)
+        """,
+    )
+    result = suite.pytester.runpytest_subprocess("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["litellm imported at collection: False"])

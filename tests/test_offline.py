@@ -126,8 +126,13 @@ def test_litellm_model_target_with_simulated_user(suite: Suite) -> None:
             "note: roles marked offline/... used the built-in offline provider*",
         ]
     )
-    rows = suite.rows("SELECT end_reason, messages FROM conversations")
+    rows = suite.rows("SELECT end_reason, messages, models FROM conversations")
     messages = json.loads(rows[0]["messages"])
+    assert json.loads(rows[0]["models"]) == {
+        "simulator": "offline/simulator",
+        "judge": "offline/judge",
+        "agent": "model:offline/agent",
+    }
     assert rows[0]["end_reason"] == "objective_reached"
     assert [m["role"] for m in messages] == ["user", "agent", "user", "agent"]
     assert messages[0]["content"] == "Hi, I'm Ana. Create a project."
