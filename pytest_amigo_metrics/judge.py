@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, TypeAdapter, create_model
 
 from .errors import JudgeOutputError
 from .llm import RetryPolicy
@@ -21,6 +22,9 @@ Answer with JSON only: {"value": ..., "justification": "...", "references": ["<m
 - value: {value_space}; null only when the metric does not apply to this conversation.
 - justification: one or two sentences explaining the value, citing what was said.
 - references: the ids of the messages your judgement rests on."""
+
+
+_METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class Verdict:
 
 def response_schema(metric_value: MetricValue) -> type[BaseModel]:
     """The structured-output schema handed to the model, narrowed to the metric's type."""
+    return _schema(metric_value.model_dump_json())
+
+
+@functools.lru_cache(maxsize=256)
+def _schema(metric_value_json: str) -> type[BaseModel]:
+    metric_value: MetricValue = _METRIC_VALUE.validate_json(metric_value_json)
     value_type: Any
     if isinstance(metric_value, BooleanMetricValue):
         value_type = bool | None
