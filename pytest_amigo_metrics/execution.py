@@ -11,6 +11,7 @@ from .expectations import Expectation
 from .judge import ActiveMetric, evaluate
 from .llm import RetryPolicy
 from .outcomes import MetricOutcome, RunOutcome
+from .redact import redact
 from .simulator import SimulatedUser
 from .targets import Agent
 from .transcript import Transcript
@@ -81,7 +82,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
             )
         error = None
     except AmigoRunError as exc:
-        error = str(exc)
+        error = redact(str(exc))
     return RunOutcome(
         run_index=run_index,
         conversation_id=transcript.conversation_id if transcript else "",

@@ -81,7 +81,9 @@ async def complete(
     # litellm's own types trip a pydantic UserWarning when first used; it is not the user's
     # concern. Added per call because pytest resets warning filters for every test item.
     warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
-    kwargs: dict[str, Any] = {"temperature": 0, "num_retries": 0}
+    # drop_params: a provider without e.g. `seed` or `response_format` still answers; the
+    # prompt asks for JSON anyway and every answer is validated.
+    kwargs: dict[str, Any] = {"temperature": 0, "num_retries": 0, "drop_params": True}
     if response_format is not None:
         kwargs["response_format"] = response_format
     if seed is not None:

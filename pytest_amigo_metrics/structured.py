@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -10,6 +11,15 @@ from pydantic import BaseModel
 from .llm import Completion, RetryPolicy, complete
 
 T = TypeVar("T")
+
+
+_FENCED = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+
+
+def unfence(text: str) -> str:
+    """The JSON inside a reply that is one ```json fenced block (models often add one)."""
+    match = _FENCED.match(text)
+    return match[1] if match else text
 
 
 class InvalidAnswer(ValueError):
@@ -37,7 +47,7 @@ async def ask_structured(
     for _ in range(retries + 1):
         reply = await complete(model, conversation, response_format=response_format, retry=retry)
         try:
-            return parse(reply.text), reply
+            return parse(unfence(reply.text)), reply
         except InvalidAnswer as exc:
             attempts.append((reply.text, str(exc)))
             conversation += [

@@ -103,6 +103,16 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
     )
 
 
+def test_a_json_fenced_answer_is_read_but_prose_around_json_is_not(suite: Suite) -> None:
+    suite.standard()
+    prose = "Sure! " + GOOD
+    suite.scripted({"judge": [prose, "```json\n" + GOOD + "\n```"]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(passed=1)
+    assert len(suite.calls()) == 2
+
+
 def test_judge_retries_option_bounds_the_attempts(suite: Suite) -> None:
     suite.standard()
     suite.scripted({"judge": ["nope"]})
@@ -164,6 +174,10 @@ def test_non_transient_model_error_is_not_retried(suite: Suite) -> None:
         ("def respond(messages):\n    raise KeyError('boom')\n", "KeyError: 'boom'"),
         ("def respond(messages):\n    return None\n", "*must return a non-empty string, got None*"),
         ("x = 1\n", "*cannot load the agent 'agent:respond': AttributeError*"),
+        (
+            "def respond(messages):\n    raise RuntimeError('key sk-live-0123456789abcdefgh')\n",
+            "RuntimeError: key sk ***",
+        ),
     ],
 )
 def test_agent_problems_are_errors(suite: Suite, agent: str, message: str) -> None:

@@ -31,6 +31,13 @@ def test_unknown_key_suggests_the_close_one(suite: Suite) -> None:
     assert "m.amigo.yaml:2: metrics[0].description: required field is missing" in out
 
 
+def test_top_level_typo_is_named_with_the_allowed_keys(suite: Suite) -> None:
+    suite.write("t.amigo.yaml", "simulation_unit_test: []\n")
+    out = collection_error(suite)
+    assert "t.amigo.yaml:1: simulation_unit_test: unknown key 'simulation_unit_test'" in out
+    assert "did you mean `simulation_unit_tests`? allowed keys: defaults, metrics" in out
+
+
 @pytest.mark.parametrize(
     ("metric_value", "line_text"),
     [
