@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    get_session(session.config).check_store()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION_KEY in config.stash:
         get_session(config).close()

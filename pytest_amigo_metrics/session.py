@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from .errors import SpecError, SpecProblem
 from .execution import Check, RunPlan, run_all
 from .expectations import ExpectationError, parse_expectation
@@ -17,7 +19,7 @@ from .outcomes import RunOutcome, TestOutcome
 from .settings import Settings
 from .simulator import SimulatedUser
 from .spec import MetricSpec, UnitTest
-from .store import MetricTypeChanged, Registration, Store
+from .store import MetricTypeChanged, Registration, Store, StoreError
 from .targets import build_agent
 
 
@@ -39,8 +41,16 @@ class AmigoSession:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.settings.store_path)
+            try:
+                self._store = Store(self.settings.store_path)
+            except StoreError as exc:
+                raise pytest.UsageError(str(exc)) from None
         return self._store
+
+    def check_store(self) -> None:
+        """Open an existing store up front, so an unusable one stops the session at once."""
+        if self.settings.store_path.exists():
+            _ = self.store
 
     def close(self) -> None:
         if self._loop is not None:

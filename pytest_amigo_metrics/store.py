@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS conversations (
 """
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """The store file cannot be used as it is; it is left untouched."""
 
 
 class MetricTypeChanged(Exception):
@@ -84,10 +89,27 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._check_version()
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{path} is not a usable SQLite store ({exc})") from None
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_version(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and version != SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"{self.path} holds results in store format {version}; this version of "
+                f"pytest-amigo-metrics reads format {SCHEMA_VERSION}. The file is left as it is: "
+                "point --amigo-store at a new file, or use the plugin version that wrote it."
+            )
 
     def close(self) -> None:
         self._db.close()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+
+import pytest
 
 from conftest import METRICS, Suite
 from pytest_amigo_metrics.records import EvaluationResult
@@ -152,3 +155,29 @@ def test_custom_store_path_from_the_command_line(suite: Suite) -> None:
     suite.unit_test()
     suite.pytester.runpytest("--amigo-store", "out/x.sqlite3").assert_outcomes(passed=1)
     assert (suite.path / "out" / "x.sqlite3").exists() and not suite.store.exists()
+
+
+def test_an_unusable_store_stops_the_session_and_is_left_untouched(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.store.parent.mkdir(parents=True)
+    suite.store.write_bytes(b"not a database")
+    result = suite.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *results.sqlite3 is not a usable SQLite store*"])
+    assert suite.store.read_bytes() == b"not a database"
+
+
+def test_a_store_of_another_format_is_refused(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    db = sqlite3.connect(suite.store)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    result = suite.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: *holds results in store format 99*point --amigo-store at a new file*"]
+    )
+    assert len(suite.rows("SELECT * FROM evaluation_results")) == 1
