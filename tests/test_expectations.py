@@ -1,0 +1,77 @@
+"""Expectation semantics, as plain functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_amigo_metrics.expectations import ExpectationError, parse_expectation
+from pytest_amigo_metrics.spec import (
+    BooleanMetricValue,
+    CategoricalMetricValue,
+    NumericalMetricValue,
+)
+
+SCORE = NumericalMetricValue(type="numerical", lower_bound=1, upper_bound=10)
+OUTCOME = CategoricalMetricValue(type="categorical", categories=["resolved", "escalated"])
+FLAG = BooleanMetricValue(type="boolean")
+
+
+@pytest.mark.parametrize(
+    ("raw", "meets", "misses"),
+    [
+        (">= 7", [7, 7.5, 10], [6.99, 1]),
+        ("> 7", [7.01, 10], [7]),
+        ("<= 3", [1, 3], [3.01]),
+        ("< 3", [2.9], [3]),
+        ("== 5", [5, 5.0], [5.1]),
+        ("!= 5", [4, 6], [5]),
+        ("between 4 and 6", [4, 5, 6], [3.99, 6.01]),
+        ("  >=7 ", [7], [6]),
+        ({"verb": ">=", "threshold": 7}, [7], [6]),
+        ({"between": [4, 6]}, [4, 6], [7]),
+    ],
+)
+def test_numerical_forms(raw: object, meets: list[float], misses: list[float]) -> None:
+    expectation = parse_expectation(raw, SCORE)
+    assert all(expectation.met_by(v) for v in meets)
+    assert not any(expectation.met_by(v) for v in misses)
+    assert not expectation.met_by(None)
+
+
+def test_not_applicable_passes_only_when_allowed() -> None:
+    assert parse_expectation("resolved", OUTCOME, allow_na=True).met_by(None)
+    assert not parse_expectation("resolved", OUTCOME).met_by(None)
+
+
+def test_categorical_one_or_many() -> None:
+    one = parse_expectation("resolved", OUTCOME)
+    assert one.met_by("resolved") and not one.met_by("escalated") and one.describe() == "resolved"
+    many = parse_expectation(["resolved", "escalated"], OUTCOME)
+    assert many.met_by("escalated") and many.describe() == "in [resolved, escalated]"
+
+
+def test_boolean_is_exact() -> None:
+    expectation = parse_expectation(True, FLAG)
+    assert expectation.met_by(True) and not expectation.met_by(False)
+    assert not expectation.met_by(1), "1 is not true: judge values are never coerced"
+
+
+@pytest.mark.parametrize(
+    ("raw", "metric_value"),
+    [
+        (7, SCORE),
+        (">= 0", SCORE),
+        ("< 1", SCORE),
+        ("~ 5", SCORE),
+        ({"verb": ">=", "threshold": True}, SCORE),
+        ({"between": [1]}, SCORE),
+        ([], OUTCOME),
+        (["resolved", 3], OUTCOME),
+        ("true", FLAG),
+        (None, FLAG),
+    ],
+)
+def test_rejected_forms_say_how_to_write_them(raw: object, metric_value: object) -> None:
+    with pytest.raises(ExpectationError) as caught:
+        parse_expectation(raw, metric_value)  # type: ignore[arg-type]
+    assert caught.value.hint
