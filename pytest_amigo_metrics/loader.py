@@ -20,7 +20,6 @@ from .spec import (
     DEFAULT_RUNS,
     METRIC_VALUE_TYPES,
     MetricSpec,
-    ModelsSpec,
     SuiteFile,
     UnitTest,
     first_set,
@@ -252,6 +251,3 @@ def _tag(model: type[BaseModel]) -> str | None:
     field = model.model_fields.get("type")
     args = get_args(field.annotation) if field else ()
     return str(args[0]) if args else None
-
-
-__all__ = ["LoadedSuite", "LocatedMetric", "ModelsSpec", "load_suite"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 
@@ -40,6 +39,3 @@ class OfflineProvider(CustomLLM):
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
         return _response(model, messages)
-
-
-__all__ = ["OfflineProvider", "litellm"]
