@@ -127,12 +127,9 @@ async def evaluate(
             retry=retry,
         )
     except StructuredAnswerError as exc:
-        tried = "\n".join(
-            f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(exc.attempts, 1)
-        )
         raise JudgeOutputError(
             f"judge {model!r} gave no valid evaluation of metric {metric.name!r} "
-            f"(v{metric.version}) after {len(exc.attempts)} attempts:\n{tried}"
+            f"(v{metric.version}) after {len(exc.attempts)} attempts:\n{exc.describe_attempts()}"
         ) from None
     return Verdict(
         data["value"], data["justification"].strip(), list(data["references"]), reply.model

@@ -18,6 +18,7 @@ from .settings import add_options, resolve_settings
 from .state import SESSION_KEY, get_session
 
 RUN_ID_KEY = "amigo_simulation_unit_test_set_run_id"
+STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"red": True}}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,4 +116,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("amigo metrics")
     store = amigo.settings.store_path
     for line in summary_lines(amigo.outcomes, amigo.run_id, store):
-        terminalreporter.write_line(line)
+        status = line.split(" ", 1)[0]
+        terminalreporter.write_line(line, **STATUS_MARKUP.get(status, {}))

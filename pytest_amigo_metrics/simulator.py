@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -77,9 +76,8 @@ class SimulatedUser:
                 retry=self.retry,
             )
         except StructuredAnswerError as exc:
-            raw = json.dumps([text for text, _ in exc.attempts])
             raise ModelCallError(
                 f"simulator {self.model!r} gave no valid user turn after "
-                f"{len(exc.attempts)} attempts; raw output: {raw}"
+                f"{len(exc.attempts)} attempts:\n{exc.describe_attempts()}"
             ) from None
         return turn

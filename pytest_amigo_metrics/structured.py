@@ -32,6 +32,11 @@ class StructuredAnswerError(Exception):
         self.model = model
         self.attempts = attempts  # (raw text, why it was rejected)
 
+    def describe_attempts(self) -> str:
+        return "\n".join(
+            f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(self.attempts, 1)
+        )
+
 
 async def ask_structured(
     model: str,

@@ -198,3 +198,25 @@ def test_async_agent_and_not_applicable_allowed(suite: Suite) -> None:
     result = suite.pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*Outcome v1 = n/a; expected resolved (or n/a); 1/1 met"])
+
+
+def test_simulated_user_may_abandon_and_its_invalid_output_is_an_error(suite: Suite) -> None:
+    suite.standard()
+    hello = json.dumps({"action": "send", "message": "Hello there"})
+    suite.scripted({"sim": [hello, json.dumps({"action": "abandoned"})]})
+    suite.unit_test(script="null", expectations=["{metric: Identity Verified, expect: true}"])
+    suite.pytester.runpytest("--amigo-simulator-model", "scripted/sim").assert_outcomes(passed=1)
+    rows = suite.rows("SELECT end_reason, messages FROM conversations")
+    assert rows[0]["end_reason"] == "abandoned"
+    assert json.loads(rows[0]["messages"])[0]["content"] == "Hello there"
+
+    suite.scripted({"sim": ['{"action": "send"}']})
+    result = suite.pytester.runpytest("--amigo-simulator-model", "scripted/sim")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*simulator 'scripted/sim' gave no valid user turn after 3 attempts:",
+            "  attempt 1: action 'send' needs a non-empty message",
+            '    raw: {"action": "send"}',
+        ]
+    )
