@@ -181,7 +181,33 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
     if kind == "value_error":
         return SpecProblem(path, line, field, err["msg"].removeprefix("Value error, "), _hint(loc))
     message = "has a form that is not allowed" if kind == "string_pattern_mismatch" else err["msg"]
-    return SpecProblem(path, line, field, f"{message} (got {_short(err.get('input'))})", _hint(loc))
+    hint = _hint(loc) or _type_hint(err)
+    return SpecProblem(path, line, field, f"{message} (got {_short(err.get('input'))})", hint)
+
+
+_TYPE_HINTS = {
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "float_parsing": "write a number",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write text; quote it if YAML reads it as something else",
+    "string_too_short": "write a non-empty text",
+    "list_type": "write a list: [a, b] or one `- item` per line",
+    "dict_type": "write a mapping: {key: value} or one `key: value` per line",
+    "model_type": "write a mapping: {key: value} or one `key: value` per line",
+    "model_attributes_type": "write a mapping: {key: value} or one `key: value` per line",
+    "too_short": "add at least one item",
+    "too_long": "remove items",
+}
+
+
+def _type_hint(err: ErrorDetails) -> str:
+    ctx = err.get("ctx", {})
+    for bound, words in (("ge", "at least"), ("gt", "above"), ("le", "at most"), ("lt", "below")):
+        if bound in ctx:
+            return f"use a value {words} {ctx[bound]}"
+    return _TYPE_HINTS.get(err["type"], "")
 
 
 def _short(value: Any) -> str:

@@ -193,3 +193,27 @@ def test_yaml_syntax_and_duplicate_keys_are_located(suite: Suite) -> None:
     out = collection_error(suite)
     assert "a.amigo.yaml:3: invalid YAML: duplicate key 'name' (first at line 2)" in out
     assert "b.amigo.yaml:3: invalid YAML" in out
+
+
+def test_every_problem_says_how_to_fix_it(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "t.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: t
+            persona: {name: S, background: b}
+            scenario: just a string
+            target: {python: "agent:respond"}
+            runs: many
+            max_turns: 500
+            metrics: [{metric: Outcome, expect: resolved, allow_not_applicable: maybe}]
+        """,
+    )
+    out = collection_error(suite)
+    problems = [line for line in out.splitlines() if line.startswith("t.amigo.yaml:")]
+    fixes = [line for line in out.splitlines() if line.startswith("    fix: ")]
+    assert len(problems) == len(fixes) == 4
+    assert "    fix: write a whole number" in fixes
+    assert "    fix: use a value at most 100" in fixes
+    assert "    fix: write true or false" in fixes
