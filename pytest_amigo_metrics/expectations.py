@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .metrics import JudgeValue, format_value
-from .spec import BooleanMetricValue, CategoricalMetricValue, MetricValue, NumericalMetricValue
+from .spec import (
+    BooleanMetricValue,
+    CategoricalMetricValue,
+    MetricSpec,
+    MetricValue,
+    NumericalMetricValue,
+)
 
 VERBS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
@@ -45,6 +51,14 @@ class Expectation:
 
     def describe(self) -> str:
         return self.text + (" (or n/a)" if self.allow_not_applicable else "")
+
+
+@dataclass(frozen=True)
+class BoundExpectation:
+    """An expectation tied to the metric definition it names (not yet to a stored version)."""
+
+    metric: MetricSpec
+    expectation: Expectation
 
 
 def parse_expectation(raw: Any, metric_value: MetricValue, allow_na: bool = False) -> Expectation:

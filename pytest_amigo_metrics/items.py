@@ -9,7 +9,7 @@ import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
 from .errors import SpecError
-from .execution import Check
+from .expectations import BoundExpectation
 from .outcomes import TestOutcome
 from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
@@ -38,7 +38,7 @@ class SimulationItem(pytest.Item):
     def __init__(self, *, unit_test: UnitTest, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.unit_test = unit_test
-        self.checks: list[Check] = []
+        self.checks: list[BoundExpectation] = []
         self.outcome: TestOutcome | None = None
         self.add_marker("amigo")
 

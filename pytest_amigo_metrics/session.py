@@ -10,7 +10,7 @@ import pytest
 
 from .errors import SpecError, SpecProblem
 from .execution import Check, RunPlan, run_all
-from .expectations import ExpectationError, parse_expectation
+from .expectations import BoundExpectation, ExpectationError, parse_expectation
 from .ids import stable_id
 from .judge import ActiveMetric
 from .loader import LoadedSuite, load_suite
@@ -89,9 +89,11 @@ class AmigoSession:
             f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
         )
 
-    def resolve(self, test: UnitTest, path: Path) -> tuple[list[Check], list[SpecProblem]]:
+    def resolve(
+        self, test: UnitTest, path: Path
+    ) -> tuple[list[BoundExpectation], list[SpecProblem]]:
         """Bind each expectation to its metric, with every problem found."""
-        checks: list[Check] = []
+        checks: list[BoundExpectation] = []
         problems: list[SpecProblem] = []
         for index in range(len(test.metrics)):
             check = self._bind(test, index, path)
@@ -101,7 +103,7 @@ class AmigoSession:
                 checks.append(check)
         return checks, problems
 
-    def _bind(self, test: UnitTest, index: int, path: Path) -> Check | SpecProblem:
+    def _bind(self, test: UnitTest, index: int, path: Path) -> BoundExpectation | SpecProblem:
         expected = test.metrics[index]
         line = test.expect_lines[index]
         field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
@@ -135,9 +137,7 @@ class AmigoSession:
                 f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
                 exc.hint,
             )
-        # Registered (id and version) when the session starts running; see active().
-        placeholder = ActiveMetric(id="", name=located.spec.name, version=0, spec=located.spec)
-        return Check(placeholder, expectation)
+        return BoundExpectation(located.spec, expectation)
 
     def register_metrics(self) -> None:
         """Store every declared metric once; new versions where definitions changed."""
@@ -149,14 +149,12 @@ class AmigoSession:
                     [SpecProblem(located.path, located.line, "metrics.metric_value.type", str(exc))]
                 ) from None
 
-    def active(self, check: Check) -> Check:
-        registration = self.registrations.get(check.metric.name) or self.store.register(
-            check.metric.spec
-        )
-        metric = ActiveMetric(
-            registration.metric_id, check.metric.name, registration.version, check.metric.spec
-        )
-        return Check(metric, check.expectation)
+    def active(self, bound: BoundExpectation) -> Check:
+        """The expectation against the metric's registered id and version."""
+        spec = bound.metric
+        registration = self.registrations.get(spec.name) or self.store.register(spec)
+        metric = ActiveMetric(registration.metric_id, spec.name, registration.version, spec)
+        return Check(metric, bound.expectation)
 
     def models_for(self, test: UnitTest) -> dict[str, str]:
         models = {
@@ -167,7 +165,9 @@ class AmigoSession:
             models["agent"] = self.settings.model_for("agent", test.target.model)
         return models
 
-    def run(self, nodeid: str, test: UnitTest, checks: list[Check], path: Path) -> TestOutcome:
+    def run(
+        self, nodeid: str, test: UnitTest, checks: list[BoundExpectation], path: Path
+    ) -> TestOutcome:
         models = self.models_for(test)
         agent = build_agent(
             test.target,
