@@ -37,8 +37,21 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
 
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff, or the server's Retry-After when it asks for longer."""
+        backoff = self.base_delay * (2**attempt)
+        return float(min(self.max_delay, max(backoff, retry_after or 0.0)))
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After header on the error's HTTP response, when there is one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,7 @@ async def complete(
             if type(exc).__name__ not in TRANSIENT_ERRORS:
                 raise ModelCallError(f"model {model!r} failed: {last_error}") from None
             if attempt + 1 < retry.attempts:
-                await asyncio.sleep(retry.delay(attempt))
+                await asyncio.sleep(retry.delay(attempt, retry_after(exc)))
             continue
         content = response.choices[0].message.content
         return Completion(text=content or "", model=model)
