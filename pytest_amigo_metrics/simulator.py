@@ -14,9 +14,19 @@ from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
 from .transcript import Transcript
 
 
+Action = Literal["send", "objective_reached", "abandoned"]
+
+
 class UserTurn(BaseModel):
-    action: Literal["send", "objective_reached", "abandoned"]
+    action: Action
     message: str = ""
+
+
+class UserTurnSchema(BaseModel):
+    """What the model is asked for: no defaults, as strict structured outputs require."""
+
+    action: Action
+    message: str
 
 
 SYSTEM_PROMPT = """You are role-playing a user talking to an agent, to test the agent.
@@ -29,8 +39,8 @@ Objective: {scenario.objective}
 Instructions: {scenario.instructions}
 
 Answer with JSON: {{"action": "send", "message": "<your next message>"}} to continue,
-{{"action": "objective_reached"}} once your objective is met, or {{"action": "abandoned"}} when
-you give up on it."""
+{{"action": "objective_reached", "message": ""}} once your objective is met, or
+{{"action": "abandoned", "message": ""}} when you give up on it."""
 
 OPENING = "(The conversation starts now. Write your first message to the agent.)"
 
@@ -71,7 +81,7 @@ class SimulatedUser:
                 self.model,
                 messages,
                 parse_user_turn,
-                response_format=UserTurn,
+                response_format=UserTurnSchema,
                 retries=self.retries,
                 retry=self.retry,
             )
