@@ -13,7 +13,6 @@ from .spec import Persona, Scenario
 from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
 from .transcript import Transcript
 
-
 Action = Literal["send", "objective_reached", "abandoned"]
 
 
