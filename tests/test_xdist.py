@@ -43,3 +43,16 @@ def test_junit_xml_carries_the_metric_properties(suite: Suite) -> None:
     assert '<property name="amigo.pass_rate" value="2/2"' in xml
     assert '<property name="amigo.metric.Empathy Score" value="v1: 10, 10"' in xml
     assert '<property name="amigo.model.judge" value="offline/judge"' in xml
+
+
+def test_quiet_summary_details_only_what_did_not_pass(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(name="good")
+    suite.unit_test(file="bad.amigo.yaml", name="cold", script='["you are cold"]')
+    result = suite.pytester.runpytest("-q")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    summary = out[out.index("amigo metrics") :]
+    assert "PASSED  tests.amigo.yaml::good  1/1 runs passed (required 100%)" in summary
+    assert "FAILED  bad.amigo.yaml::cold" in summary
+    assert summary.count("Empathy Score v1") == 1, "metric lines only for the failed test"

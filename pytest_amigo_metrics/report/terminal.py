@@ -30,7 +30,10 @@ def _values(outcome: TestOutcome, metric: str) -> tuple[str, str, int, int]:
     return f"{version} = {shown}", expectation, passed, seen
 
 
-def summary_lines(outcomes: list[TestOutcome], run_id: str, store: Path | None) -> list[str]:
+def summary_lines(
+    outcomes: list[TestOutcome], run_id: str, store: Path | None, *, quiet: bool = False
+) -> list[str]:
+    """Per test, per metric; `quiet` keeps one line for each passed test."""
     lines = [f"simulation unit test set run {run_id}" + (f"; results in {store}" if store else "")]
     for outcome in sorted(outcomes, key=lambda o: o.nodeid):
         lines.append(
@@ -38,6 +41,8 @@ def summary_lines(outcomes: list[TestOutcome], run_id: str, store: Path | None) 
             f"{outcome.passed_runs}/{len(outcome.runs)} runs passed "
             f"(required {outcome.min_pass_rate:.0%})"
         )
+        if quiet and outcome.status == "passed":
+            continue
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
