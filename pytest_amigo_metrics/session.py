@@ -145,9 +145,10 @@ class AmigoSession:
             try:
                 self.registrations[name] = self.store.register(located.spec)
             except MetricTypeChanged as exc:  # changed by another process since collection
-                raise SpecError(
-                    [SpecProblem(located.path, located.line, "metrics.metric_value.type", str(exc))]
-                ) from None
+                problem = SpecProblem(
+                    located.path, located.line, "metrics.metric_value.type", str(exc)
+                )
+                raise pytest.UsageError(problem.format(self.rootpath)) from None
 
     def active(self, bound: BoundExpectation) -> Check:
         """The expectation against the metric's registered id and version."""
