@@ -36,10 +36,12 @@ class RunPlan:
     retry: RetryPolicy
 
 
-async def converse(simulator: SimulatedUser, agent: Agent, max_turns: int) -> Transcript:
+async def converse(
+    simulator: SimulatedUser, agent: Agent, max_turns: int, run_index: int = 0
+) -> Transcript:
     transcript = Transcript()
     for _ in range(max_turns):
-        turn = await simulator.next_turn(transcript)
+        turn = await simulator.next_turn(transcript, run_index)
         if turn is None:
             transcript.end_reason = "script_completed"
             return transcript
@@ -56,7 +58,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     transcript: Transcript | None = None
     metrics: list[MetricOutcome] = []
     try:
-        transcript = await converse(plan.simulator, plan.agent, plan.max_turns)
+        transcript = await converse(plan.simulator, plan.agent, plan.max_turns, run_index)
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
         for check in plan.checks:

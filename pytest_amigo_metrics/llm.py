@@ -87,6 +87,7 @@ async def complete(
     *,
     response_format: type[BaseModel] | None = None,
     retry: RetryPolicy,
+    temperature: float | None = 0.0,
     seed: int | None = None,
 ) -> Completion:
     """One chat completion; transient failures are retried with exponential backoff."""
@@ -96,7 +97,9 @@ async def complete(
     warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
     # drop_params: a provider without e.g. `seed` or `response_format` still answers; the
     # prompt asks for JSON anyway and every answer is validated.
-    kwargs: dict[str, Any] = {"temperature": 0, "num_retries": 0, "drop_params": True}
+    kwargs: dict[str, Any] = {"num_retries": 0, "drop_params": True}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
     if response_format is not None:
         kwargs["response_format"] = response_format
     if seed is not None:

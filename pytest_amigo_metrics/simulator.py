@@ -42,6 +42,9 @@ Answer with JSON: {{"action": "send", "message": "<your next message>"}} to cont
 {{"action": "abandoned", "message": ""}} when you give up on it."""
 
 OPENING = "(The conversation starts now. Write your first message to the agent.)"
+# Runs of a test should differ as real users do, yet replay alike: some temperature, and a
+# seed per run for providers that honour one.
+TEMPERATURE = 0.8
 
 
 def parse_user_turn(text: str) -> UserTurn:
@@ -63,7 +66,7 @@ class SimulatedUser:
     retry: RetryPolicy
     retries: int = 2
 
-    async def next_turn(self, transcript: Transcript) -> UserTurn | None:
+    async def next_turn(self, transcript: Transcript, run_index: int = 0) -> UserTurn | None:
         """The next user turn, or None when the script has run out."""
         if self.script is not None:
             sent = sum(1 for m in transcript.messages if m.role == "user")
@@ -83,6 +86,8 @@ class SimulatedUser:
                 response_format=UserTurnSchema,
                 retries=self.retries,
                 retry=self.retry,
+                temperature=TEMPERATURE,
+                seed=run_index,
             )
         except StructuredAnswerError as exc:
             raise ModelCallError(

@@ -46,11 +46,20 @@ async def ask_structured(
     response_format: type[BaseModel],
     retries: int,
     retry: RetryPolicy,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> tuple[T, Completion]:
     conversation = list(messages)
     attempts: list[tuple[str, str]] = []
     for _ in range(retries + 1):
-        reply = await complete(model, conversation, response_format=response_format, retry=retry)
+        reply = await complete(
+            model,
+            conversation,
+            response_format=response_format,
+            retry=retry,
+            temperature=temperature,
+            seed=seed,
+        )
         try:
             return parse(unfence(reply.text)), reply
         except InvalidAnswer as exc:

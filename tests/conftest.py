@@ -65,7 +65,9 @@ class Scripted(litellm.CustomLLM):
         answers = json.loads((HERE / "answers.json").read_text())
         calls = HERE / "calls.json"
         log = json.loads(calls.read_text()) if calls.exists() else []
-        log.append({"model": model, "messages": messages})
+        params = kwargs.get("optional_params") or {}
+        log.append({"model": model, "messages": messages,
+                    "temperature": params.get("temperature"), "seed": params.get("seed")})
         calls.write_text(json.dumps(log))
         queue = answers[model]
         answer = queue.pop(0) if len(queue) > 1 else queue[0]

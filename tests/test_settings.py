@@ -86,3 +86,29 @@ def test_redact_masks_keys_jwts_and_secret_env_values(monkeypatch: pytest.Monkey
     )
     assert "plain-secret-value" not in text and "sk-abcdefghijklmnop1234" not in text
     assert "eyJhbGciOi.eyJzdWIiOiIx" not in text
+
+
+def test_simulated_runs_vary_by_seed_while_the_judge_stays_deterministic(suite: Suite) -> None:
+    suite.standard()
+    turn = json.dumps({"action": "send", "message": "Hi"})
+    done = json.dumps({"action": "objective_reached", "message": ""})
+    suite.scripted({"sim": [turn, done, turn, done], "judge": [VERDICT], "agent": ["Hello."]})
+    suite.write(
+        "t.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: sampling
+            persona: {name: S, background: b}
+            scenario: {name: s, objective: o, instructions: i}
+            target: {model: scripted/agent}
+            runs: 2
+            metrics: [{metric: Empathy Score, expect: ">= 1"}]
+        """,
+    )
+    args = ["--amigo-simulator-model", "scripted/sim", "--amigo-judge-model", "scripted/judge"]
+    suite.pytester.runpytest(*args, "--amigo-concurrency", "1").assert_outcomes(passed=1)
+    calls = suite.calls()
+    sim = [(c["temperature"], c["seed"]) for c in calls if c["model"] == "sim"]
+    assert sim == [(0.8, 0), (0.8, 0), (0.8, 1), (0.8, 1)]
+    assert {(c["temperature"], c["seed"]) for c in calls if c["model"] == "judge"} == {(0, None)}
+    assert {c["temperature"] for c in calls if c["model"] == "agent"} == {None}, "provider default"

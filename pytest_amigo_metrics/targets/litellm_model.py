@@ -18,7 +18,8 @@ class LiteLLMAgent:
 
     async def reply(self, transcript: Transcript) -> str:
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        # temperature=None: the agent samples as its provider does by default, like in production.
         completion = await complete(
-            self.model, messages + transcript.as_chat("agent"), retry=self.retry
+            self.model, messages + transcript.as_chat("agent"), retry=self.retry, temperature=None
         )
         return completion.text
