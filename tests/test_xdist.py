@@ -56,3 +56,14 @@ def test_quiet_summary_details_only_what_did_not_pass(suite: Suite) -> None:
     assert "PASSED  tests.amigo.yaml::good  1/1 runs passed (required 100%)" in summary
     assert "FAILED  bad.amigo.yaml::cold" in summary
     assert summary.count("Empathy Score v1") == 1, "metric lines only for the failed test"
+
+
+def test_binding_errors_reach_the_controller_and_fail_the_session(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(name="good", expectations=["{metric: Outcome, expect: resolved}"])
+    suite.unit_test(
+        file="bad.amigo.yaml", name="bad", expectations=["{metric: Outcome, expect: nope}"]
+    )
+    result = suite.pytester.runpytest("-p", "xdist", "-n", "2")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["bad.amigo.yaml:*.expect: unknown category ?'nope'?*"])
