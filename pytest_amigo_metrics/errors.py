@@ -6,6 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def shown_path(path: Path, root: Path | None) -> Path:
+    """The path relative to the rootdir when it lies below it, as pytest shows node ids."""
+    return path.relative_to(root) if root is not None and path.is_relative_to(root) else path
+
+
 @dataclass(frozen=True)
 class SpecProblem:
     """One problem in a YAML suite file, located by line and field path."""
@@ -17,10 +22,7 @@ class SpecProblem:
     hint: str = ""
 
     def format(self, root: Path | None = None) -> str:
-        shown = self.path
-        if root is not None and self.path.is_relative_to(root):
-            shown = self.path.relative_to(root)
-        where = f"{shown}:{self.line}"
+        where = f"{shown_path(self.path, root)}:{self.line}"
         head = (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SpecProblem
+from .errors import SpecProblem, shown_path
 from .ids import stable_id
 from .loader import LocatedMetric
 from .spec import (
@@ -94,9 +94,7 @@ class MetricRegistry:
         return None
 
     def _where(self, located: LocatedMetric) -> str:
-        path = located.path
-        shown = path.relative_to(self.root) if path.is_relative_to(self.root) else path
-        return f"{shown}:{located.line}"
+        return f"{shown_path(located.path, self.root)}:{located.line}"
 
     def reject(self, located: LocatedMetric) -> None:
         """A declaration with errors: tests that use it get a pointer to those errors."""

@@ -190,10 +190,10 @@ class AmigoSession:
             retry=self.settings.retry,
         )
         unit_test_id = stable_id("unit_test", nodeid)
-        models = {**models, "agent": agent.name}
+        reported = {**models, "agent": agent.name}  # the agent as reports name it
 
         def save(run: RunOutcome) -> None:
-            self.store.save_run(self.run_id, unit_test_id, nodeid, run, models)
+            self.store.save_run(self.run_id, unit_test_id, nodeid, run, reported)
 
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
@@ -204,7 +204,7 @@ class AmigoSession:
             unit_test_id=unit_test_id,
             simulation_unit_test_set_run_id=self.run_id,
             min_pass_rate=test.min_pass_rate,
-            models=models,
+            models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
 

@@ -44,9 +44,6 @@ class Transcript(BaseModel):
     def message_ids(self) -> set[str]:
         return {m.id for m in self.messages}
 
-    def by_id(self, message_id: str) -> Message | None:
-        return next((m for m in self.messages if m.id == message_id), None)
-
     def as_chat(self, perspective: Role) -> list[dict[str, str]]:
         """OpenAI-style messages: the `perspective` role speaks as `assistant`."""
         return [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 
@@ -43,9 +42,9 @@ def test_stored_results_have_the_api_shape_and_resolve_their_references(suite: S
     by_metric = {store.metric(n).id: n for n in ("Empathy Score", "Outcome", "Identity Verified")}  # type: ignore[union-attr]
     values = {by_metric[r.metric_id]: r.result for r in results}
     assert values == {"Empathy Score": 10, "Outcome": "resolved", "Identity Verified": True}
-    conversations = suite.rows("SELECT id, messages FROM conversations")
+    conversations = suite.rows("SELECT id FROM conversations")
     assert len(conversations) == 2
-    message_ids = {m["id"] for row in conversations for m in json.loads(row["messages"])}
+    message_ids = {m["id"] for row in conversations for m in store.conversation(row["id"])}
     assert all(ref in message_ids for r in results for ref in r.source.references)
 
 
