@@ -1,0 +1,146 @@
+"""One authenticated connection to an Amigo organization, built on amigo-sdk: the SDK's HTTP
+client (API-key sign-in, token refresh, retries honouring Retry-After), its conversation
+resource, and the metric resource. Requests queue for the documented rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import httpx
+from amigo_sdk.errors import AmigoError
+from amigo_sdk.http_client import AmigoAsyncHttpClient
+from amigo_sdk.resources.conversation import AsyncConversationResource
+
+from ..llm import RetryPolicy
+from .credentials import AmigoCredentials
+from .endpoints import ENDPOINTS, Endpoint
+from .errors import RETRIED_STATUSES, AmigoAPIError, detail_of
+from .metric_resource import AsyncMetricResource
+from .rate_limits import RateLimiter, scope_of
+
+T = TypeVar("T")
+MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
+# Seconds the current task waited for rate limits; a run sets it to report its queueing.
+RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
+
+
+def _route(endpoint: Endpoint) -> re.Pattern[str]:
+    parts = re.split(r"\{\w+\}", endpoint.path)
+    path = "[a-f0-9]{24}".join(re.escape(p) for p in parts)
+    return re.compile(f"^/v1/[^/]+/{path}$")
+
+
+_ROUTES = [(e.method, _route(e), e) for e in ENDPOINTS.values()]
+
+
+def endpoint_for(method: str, path: str) -> Endpoint | None:
+    return next((e for m, r, e in _ROUTES if m == method and r.match(path)), None)
+
+
+def note_wait(seconds: float) -> None:
+    waits = RATE_LIMIT_WAIT.get()
+    if waits is not None and seconds > 0:
+        waits.append(seconds)
+
+
+class AmigoAPI:
+    def __init__(
+        self,
+        credentials: AmigoCredentials,
+        *,
+        retry: RetryPolicy,
+        limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rate_window: float = 60.0,
+    ) -> None:
+        self.credentials = credentials
+        self.retry = retry
+        scope = scope_of(credentials.base_url, credentials.organization_id, credentials.user_id)
+        self.limiter = limiter or RateLimiter(scope, window=rate_window)
+        extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
+        self.http = AmigoAsyncHttpClient(
+            credentials.sdk_config(),  # type: ignore[arg-type]
+            retry_max_attempts=retry.attempts,
+            retry_backoff_base=retry.base_delay,
+            retry_max_delay_seconds=MAX_RETRY_DELAY,
+            retry_on_status=set(RETRIED_STATUSES),
+            # 503 means the request was not served, so retrying a POST cannot apply it twice.
+            retry_on_methods={"GET", "POST", "DELETE"},
+            event_hooks={"request": [self._queue]},
+            **extra,
+        )
+        self.conversations = AsyncConversationResource(self.http, credentials.organization_id)
+        self.metrics = AsyncMetricResource(self.http, credentials.organization_id)
+
+    @property
+    def organization_id(self) -> str:
+        return self.credentials.organization_id
+
+    async def _queue(self, request: httpx.Request) -> None:
+        endpoint = endpoint_for(request.method, request.url.path)
+        if endpoint is not None:
+            note_wait(await self.limiter.wait_turn(endpoint))
+
+    @contextlib.contextmanager
+    def errors(self, name: str, **ids: str) -> Iterator[None]:
+        """Turn SDK and transport errors into AmigoAPIError naming the endpoint."""
+        endpoint = ENDPOINTS[name]
+        label = endpoint.label(self.organization_id, **ids)
+        try:
+            yield
+        except AmigoError as exc:
+            status = exc.status_code or _sign_in_status(exc)
+            if status is not None and exc.status_code is None:
+                endpoint = ENDPOINTS["sign-in-with-api-key"]
+                label = endpoint.label(self.organization_id)
+            attempts = self.retry.attempts if status in RETRIED_STATUSES else 1
+            raise AmigoAPIError(
+                endpoint, label, status, detail_of(exc.response_body), attempts
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise AmigoAPIError(endpoint, label, None, f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise AmigoAPIError(endpoint, label, None, f"{type(exc).__name__}: {exc}") from None
+
+    async def call(self, name: str, operation: Callable[[], Awaitable[T]], **ids: str) -> T:
+        with self.errors(name, **ids):
+            return await operation()
+
+    async def stream(
+        self, name: str, open_stream: Callable[[], Awaitable[AsyncIterator[Any]]], **ids: str
+    ) -> list[Any]:
+        """Every event of an NDJSON stream. The SDK does not retry streams; 429 and 503 answered
+        before the first event are retried here with the same backoff."""
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                with self.errors(name, **ids):
+                    return [event async for event in await open_stream()]
+            except AmigoAPIError as exc:
+                if exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
+                    exc.attempts = attempt
+                    raise AmigoAPIError(
+                        exc.endpoint, exc.endpoint.label(self.organization_id, **ids),
+                        exc.status, exc.detail, attempt,
+                    ) from None
+                delay = min(MAX_RETRY_DELAY, self.retry.base_delay * 2 ** (attempt - 1))
+                note_wait(delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _sign_in_status(exc: BaseException) -> int | None:
+    """The SDK wraps a failed sign-in in AuthenticationError without a status: find it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, httpx.HTTPStatusError):
+            return cause.response.status_code
+        cause = cause.__cause__
+    return None

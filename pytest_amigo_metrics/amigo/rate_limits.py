@@ -1,0 +1,113 @@
+"""Client-side queuing for the Amigo API's per-user limits, shared by every process of the
+machine (xdist workers, parallel sessions): the documented requests per minute of each
+endpoint, and one unfinished conversation per user at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from .endpoints import Endpoint
+
+try:
+    import fcntl
+except ImportError:  # Windows: the queue is per process only
+    fcntl = None  # type: ignore[assignment]
+
+DEFAULT_DIRECTORY = Path(tempfile.gettempdir()) / "pytest-amigo-metrics-limits"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[IO[str]]:
+    with path.open("a+") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield handle
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class RateLimiter:
+    """Sliding windows of request times, one file per endpoint, kept under a file lock."""
+
+    def __init__(
+        self,
+        scope: str,
+        *,
+        window: float = 60.0,
+        directory: Path = DEFAULT_DIRECTORY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.window = window
+        self.clock = clock
+        self.directory = directory
+        self.prefix = hashlib.sha256(scope.encode()).hexdigest()[:16]
+        self._slot = asyncio.Lock()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{self.prefix}-{name}"
+
+    async def wait_turn(self, endpoint: Endpoint) -> float:
+        """Wait until the endpoint's limit allows one more request; the seconds waited."""
+        if not endpoint.per_minute:
+            return 0.0
+        waited = 0.0
+        while True:
+            delay = await asyncio.to_thread(self._take, endpoint.name, endpoint.per_minute)
+            if delay <= 0:
+                return waited
+            await asyncio.sleep(delay)
+            waited += delay
+
+    def _take(self, name: str, limit: int) -> float:
+        with _locked(self._path(name + ".json")) as handle:
+            handle.seek(0)
+            try:
+                stamps = [float(s) for s in json.loads(handle.read() or "[]")]
+            except (ValueError, TypeError):
+                stamps = []
+            now = self.clock()
+            stamps = [s for s in stamps if now - s < self.window]
+            if len(stamps) >= limit:
+                return min(stamps) + self.window - now + 0.01
+            stamps.append(now)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(stamps))
+            return 0.0
+
+    @contextlib.asynccontextmanager
+    async def conversation_slot(self) -> AsyncIterator[float]:
+        """Hold the user's single unfinished-conversation slot; yields the seconds waited."""
+        started = time.monotonic()
+        async with self._slot:
+            handle = await asyncio.to_thread(self._open_slot)
+            try:
+                yield time.monotonic() - started
+            finally:
+                handle.close()  # closing releases the flock
+
+    def _open_slot(self) -> IO[str]:
+        handle = self._path("conversation.lock").open("a+")
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+
+
+def scope_of(base_url: str, organization_id: str, user_id: str) -> str:
+    return f"{base_url.rstrip('/')}|{organization_id}|{user_id}"
+
+
+def directory_from_env() -> Path:
+    return Path(os.environ.get("AMIGO_METRICS_RATE_LIMIT_DIR") or DEFAULT_DIRECTORY)

@@ -1,0 +1,332 @@
+"""An in-process fake of the Amigo API endpoints the plugin uses, behind an httpx transport.
+
+It validates every request against the documented schemas (the SDK's generated models),
+answers with bodies that validate against them, enforces the documented rate limits, and
+plays scripted faults. The official SDK's clients work against it unchanged."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import re
+import secrets
+import threading
+import time
+import types
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from ..amigo.client import endpoint_for
+from ..amigo.credentials import DEFAULT_BASE_URL, AmigoCredentials
+from ..amigo.endpoints import ENDPOINTS, Endpoint
+from ..ids import new_id
+from . import _conversations, _metrics
+from ._http import APIError, rate_limited
+from .state import Evaluator, FakeMessage, FakeOrganization, FakeService, Reply, default_reply, utcnow
+
+Handler = Callable[[httpx.Request, dict[str, str]], httpx.Response]
+
+
+def default_evaluator(
+    name: str, metric_value: dict[str, Any], messages: list[FakeMessage]
+) -> tuple[Any, str, list[str]]:
+    """Deterministic: true, the upper bound, or the first category, citing the last agent
+    message."""
+    agent = [m for m in messages if m.message_type == "agent-message"] or messages
+    value: Any = {
+        "boolean": True,
+        "numerical": metric_value.get("upper_bound"),
+        "categorical": (metric_value.get("categories") or [None])[0],
+    }[metric_value["type"]]
+    return value, f"Fake evaluation of {name!r}.", [agent[-1].id]
+
+
+@dataclass
+class RecordedRequest:
+    """A request the fake served (without its credentials)."""
+
+    endpoint: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+
+
+class FakeAmigoAPI:
+    def __init__(
+        self,
+        *,
+        organization_id: str | None = None,
+        user_id: str | None = None,
+        api_key_id: str | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        rate_window: float = 60.0,
+        enforce_rate_limits: bool = True,
+        token_lifetime: timedelta = timedelta(hours=1),
+        evaluator: Evaluator = default_evaluator,
+    ) -> None:
+        self.org = FakeOrganization(organization_id or new_id())
+        self.user_id = user_id or new_id()
+        self.api_key_id = api_key_id or new_id()
+        self.api_key = api_key or "amigo-fake-" + secrets.token_hex(16)
+        self.base_url = base_url.rstrip("/")
+        self.rate_window = rate_window
+        self.enforce_rate_limits = enforce_rate_limits
+        self.token_lifetime = token_lifetime
+        self.evaluator = evaluator
+        self.requests: list[RecordedRequest] = []
+        self._tokens: dict[str, Any] = {}
+        self._faults: dict[str, deque[tuple[int, dict[str, str]]]] = defaultdict(deque)
+        self._calls: dict[str, list[float]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self.transport = httpx.MockTransport(self.handle)
+
+    # -- setup ------------------------------------------------------------------------------
+
+    @property
+    def organization_id(self) -> str:
+        return self.org.id
+
+    def credentials(self) -> AmigoCredentials:
+        return AmigoCredentials(
+            self.org.id, self.api_key_id, self.api_key, self.user_id, self.base_url
+        )
+
+    def environ(self) -> dict[str, str]:
+        """The AMIGO_* environment variables that point the plugin (and the SDK) at this fake."""
+        return {
+            "AMIGO_ORGANIZATION_ID": self.org.id,
+            "AMIGO_API_KEY_ID": self.api_key_id,
+            "AMIGO_API_KEY": self.api_key,
+            "AMIGO_USER_ID": self.user_id,
+            "AMIGO_BASE_URL": self.base_url,
+        }
+
+    def add_service(
+        self,
+        service_id: str | None = None,
+        *,
+        name: str = "Fake service",
+        version_sets: tuple[str, ...] = ("release",),
+        reply: Reply = default_reply,
+        complete_after: int | None = None,
+    ) -> FakeService:
+        """A service to converse with; `reply` turns the history into the agent's answer."""
+        return self.org.add_service(
+            service_id,
+            name=name,
+            version_sets=version_sets,
+            reply=reply,
+            complete_after=complete_after,
+        )
+
+    def fail(
+        self, endpoint: str, *statuses: int, retry_after: float | None = None
+    ) -> None:
+        """Answer the next requests to `endpoint` (an operation id such as
+        "create-conversation") with these statuses, in order, before serving it again."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {sorted(ENDPOINTS)}")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        for status in statuses:
+            self._faults[endpoint].append((status, headers))
+
+    def expire_tokens(self) -> None:
+        """Every issued token becomes invalid, as after expiry: clients must sign in again."""
+        self._tokens.clear()
+
+    def calls(self, endpoint: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            endpoint = endpoint_for(request.method, request.url.path)
+            try:
+                response = self._serve(endpoint, request)
+            except APIError as exc:
+                response = exc.response(endpoint)
+            self._record(endpoint, request, response.status_code)
+            return response
+
+    def _serve(self, endpoint: Endpoint | None, request: httpx.Request) -> httpx.Response:
+        if not str(request.url).startswith(self.base_url + "/") or endpoint is None:
+            raise APIError(404, f"no such endpoint: {request.method} {request.url.path}")
+        organization, ids = self._path_ids(endpoint, request.url.path)
+        if self._faults[endpoint.name]:
+            status, headers = self._faults[endpoint.name].popleft()
+            raise APIError(status, None, headers)
+        if endpoint.name == "sign-in-with-api-key":
+            return self._sign_in(organization, request)
+        self._authenticate(request)
+        if organization != self.org.id:
+            raise APIError(404, "Specified organization is not found.")
+        self._count(endpoint)
+        return self._route(endpoint.name, request, ids)
+
+    def _path_ids(self, endpoint: Endpoint, path: str) -> tuple[str, dict[str, str]]:
+        names = re.findall(r"\{(\w+)\}", endpoint.path)
+        pattern = re.escape(endpoint.path)
+        for name in names:
+            pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)")
+        match = re.fullmatch(r"/v1/(?P<organization>[^/]+)/" + pattern, path)
+        assert match is not None, "endpoint_for matched the path"
+        ids = {n: match.group(n) for n in names}
+        return match.group("organization"), ids
+
+    def _sign_in(self, organization: str, request: httpx.Request) -> httpx.Response:
+        given = (
+            request.headers.get("x-api-key"),
+            request.headers.get("x-api-key-id"),
+            request.headers.get("x-user-id"),
+        )
+        if organization != self.org.id or given != (self.api_key, self.api_key_id, self.user_id):
+            raise APIError(401, "Invalid API key.")
+        token = _jwt(self.user_id)
+        expires_at = utcnow() + self.token_lifetime
+        self._tokens[token] = expires_at
+        return httpx.Response(200, json={"id_token": token, "expires_at": expires_at.isoformat()})
+
+    def _authenticate(self, request: httpx.Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        expires_at = self._tokens.get(token)
+        if scheme.lower() != "bearer" or expires_at is None or expires_at <= utcnow():
+            raise APIError(401, "Invalid authorization credentials.")
+
+    def _count(self, endpoint: Endpoint) -> None:
+        if not self.enforce_rate_limits or not endpoint.per_minute:
+            return
+        now = time.monotonic()
+        calls = [t for t in self._calls[endpoint.name] if now - t < self.rate_window]
+        if len(calls) >= endpoint.per_minute:
+            self._calls[endpoint.name] = calls
+            raise rate_limited(min(calls) + self.rate_window - now)
+        calls.append(now)
+        self._calls[endpoint.name] = calls
+
+    def _route(self, name: str, request: httpx.Request, ids: dict[str, str]) -> httpx.Response:
+        for value in ids.values():
+            if not re.fullmatch(r"[a-f0-9]{24}", value):
+                raise APIError(422, [{"loc": ["path"], "msg": f"{value!r} is not a 24-hex id"}])
+        org, user = self.org, {"org_id": self.org.id, "user_id": self.user_id}
+        conversation_id, metric_id = ids.get("conversation_id", ""), ids.get("metric_id", "")
+        routes: dict[str, Callable[[], httpx.Response]] = {
+            "create-conversation": lambda: _conversations.create_conversation(
+                org, self.user_id, request
+            ),
+            "interact-with-conversation": lambda: _conversations.interact(
+                org, conversation_id, request
+            ),
+            "finish-conversation": lambda: _conversations.finish(org, conversation_id),
+            "get-conversation-messages": lambda: _conversations.messages(
+                org, conversation_id, request
+            ),
+            "create-metric": lambda: _metrics.create(org, user, request),
+            "get-metrics": lambda: _metrics.list_metrics(org, request),
+            "search-metrics": lambda: _metrics.search(org, request),
+            "update-metric": lambda: _metrics.update(org, user, metric_id, request),
+            "delete-metric": lambda: _metrics.delete(org, metric_id),
+            "create-metric-version": lambda: _metrics.create_version(org, user, metric_id, request),
+            "get-metric-versions": lambda: _metrics.versions(org, metric_id, request),
+            "evaluate-metrics": lambda: _metrics.evaluate(org, user, self.evaluator, request),
+            "get-metric-evaluation-results": lambda: _metrics.results(org, request),
+        }
+        return routes[name]()
+
+    def _record(self, endpoint: Endpoint | None, request: httpx.Request, status: int) -> None:
+        content_type = request.headers.get("content-type", "")
+        body: Any = None
+        if content_type.startswith("application/json") and request.content:
+            body = json.loads(request.content)
+        query = {k: request.url.params.get_list(k) for k in request.url.params}
+        self.requests.append(
+            RecordedRequest(
+                endpoint.name if endpoint else "?",
+                request.method,
+                request.url.path,
+                query,
+                body,
+                status,
+            )
+        )
+
+    # -- wiring the SDK to it ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def serve_sdk(self) -> Iterator[FakeAmigoAPI]:
+        """Route the SDK's API-key sign-in to this fake too. The SDK signs in with an httpx
+        client of its own, outside the transport it is given; this points that client here."""
+        from amigo_sdk import auth
+
+        original = auth.httpx
+        auth.httpx = _httpx_with_transport(self.transport)  # type: ignore[assignment]
+        try:
+            yield self
+        finally:
+            auth.httpx = original
+
+    def plugin(self) -> FakeAmigoPlugin:
+        """A pytest plugin pointing pytest-amigo-metrics (credentials, transport) at this fake."""
+        return FakeAmigoPlugin(self)
+
+
+def _httpx_with_transport(transport: httpx.MockTransport) -> types.ModuleType:
+    module = types.ModuleType("httpx")
+    module.__dict__.update(httpx.__dict__)
+    module.Client = functools.partial(httpx.Client, transport=transport)  # type: ignore[attr-defined]
+    module.AsyncClient = functools.partial(httpx.AsyncClient, transport=transport)  # type: ignore[attr-defined]
+    return module
+
+
+def _jwt(subject: str) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return ".".join(
+        [part({"alg": "none", "typ": "JWT"}), part({"sub": subject, "n": new_id()}), "fake"]
+    )
+
+
+class FakeAmigoPlugin:
+    """Registered with pytest: the plugin's Amigo calls (and the SDK's sign-in) reach the fake,
+    with the fake's credentials in the environment for the session."""
+
+    def __init__(self, fake: FakeAmigoAPI) -> None:
+        self.fake = fake
+        self._stack = contextlib.ExitStack()
+
+    def pytest_configure(self, config: Any) -> None:
+        self._stack.enter_context(_environ(self.fake.environ()))
+        self._stack.enter_context(self.fake.serve_sdk())
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        self._stack.close()
+
+    def pytest_amigo_api_transport(self, config: Any) -> httpx.AsyncBaseTransport:
+        return self.fake.transport
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    import os
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,130 @@
+"""What the fake Amigo API holds: services, conversations, metrics, versions and results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..ids import new_id
+
+History = list[dict[str, str]]  # [{"role": "user" | "agent", "content": ...}]
+Reply = Callable[[History], str]
+# (metric name, metric_value as a dict, messages up to the evaluated interaction) ->
+# (value, justification, references)
+Evaluator = Callable[[str, dict[str, Any], list["FakeMessage"]], tuple[Any, str, list[str]]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def default_reply(history: History) -> str:
+    users = [m["content"] for m in history if m["role"] == "user"]
+    if not users:
+        return "Hello, thanks for reaching out. How can I help you today?"
+    return f"I understand: {users[-1]} I'm sorry for the trouble; here is how we fix it."
+
+
+@dataclass
+class FakeService:
+    id: str
+    name: str
+    version_sets: tuple[str, ...]
+    reply: Reply
+    complete_after: int | None  # interactions after which the service ends the conversation
+
+
+@dataclass
+class FakeMessage:
+    id: str
+    interaction_id: str
+    message_type: str  # user-message | agent-message
+    sender: str
+    message: str
+    created_at: datetime
+
+
+@dataclass
+class FakeConversation:
+    id: str
+    service_id: str
+    version_set: str
+    user_id: str
+    messages: list[FakeMessage] = field(default_factory=list)
+    interactions: list[str] = field(default_factory=list)
+    finished: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+
+    def history(self) -> History:
+        return [
+            {"role": "user" if m.message_type == "user-message" else "agent", "content": m.message}
+            for m in self.messages
+        ]
+
+
+@dataclass
+class FakeMetricVersion:
+    version: int
+    description: str
+    metric_value: dict[str, Any]
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class FakeMetric:
+    id: str
+    name: str
+    metric_value_type: str
+    applied_to_services: list[str]
+    additional_notes: str | None
+    tags: dict[str, str | None]
+    versions: list[FakeMetricVersion]
+    creator: dict[str, str]
+    updated_by: dict[str, str]
+    is_deleted: bool = False
+    used_in_simulation: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def latest(self) -> FakeMetricVersion:
+        return self.versions[-1]
+
+
+@dataclass
+class FakeResult:
+    id: str
+    metric_id: str
+    metric_version: int
+    result: Any
+    justification: str
+    source: dict[str, Any]
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class FakeOrganization:
+    id: str
+    services: dict[str, FakeService] = field(default_factory=dict)
+    conversations: dict[str, FakeConversation] = field(default_factory=dict)
+    metrics: dict[str, FakeMetric] = field(default_factory=dict)
+    results: list[FakeResult] = field(default_factory=list)
+
+    def add_service(
+        self,
+        service_id: str | None = None,
+        *,
+        name: str = "Fake service",
+        version_sets: tuple[str, ...] = ("release",),
+        reply: Reply = default_reply,
+        complete_after: int | None = None,
+    ) -> FakeService:
+        service = FakeService(service_id or new_id(), name, version_sets, reply, complete_after)
+        self.services[service.id] = service
+        return service
+
+    def metric_named(self, name: str) -> FakeMetric | None:
+        return next((m for m in self.metrics.values() if m.name == name), None)
