@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from .amigo.rate_limits import RATE_LIMIT_WAIT
 from .errors import AmigoRunError
 from .expectations import Expectation
-from .judge import ActiveMetric, evaluate
-from .llm import RetryPolicy
+from .judge import ActiveMetric, Verdict
 from .outcomes import MetricOutcome, RunOutcome
 from .redact import redact
 from .simulator import SimulatedUser
-from .targets import Agent
-from .transcript import Transcript
+from .targets import Agent, Chat
+from .transcript import EndReason, Transcript
 
 
 @dataclass(frozen=True)
@@ -23,57 +24,66 @@ class Check:
     expectation: Expectation
 
 
+class Judge(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def evaluate_all(
+        self, metrics: list[ActiveMetric], transcript: Transcript
+    ) -> list[Verdict]: ...
+
+
 @dataclass(frozen=True)
 class RunPlan:
     simulator: SimulatedUser
     agent: Agent
     checks: list[Check]
-    judge_model: str
-    judge_retries: int
+    judge: Judge
     max_turns: int
     runs: int
     concurrency: int
-    retry: RetryPolicy
 
 
 async def converse(
     simulator: SimulatedUser, agent: Agent, max_turns: int, run_index: int = 0
 ) -> Transcript:
     transcript = Transcript()
+    async with agent.conversation(transcript) as chat:
+        transcript.end_reason = await _exchange(simulator, chat, transcript, max_turns, run_index)
+    return transcript
+
+
+async def _exchange(
+    simulator: SimulatedUser, chat: Chat, transcript: Transcript, max_turns: int, run_index: int
+) -> EndReason:
     for _ in range(max_turns):
+        if chat.ended:
+            return "agent_ended"
         turn = await simulator.next_turn(transcript, run_index)
         if turn is None:
-            transcript.end_reason = "script_completed"
-            return transcript
+            return "script_completed"
         if turn.action != "send":
-            transcript.end_reason = turn.action
-            return transcript
-        transcript.add_user_turn(turn.message)
-        transcript.add_agent_turn(await agent.reply(transcript))
-    transcript.end_reason = "max_turns"
-    return transcript
+            return turn.action
+        await chat.send(turn.message)
+    return "agent_ended" if chat.ended else "max_turns"
 
 
 async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     transcript: Transcript | None = None
     metrics: list[MetricOutcome] = []
+    waits: list[float] = []
+    RATE_LIMIT_WAIT.set(waits)  # this run's own task context
     try:
         transcript = await converse(plan.simulator, plan.agent, plan.max_turns, run_index)
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
-        for check in plan.checks:
-            verdict = await evaluate(
-                check.metric,
-                transcript,
-                model=plan.judge_model,
-                retries=plan.judge_retries,
-                retry=plan.retry,
-            )
+        verdicts = await plan.judge.evaluate_all([c.metric for c in plan.checks], transcript)
+        for check, verdict in zip(plan.checks, verdicts, strict=True):
             metrics.append(
                 MetricOutcome(
                     metric=check.metric.name,
                     metric_id=check.metric.id,
-                    version=check.metric.version,
+                    version=verdict.version or check.metric.version,
                     value=verdict.value,
                     justification=verdict.justification,
                     references=verdict.references,
@@ -92,6 +102,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         messages=transcript.messages if transcript else [],
         metrics=metrics,
         error=error,
+        rate_limit_wait=round(sum(waits), 3),
     )
 
 

@@ -43,6 +43,28 @@ class Verdict:
     justification: str
     references: list[str]
     model: str
+    version: int | None = None  # the metric version evaluated, when the judge reports it
+
+
+class LocalJudge:
+    """A litellm model, one structured call per metric, re-asked when its answer is invalid."""
+
+    def __init__(self, model: str, retries: int, retry: RetryPolicy) -> None:
+        self.model = model
+        self.retries = retries
+        self.retry = retry
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    async def evaluate_all(
+        self, metrics: list[ActiveMetric], transcript: Transcript
+    ) -> list[Verdict]:
+        return [
+            await evaluate(m, transcript, model=self.model, retries=self.retries, retry=self.retry)
+            for m in metrics
+        ]
 
 
 def response_schema(metric_value: MetricValue) -> type[BaseModel]:

@@ -31,6 +31,7 @@ class RunOutcome(BaseModel):
     messages: list[Message]
     metrics: list[MetricOutcome]
     error: str | None = None
+    rate_limit_wait: float = 0.0  # seconds queued for the Amigo API's limits
 
     @property
     def passed(self) -> bool:
@@ -50,6 +51,10 @@ class TestOutcome(BaseModel):
     min_pass_rate: float
     models: dict[str, str]
     runs: list[RunOutcome]
+
+    @property
+    def rate_limit_wait(self) -> float:
+        return sum(r.rate_limit_wait for r in self.runs)
 
     @property
     def passed_runs(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .errors import SpecProblem
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .outcomes import TestOutcome
@@ -25,11 +26,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "amigo: a simulation unit test from a YAML suite file")
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(RUN_ID_KEY) or new_id()
-    config.stash[SESSION_KEY] = AmigoSession(resolve_settings(config), run_id, config.rootpath)
+    config.stash[SESSION_KEY] = AmigoSession(
+        resolve_settings(config), run_id, config.rootpath, config=config
+    )
     config.pluginmanager.register(
         OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes"
     )
@@ -93,8 +102,24 @@ def pytest_collection_modifyitems(
         report = pytest.CollectReport(item.nodeid, "failed", longrepr, [])
         config.hook.pytest_collectreport(report=report)
     items[:] = keep
-    if not config.option.collectonly and any(isinstance(i, SimulationItem) for i in keep):
-        amigo.register_metrics()
+    if config.option.collectonly or not any(isinstance(i, SimulationItem) for i in keep):
+        return
+    conflicts = amigo.register_metrics()
+    if conflicts:
+        items[:] = [i for i in keep if not _reject(i, conflicts, config)]
+
+
+def _reject(item: pytest.Item, conflicts: dict[str, SpecProblem], config: pytest.Config) -> bool:
+    """A test whose metric the organization refused becomes a collection error."""
+    if not isinstance(item, SimulationItem):
+        return False
+    problems = [conflicts[c.metric.name] for c in item.checks if c.metric.name in conflicts]
+    if problems:
+        longrepr = "\n".join(p.format(config.rootpath) for p in dict.fromkeys(problems))
+        config.hook.pytest_collectreport(
+            report=pytest.CollectReport(item.nodeid, "failed", longrepr, [])
+        )
+    return bool(problems)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from .errors import SpecError, SpecProblem
-from .execution import Check, RunPlan, run_all
+from .errors import AmigoRunError, SpecError, SpecProblem
+from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation, ExpectationError, parse_expectation
 from .ids import stable_id
-from .judge import ActiveMetric
+from .judge import ActiveMetric, LocalJudge
 from .loader import LoadedSuite, load_suite
 from .metrics import MetricRegistry
+from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
 from .settings import Settings
 from .simulator import SimulatedUser
 from .spec import MetricSpec, UnitTest
 from .store import MetricTypeChanged, Registration, Store, StoreError
 from .targets import build_agent
+
+if TYPE_CHECKING:
+    from .amigo.client import AmigoAPI
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,7 +39,9 @@ class AmigoSession:
     registry: MetricRegistry = field(init=False)
     outcomes: list[TestOutcome] = field(default_factory=list)
     registrations: dict[str, Registration] = field(default_factory=dict)
+    config: pytest.Config | None = None  # for the Amigo API: ini options and the transport hook
     _store: Store | None = None
+    _amigo: AmigoAPI | None = None
     # One loop for the whole session: litellm's async clients and logging worker bind to it.
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -52,7 +62,36 @@ class AmigoSession:
         if self.settings.store_path.exists():
             _ = self.store
 
+    def _run_async(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(work)
+
+    def amigo(self) -> AmigoAPI:
+        """The session's Amigo API connection, made at first use. AmigoRunError without
+        credentials."""
+        if self._amigo is None:
+            from .amigo.client import AmigoAPI
+            from .amigo.credentials import AmigoCredentials, CredentialsError
+
+            assert self.config is not None, "the plugin gives the session its config"
+            try:
+                credentials = AmigoCredentials.resolve(self.config)
+            except CredentialsError as exc:
+                raise AmigoRunError(str(exc)) from None
+            transport = self.config.hook.pytest_amigo_api_transport(config=self.config)
+            self._amigo = AmigoAPI(
+                credentials,
+                retry=self.settings.retry,
+                transport=transport,
+                rate_window=self.settings.rate_window,
+            )
+        return self._amigo
+
     def close(self) -> None:
+        if self._amigo is not None:
+            self._run_async(self._amigo.aclose())
+            self._amigo = None
         if self._loop is not None:
             _shutdown(self._loop)
             self._loop = None
@@ -139,8 +178,11 @@ class AmigoSession:
             )
         return BoundExpectation(located.spec, expectation)
 
-    def register_metrics(self) -> None:
-        """Store every declared metric once; new versions where definitions changed."""
+    def register_metrics(self) -> dict[str, SpecProblem]:
+        """Store every declared metric once; new versions where definitions changed. With the
+        amigo backend, in the organization; the problems found there, by metric name."""
+        if self.settings.backend == "amigo":
+            return self._sync_to_amigo()
         for name, located in self.registry.metrics.items():
             try:
                 self.registrations[name] = self.store.register(located.spec)
@@ -149,11 +191,41 @@ class AmigoSession:
                     located.path, located.line, "metrics.metric_value.type", str(exc)
                 )
                 raise pytest.UsageError(problem.format(self.rootpath)) from None
+        return {}
+
+    def _sync_to_amigo(self) -> dict[str, SpecProblem]:
+        from .amigo.sync import sync_report
+
+        specs = [located.spec for located in self.registry.metrics.values()]
+        try:
+            synced = once_per_run(
+                self.run_id, "amigo-sync", lambda: self._run_async(sync_report(self.amigo(), specs))
+            )
+        except AmigoRunError as exc:
+            raise pytest.UsageError(f"syncing metrics to the Amigo organization: {exc}") from None
+        problems: dict[str, SpecProblem] = {}
+        for entry in synced:
+            located = self.registry.metrics[entry["name"]]
+            if entry.get("problem"):
+                problems[entry["name"]] = SpecProblem(
+                    located.path, located.line, entry["field"], entry["problem"], entry["hint"]
+                )
+                continue
+            self.registrations[entry["name"]] = Registration(
+                entry["metric_id"],
+                entry["version"],
+                "created" in entry["actions"],
+                "new version" in entry["actions"],
+            )
+        return problems
 
     def active(self, bound: BoundExpectation) -> Check:
         """The expectation against the metric's registered id and version."""
         spec = bound.metric
-        registration = self.registrations.get(spec.name) or self.store.register(spec)
+        registration = self.registrations.get(spec.name)
+        if registration is None and self.settings.backend == "amigo":
+            raise AmigoRunError(f"metric {spec.name!r} was not synced to the Amigo organization")
+        registration = registration or self.store.register(spec)
         metric = ActiveMetric(registration.metric_id, spec.name, registration.version, spec)
         return Check(metric, bound.expectation)
 
@@ -164,7 +236,18 @@ class AmigoSession:
         }
         if test.target.model is not None:
             models["agent"] = self.settings.model_for("agent", test.target.model)
+        if self.settings.judge == "amigo":
+            from .amigo.judge import JUDGE_NAME
+
+            models["judge"] = JUDGE_NAME
         return models
+
+    def judge_for(self, models: dict[str, str]) -> Judge:
+        if self.settings.judge == "amigo":
+            from .amigo.judge import AmigoJudge
+
+            return AmigoJudge(self.amigo())
+        return LocalJudge(models["judge"], self.settings.judge_retries, self.settings.retry)
 
     def run(
         self, nodeid: str, test: UnitTest, checks: list[BoundExpectation], path: Path
@@ -175,6 +258,7 @@ class AmigoSession:
             model_override=models.get("agent"),
             search_paths=[path.parent, self.rootpath],
             retry=self.settings.retry,
+            amigo=self.amigo,
         )
         plan = RunPlan(
             simulator=SimulatedUser(
@@ -182,12 +266,10 @@ class AmigoSession:
             ),
             agent=agent,
             checks=[self.active(c) for c in checks],
-            judge_model=models["judge"],
-            judge_retries=self.settings.judge_retries,
+            judge=self.judge_for(models),
             max_turns=test.max_turns,
             runs=test.runs,
             concurrency=self.settings.concurrency,
-            retry=self.settings.retry,
         )
         unit_test_id = stable_id("unit_test", nodeid)
         reported = {**models, "agent": agent.name}  # the agent as reports name it
@@ -195,9 +277,7 @@ class AmigoSession:
         def save(run: RunOutcome) -> None:
             self.store.save_run(self.run_id, unit_test_id, nodeid, run, reported)
 
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        runs = self._loop.run_until_complete(run_all(plan, save))
+        runs = self._run_async(run_all(plan, save))
         return TestOutcome(
             nodeid=nodeid,
             name=test.name,

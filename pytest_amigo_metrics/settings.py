@@ -52,7 +52,25 @@ OPTIONS = [
         1.0,
         float,
     ),
+    Option("backend", "where metrics and results live: local (SQLite) or amigo", "local"),
+    Option(
+        "judge", "who evaluates the metrics: local (the judge model) or amigo (the API)", "local"
+    ),
+    Option(
+        "rate_window",
+        "seconds over which the Amigo API's per-minute limits are counted (default 60)",
+        60.0,
+        float,
+    ),
 ]
+CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
+# Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
+AMIGO_INI = {
+    "amigo_organization_id": "Amigo organization id [env AMIGO_ORGANIZATION_ID]",
+    "amigo_api_key_id": "Amigo API key id [env AMIGO_API_KEY_ID]; the key itself: env only",
+    "amigo_user_id": "Amigo user id the API key belongs to [env AMIGO_USER_ID]",
+    "amigo_base_url": "Amigo API base URL (default https://api.amigo.ai) [env AMIGO_BASE_URL]",
+}
 OFFLINE_FLAG = "--amigo-offline"
 OFFLINE_ENV = "AMIGO_METRICS_OFFLINE"
 
@@ -85,6 +103,9 @@ class Settings:
     judge_retries: int
     concurrency: int
     retry: RetryPolicy
+    backend: str = "local"
+    judge: str = "local"
+    rate_window: float = 60.0
 
     def model_for(self, role: Role, from_yaml: str | None) -> str:
         """The model a role uses; with no model anywhere, the built-in offline provider."""
@@ -103,6 +124,17 @@ def resolve_settings(config: pytest.Config) -> Settings:
         "true",
         "yes",
     )
+    for name, allowed in CHOICES.items():
+        if values[name] not in allowed:
+            raise pytest.UsageError(
+                f"--amigo-{name} / AMIGO_METRICS_{name.upper()} / ini amigo_{name}: "
+                f"{values[name]!r} is not one of {', '.join(allowed)}"
+            )
+    if values["judge"] == "amigo" and values["backend"] != "amigo":
+        raise pytest.UsageError(
+            "--amigo-judge amigo evaluates metrics kept in the Amigo organization: "
+            "add --amigo-backend amigo (or AMIGO_METRICS_BACKEND=amigo)"
+        )
     store = Path(values["store"] or DEFAULT_STORE)
     for name in ("judge_retries", "concurrency", "retry_attempts"):
         minimum = 0 if name == "judge_retries" else 1
@@ -118,6 +150,9 @@ def resolve_settings(config: pytest.Config) -> Settings:
         judge_retries=values["judge_retries"],
         concurrency=values["concurrency"],
         retry=RetryPolicy(attempts=values["retry_attempts"], base_delay=values["retry_base_delay"]),
+        backend=values["backend"],
+        judge=values["judge"],
+        rate_window=values["rate_window"],
     )
 
 
@@ -134,6 +169,8 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help=f"use the built-in offline provider for every role [env {OFFLINE_ENV}=1]",
     )
+    for name, help_text in AMIGO_INI.items():
+        parser.addini(name, help=help_text, default=None)
     parser.addini(
         "amigo_file_pattern",
         type="args",

@@ -88,26 +88,37 @@ class Scenario(StrictModel):
     instructions: NonEmptyStr
 
 
+class AmigoTargetSpec(StrictModel):
+    """A service on the Amigo API (credentials come from the environment, never from YAML)."""
+
+    service_id: ObjectId
+    version_set: NonEmptyStr = "release"
+
+
 class TargetSpec(StrictModel):
-    """The agent under test: exactly one of `python` or `model`."""
+    """The agent under test: exactly one of `python`, `model` or `amigo`."""
 
     python: PythonRef | None = None
     model: NonEmptyStr | None = None
     system_prompt: NonEmptyStr | None = None
+    amigo: AmigoTargetSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> TargetSpec:
-        kinds = [k for k in ("python", "model") if getattr(self, k) is not None]
+        kinds = [k for k in ("python", "model", "amigo") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
-                "a target names exactly one agent: {python: 'module:function'} "
-                "or {model: '<litellm model>', system_prompt: ...}"
+                "a target names exactly one agent: {python: 'module:function'}, "
+                "{model: '<litellm model>', system_prompt: ...} "
+                "or {amigo: {service_id: '<24 hex>', version_set: release}}"
             )
         if self.system_prompt is not None and self.model is None:
             raise ValueError("system_prompt goes with a `model` target only")
         return self
 
     def describe(self) -> str:
+        if self.amigo is not None:
+            return f"amigo:{self.amigo.service_id}@{self.amigo.version_set}"
         return f"python:{self.python}" if self.python else f"model:{self.model}"
 
 

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 from .ids import new_id
 
 Role = Literal["user", "agent"]
-EndReason = Literal["objective_reached", "abandoned", "script_completed", "max_turns"]
+EndReason = Literal[
+    "objective_reached", "abandoned", "script_completed", "max_turns", "agent_ended"
+]
 
 
 class Message(BaseModel):
@@ -28,16 +30,27 @@ class Transcript(BaseModel):
     end_reason: EndReason | None = None
 
     def add_user_turn(self, content: str) -> Message:
+        """A user message opens a new interaction."""
         self.interaction_ids.append(new_id())
-        return self._add("user", content)
+        return self.add(
+            Message(
+                id=new_id(), interaction_id=self.interaction_ids[-1], role="user", content=content
+            )
+        )
 
     def add_agent_turn(self, content: str) -> Message:
-        return self._add("agent", content)
-
-    def _add(self, role: Role, content: str) -> Message:
-        message = Message(
-            id=new_id(), interaction_id=self.interaction_ids[-1], role=role, content=content
+        """The agent's reply, in the current interaction (a new one if the agent speaks first)."""
+        if not self.interaction_ids:
+            self.interaction_ids.append(new_id())
+        return self.add(
+            Message(
+                id=new_id(), interaction_id=self.interaction_ids[-1], role="agent", content=content
+            )
         )
+
+    def add(self, message: Message) -> Message:
+        if message.interaction_id not in self.interaction_ids:
+            self.interaction_ids.append(message.interaction_id)
         self.messages.append(message)
         return message
 

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx
@@ -21,12 +20,10 @@ from .credentials import AmigoCredentials
 from .endpoints import ENDPOINTS, Endpoint
 from .errors import RETRIED_STATUSES, AmigoAPIError, detail_of
 from .metric_resource import AsyncMetricResource
-from .rate_limits import RateLimiter, scope_of
+from .rate_limits import RateLimiter, note_wait, scope_of
 
 T = TypeVar("T")
 MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
-# Seconds the current task waited for rate limits; a run sets it to report its queueing.
-RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
 
 
 def _route(endpoint: Endpoint) -> re.Pattern[str]:
@@ -40,12 +37,6 @@ _ROUTES = [(e.method, _route(e), e) for e in ENDPOINTS.values()]
 
 def endpoint_for(method: str, path: str) -> Endpoint | None:
     return next((e for m, r, e in _ROUTES if m == method and r.match(path)), None)
-
-
-def note_wait(seconds: float) -> None:
-    waits = RATE_LIMIT_WAIT.get()
-    if waits is not None and seconds > 0:
-        waits.append(seconds)
 
 
 class AmigoAPI:
@@ -103,7 +94,9 @@ class AmigoAPI:
                 endpoint, label, status, detail_of(exc.response_body), attempts
             ) from None
         except httpx.TimeoutException as exc:
-            raise AmigoAPIError(endpoint, label, None, f"timed out ({type(exc).__name__})") from None
+            raise AmigoAPIError(
+                endpoint, label, None, f"timed out ({type(exc).__name__})"
+            ) from None
         except httpx.TransportError as exc:
             raise AmigoAPIError(endpoint, label, None, f"{type(exc).__name__}: {exc}") from None
 
@@ -124,8 +117,11 @@ class AmigoAPI:
                 if exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
                     exc.attempts = attempt
                     raise AmigoAPIError(
-                        exc.endpoint, exc.endpoint.label(self.organization_id, **ids),
-                        exc.status, exc.detail, attempt,
+                        exc.endpoint,
+                        exc.endpoint.label(self.organization_id, **ids),
+                        exc.status,
+                        exc.detail,
+                        attempt,
                     ) from None
                 delay = min(MAX_RETRY_DELAY, self.retry.base_delay * 2 ** (attempt - 1))
                 note_wait(delay)

@@ -69,16 +69,16 @@ class AsyncMetricResource:
         self._base = f"/v1/{organization_id}/metric"
 
     async def create_metric(self, body: MetricCreateMetricRequest) -> MetricCreateMetricResponse:
-        response = await self._http.request(
-            "POST", f"{self._base}/", json=_body(body)
-        )
+        response = await self._http.request("POST", f"{self._base}/", json=_body(body))
         return MetricCreateMetricResponse.model_validate_json(response.text)
 
     async def get_metrics(self, params: GetMetricsParametersQuery) -> MetricGetMetricsResponse:
         response = await self._http.request("GET", f"{self._base}/", params=_query(params))
         return MetricGetMetricsResponse.model_validate_json(response.text)
 
-    async def iter_metrics(self, params: GetMetricsParametersQuery) -> AsyncIterator[MetricInstance]:
+    async def iter_metrics(
+        self, params: GetMetricsParametersQuery
+    ) -> AsyncIterator[MetricInstance]:
         """Every metric matching the filters, following `continuation_token` while `has_more`."""
         while True:
             page = await self.get_metrics(params)

@@ -8,33 +8,25 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
+from ..file_lock import acquire, locked
 from .endpoints import Endpoint
 
-try:
-    import fcntl
-except ImportError:  # Windows: the queue is per process only
-    fcntl = None  # type: ignore[assignment]
-
 DEFAULT_DIRECTORY = Path(tempfile.gettempdir()) / "pytest-amigo-metrics-limits"
+# Seconds the current task waited for the API's limits; each run sets it to report its queueing.
+RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[IO[str]]:
-    with path.open("a+") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield handle
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+def note_wait(seconds: float) -> None:
+    waits = RATE_LIMIT_WAIT.get()
+    if waits is not None and seconds > 0:
+        waits.append(seconds)
 
 
 class RateLimiter:
@@ -71,7 +63,7 @@ class RateLimiter:
             waited += delay
 
     def _take(self, name: str, limit: int) -> float:
-        with _locked(self._path(name + ".json")) as handle:
+        with locked(self._path(name + ".json")) as handle:
             handle.seek(0)
             try:
                 stamps = [float(s) for s in json.loads(handle.read() or "[]")]
@@ -100,14 +92,9 @@ class RateLimiter:
 
     def _open_slot(self) -> IO[str]:
         handle = self._path("conversation.lock").open("a+")
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        acquire(handle)
         return handle
 
 
 def scope_of(base_url: str, organization_id: str, user_id: str) -> str:
     return f"{base_url.rstrip('/')}|{organization_id}|{user_id}"
-
-
-def directory_from_env() -> Path:
-    return Path(os.environ.get("AMIGO_METRICS_RATE_LIMIT_DIR") or DEFAULT_DIRECTORY)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..llm import RetryPolicy
 from ..spec import TargetSpec
-from .base import Agent
+from .base import Agent, Chat, StatelessAgent
 from .litellm_model import LiteLLMAgent
 from .python_callable import PythonAgent
 
+if TYPE_CHECKING:
+    from ..amigo.client import AmigoAPI
+
 
 def build_agent(
-    target: TargetSpec, *, model_override: str | None, search_paths: list[Path], retry: RetryPolicy
+    target: TargetSpec,
+    *,
+    model_override: str | None,
+    search_paths: list[Path],
+    retry: RetryPolicy,
+    amigo: Callable[[], AmigoAPI],
 ) -> Agent:
+    if target.amigo is not None:
+        from .amigo_service import AmigoServiceAgent  # imports amigo-sdk: only when used
+
+        return AmigoServiceAgent(target.amigo, amigo())
     if target.python is not None:
         return PythonAgent(target.python, search_paths)
     model = model_override or target.model
@@ -21,4 +35,4 @@ def build_agent(
     return LiteLLMAgent(model, target.system_prompt, retry)
 
 
-__all__ = ["Agent", "build_agent"]
+__all__ = ["Agent", "Chat", "StatelessAgent", "build_agent"]

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from ..llm import RetryPolicy, complete
 from ..transcript import Transcript
+from .base import StatelessAgent
 
 
-class LiteLLMAgent:
+class LiteLLMAgent(StatelessAgent):
     """Any model litellm reaches, with an optional system prompt."""
 
     def __init__(self, model: str, system_prompt: str | None, retry: RetryPolicy) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import AgentError
 from ..transcript import Transcript
+from .base import StatelessAgent
 
 
 def import_callable(ref: str, search_paths: list[Path]) -> Callable[..., Any]:
@@ -33,7 +34,7 @@ def import_callable(ref: str, search_paths: list[Path]) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
-class PythonAgent:
+class PythonAgent(StatelessAgent):
     """A Python callable given the conversation so far as OpenAI-style messages
     (`[{"role": "user" | "assistant", "content": ...}]`), sync or async, returning a string."""
 

@@ -65,7 +65,9 @@ def _events(model: type[BaseModel], events: list[dict[str, object]]) -> httpx.Re
     return ndjson_response([model.model_validate(e) for e in events])
 
 
-def create_conversation(org: FakeOrganization, user_id: str, request: httpx.Request) -> httpx.Response:
+def create_conversation(
+    org: FakeOrganization, user_id: str, request: httpx.Request
+) -> httpx.Response:
     parse_query(CreateConversationParametersQuery, request)
     body, _ = parse_body(ConversationCreateConversationRequest, request)
     service = org.services.get(body.service_id)
@@ -73,9 +75,13 @@ def create_conversation(org: FakeOrganization, user_id: str, request: httpx.Requ
     if service is None or version_set not in service.version_sets:
         raise APIError(404)
     if body.initial_message_type is not None and body.initial_message is None:
-        raise APIError(422, [{"loc": ["body", "initial_message_type"], "msg": "needs initial_message"}])
+        raise APIError(
+            422, [{"loc": ["body", "initial_message_type"], "msg": "needs initial_message"}]
+        )
     if any(c.user_id == user_id and not c.finished for c in org.conversations.values()):
-        raise APIError(400, "Attempting to start a conversation when other unfinished conversations exist.")
+        raise APIError(
+            400, "Attempting to start a conversation when other unfinished conversations exist."
+        )
     conversation = FakeConversation(new_id(), service.id, version_set, user_id)
     org.conversations[conversation.id] = conversation
     events: list[dict[str, object]] = [
@@ -86,7 +92,9 @@ def create_conversation(org: FakeOrganization, user_id: str, request: httpx.Requ
     if body.initial_message is not None:
         kind = body.initial_message_type.value if body.initial_message_type else "user-message"
         conversation.messages.append(
-            FakeMessage(new_id(), interaction_id, kind, "user", body.initial_message, utcnow())
+            FakeMessage(
+                new_id(), interaction_id, kind, "user", str(body.initial_message.root), utcnow()
+            )
         )
     text = service.reply(conversation.history())
     events += _agent_turn(conversation, interaction_id, text, _completes(org, conversation))

@@ -29,7 +29,15 @@ from ..amigo.endpoints import ENDPOINTS, Endpoint
 from ..ids import new_id
 from . import _conversations, _metrics
 from ._http import APIError, rate_limited
-from .state import Evaluator, FakeMessage, FakeOrganization, FakeService, Reply, default_reply, utcnow
+from .state import (
+    Evaluator,
+    FakeMessage,
+    FakeOrganization,
+    FakeService,
+    Reply,
+    default_reply,
+    utcnow,
+)
 
 Handler = Callable[[httpx.Request, dict[str, str]], httpx.Response]
 
@@ -129,9 +137,7 @@ class FakeAmigoAPI:
             complete_after=complete_after,
         )
 
-    def fail(
-        self, endpoint: str, *statuses: int, retry_after: float | None = None
-    ) -> None:
+    def fail(self, endpoint: str, *statuses: int, retry_after: float | None = None) -> None:
         """Answer the next requests to `endpoint` (an operation id such as
         "create-conversation") with these statuses, in order, before serving it again."""
         if endpoint not in ENDPOINTS:
@@ -268,12 +274,12 @@ class FakeAmigoAPI:
         client of its own, outside the transport it is given; this points that client here."""
         from amigo_sdk import auth
 
-        original = auth.httpx
-        auth.httpx = _httpx_with_transport(self.transport)  # type: ignore[assignment]
+        original = auth.__dict__["httpx"]
+        setattr(auth, "httpx", _httpx_with_transport(self.transport))  # noqa: B010
         try:
             yield self
         finally:
-            auth.httpx = original
+            setattr(auth, "httpx", original)  # noqa: B010
 
     def plugin(self) -> FakeAmigoPlugin:
         """A pytest plugin pointing pytest-amigo-metrics (credentials, transport) at this fake."""

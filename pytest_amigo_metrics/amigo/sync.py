@@ -1,0 +1,199 @@
+"""Declared metrics into the organization: created when missing, a new version when the
+description or value specifiers changed, an update for notes, tags and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from amigo_sdk.generated.model import (
+    CreateMetricVersionParametersQuery,
+    GetMetricsParametersQuery,
+    GetMetricVersionsParametersQuery,
+    MetricCreateMetricRequest,
+    MetricCreateMetricVersionRequest,
+    MetricInstance,
+    MetricUpdateMetricRequest,
+)
+
+from ..spec import MetricSpec
+from .client import AmigoAPI
+from .errors import AmigoAPIError
+from .metric_resource import with_tags
+
+Action = Literal["created", "new version", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SyncedMetric:
+    name: str
+    metric_id: str
+    version: int
+    actions: tuple[Action, ...]
+
+
+class MetricTypeConflict(Exception):
+    def __init__(self, name: str, stored: str, declared: str) -> None:
+        super().__init__(
+            f"metric {name!r} is {stored} in the Amigo organization; a metric's value type "
+            "never changes"
+        )
+        self.name = name
+        self.stored = stored
+        self.declared = declared
+
+
+class DeletedMetric(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"metric {name!r} was deleted in the Amigo organization, and a metric name is never "
+            "reused"
+        )
+        self.name = name
+
+
+def _value(metric_value: Any) -> dict[str, Any]:
+    """Comparable form: bounds as floats, so 10 and 10.0 are the same specifier."""
+    data = dict(metric_value)
+    for bound in ("lower_bound", "upper_bound"):
+        if bound in data:
+            data[bound] = float(data[bound])
+    return data
+
+
+async def live_metrics(api: AmigoAPI) -> dict[str, MetricInstance]:
+    """The organization's metrics that are not deleted, by name (every page)."""
+
+    async def listing() -> dict[str, MetricInstance]:
+        query = GetMetricsParametersQuery(limit=50)
+        return {m.name: m async for m in api.metrics.iter_metrics(query)}
+
+    return await api.call("get-metrics", listing)
+
+
+async def sync_metric(
+    api: AmigoAPI, spec: MetricSpec, existing: dict[str, MetricInstance]
+) -> SyncedMetric:
+    return await _sync_one(api, spec, existing.get(spec.name))
+
+
+async def _sync_one(api: AmigoAPI, spec: MetricSpec, metric: MetricInstance | None) -> SyncedMetric:
+    if metric is None:
+        return await _create(api, spec)
+    if metric.metric_value_type.value != spec.metric_value.type:
+        raise MetricTypeConflict(spec.name, metric.metric_value_type.value, spec.metric_value.type)
+    actions: list[Action] = []
+    latest = await api.call(
+        "get-metric-versions",
+        lambda: api.metrics.get_metric_versions(
+            metric.id, GetMetricVersionsParametersQuery(version="latest")
+        ),
+        metric_id=metric.id,
+    )
+    current = latest.metric_versions[0]
+    version = current.version
+    declared_value = _value(spec.metric_value.model_dump(mode="json"))
+    stored_value = _value(current.metric_value.root.model_dump(mode="json"))
+    if current.description != spec.description or stored_value != declared_value:
+        version = await _new_version(api, metric.id, spec, version + 1)
+        actions.append("new version")
+    stored_tags = {t.key: t.value for t in metric.tags}
+    details = (list(spec.applied_to_services), spec.additional_notes, dict(spec.tags))
+    if details != (list(metric.applied_to_services), metric.additional_notes, stored_tags):
+        await _update(api, metric.id, spec)
+        actions.append("updated")
+    return SyncedMetric(spec.name, metric.id, version, tuple(actions) or ("unchanged",))
+
+
+async def _create(api: AmigoAPI, spec: MetricSpec) -> SyncedMetric:
+    body = with_tags(
+        MetricCreateMetricRequest,
+        {
+            "name": spec.name,
+            "applied_to_services": list(spec.applied_to_services),
+            "additional_notes": spec.additional_notes,
+            "tags": dict(spec.tags),
+            "initial_version_metric_value": {
+                "description": spec.description,
+                "metric_value": spec.metric_value.model_dump(mode="json"),
+            },
+        },
+    )
+    try:
+        created = await api.call("create-metric", lambda: api.metrics.create_metric(body))
+    except AmigoAPIError as exc:
+        if exc.status == 409:  # the name exists, yet the listing of live metrics lacks it
+            raise DeletedMetric(spec.name) from None
+        raise
+    return SyncedMetric(spec.name, created.id, 1, ("created",))
+
+
+async def _new_version(api: AmigoAPI, metric_id: str, spec: MetricSpec, expected: int) -> int:
+    body = MetricCreateMetricVersionRequest.model_validate(
+        {"description": spec.description, "metric_value": spec.metric_value.model_dump(mode="json")}
+    )
+    # With the expected version the API refuses (409) if another session got there first.
+    created = await api.call(
+        "create-metric-version",
+        lambda: api.metrics.create_metric_version(
+            metric_id,
+            body,
+            CreateMetricVersionParametersQuery(version=expected),
+        ),
+        metric_id=metric_id,
+    )
+    return created.version
+
+
+async def _update(api: AmigoAPI, metric_id: str, spec: MetricSpec) -> None:
+    body = with_tags(
+        MetricUpdateMetricRequest,
+        {
+            "applied_to_services": list(spec.applied_to_services),
+            "additional_notes": spec.additional_notes,
+            "tags": dict(spec.tags),
+        },
+    )
+    await api.call(
+        "update-metric", lambda: api.metrics.update_metric(metric_id, body), metric_id=metric_id
+    )
+
+
+async def sync_report(api: AmigoAPI, specs: list[MetricSpec]) -> list[dict[str, Any]]:
+    """sync_metrics as JSON-ready entries, conflicts included, to share across xdist workers."""
+    entries: list[dict[str, Any]] = []
+    existing = await live_metrics(api)
+    for spec in specs:
+        try:
+            synced = await sync_metric(api, spec, existing)
+        except MetricTypeConflict as exc:
+            entries.append(
+                {
+                    "name": spec.name,
+                    "field": "metrics.metric_value.type",
+                    "problem": str(exc),
+                    "hint": f"declare a new metric with a new name (e.g. '{spec.name} "
+                    f"({exc.declared})') and point the tests at it; the {exc.stored} metric and "
+                    "its results stay in the organization",
+                }
+            )
+            continue
+        except DeletedMetric as exc:
+            entries.append(
+                {
+                    "name": spec.name,
+                    "field": "metrics.name",
+                    "problem": str(exc),
+                    "hint": "give the metric a new name",
+                }
+            )
+            continue
+        entries.append(
+            {
+                "name": synced.name,
+                "metric_id": synced.metric_id,
+                "version": synced.version,
+                "actions": list(synced.actions),
+            }
+        )
+    return entries
