@@ -291,9 +291,13 @@ class AmigoSession:
 
 def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
     """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker)."""
-    pending = asyncio.all_tasks(loop)
-    for task in pending:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+    async def cancel_the_rest() -> None:
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    loop.run_until_complete(cancel_the_rest())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()

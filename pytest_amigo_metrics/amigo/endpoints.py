@@ -15,6 +15,7 @@ GENERIC_MEANINGS = {
     409: "conflict: a related operation is in progress",
     422: "the request failed validation",
     429: "rate limit exceeded",
+    500: "the server failed",
     503: "the service is going through temporary maintenance",
 }
 

@@ -41,10 +41,15 @@ def summary_lines(
             f"{outcome.passed_runs}/{len(outcome.runs)} runs passed "
             f"(required {outcome.min_pass_rate:.0%})"
         )
-        if quiet and outcome.status == "passed":
+        if quiet and outcome.status == "passed" and outcome.rate_limit_wait < 0.05:
             continue
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
+        if outcome.rate_limit_wait >= 0.05:
+            lines.append(
+                f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's rate limits "
+                "(queued, not failed)"
+            )
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
         for name in names:
             values, expectation, passed, seen = _values(outcome, name)

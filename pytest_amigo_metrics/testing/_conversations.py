@@ -56,6 +56,19 @@ def _agent_turn(
     return events
 
 
+def _reply(
+    org: FakeOrganization, conversation: FakeConversation, interaction_id: str
+) -> list[dict[str, object]]:
+    """The service's turn; a service that raises streams an error event, as the API does."""
+    try:
+        text = org.services[conversation.service_id].reply(conversation.history())
+    except Exception as exc:
+        return [{"type": "error", "http_error_code": 500, "error_description": str(exc)}]
+    completed = _completes(org, conversation)
+    conversation.finished = completed
+    return _agent_turn(conversation, interaction_id, text, completed)
+
+
 def _completes(org: FakeOrganization, conversation: FakeConversation) -> bool:
     limit = org.services[conversation.service_id].complete_after
     return limit is not None and len(conversation.interactions) >= limit
@@ -96,9 +109,7 @@ def create_conversation(
                 new_id(), interaction_id, kind, "user", str(body.initial_message.root), utcnow()
             )
         )
-    text = service.reply(conversation.history())
-    events += _agent_turn(conversation, interaction_id, text, _completes(org, conversation))
-    conversation.finished = _completes(org, conversation)
+    events += _reply(org, conversation, interaction_id)
     return _events(ConversationCreateConversationResponse, events)
 
 
@@ -128,11 +139,9 @@ def interact(org: FakeOrganization, conversation_id: str, request: httpx.Request
     conversation.messages.append(
         FakeMessage(new_id(), interaction_id, kinds[0], "user", text, utcnow())
     )
-    reply = org.services[conversation.service_id].reply(conversation.history())
-    completed = _completes(org, conversation)
-    events = _agent_turn(conversation, interaction_id, reply, completed)
-    conversation.finished = completed
-    return _events(ConversationInteractWithConversationResponse, events)
+    return _events(
+        ConversationInteractWithConversationResponse, _reply(org, conversation, interaction_id)
+    )
 
 
 def finish(org: FakeOrganization, conversation_id: str) -> httpx.Response:

@@ -309,10 +309,11 @@ class FakeAmigoPlugin:
 
     def __init__(self, fake: FakeAmigoAPI) -> None:
         self.fake = fake
+        self.environ = fake.environ()  # change an entry to test a misconfiguration
         self._stack = contextlib.ExitStack()
 
     def pytest_configure(self, config: Any) -> None:
-        self._stack.enter_context(_environ(self.fake.environ()))
+        self._stack.enter_context(_environ(self.environ))
         self._stack.enter_context(self.fake.serve_sdk())
 
     def pytest_unconfigure(self, config: Any) -> None:
