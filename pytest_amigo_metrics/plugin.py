@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .errors import SpecProblem
+from .errors import SpecProblem, shown_path
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .outcomes import TestOutcome
@@ -104,22 +104,27 @@ def pytest_collection_modifyitems(
     items[:] = keep
     if config.option.collectonly or not any(isinstance(i, SimulationItem) for i in keep):
         return
-    conflicts = amigo.register_metrics()
-    if conflicts:
-        items[:] = [i for i in keep if not _reject(i, conflicts, config)]
+    refused = amigo.register_metrics()
+    if refused:
+        _report_refused(refused, config)
+        items[:] = [i for i in keep if not _uses(i, refused)]
 
 
-def _reject(item: pytest.Item, conflicts: dict[str, SpecProblem], config: pytest.Config) -> bool:
-    """A test whose metric the organization refused becomes a collection error."""
-    if not isinstance(item, SimulationItem):
-        return False
-    problems = [conflicts[c.metric.name] for c in item.checks if c.metric.name in conflicts]
-    if problems:
-        longrepr = "\n".join(p.format(config.rootpath) for p in dict.fromkeys(problems))
+def _report_refused(refused: dict[str, SpecProblem], config: pytest.Config) -> None:
+    """Metrics the organization refused: a collection error for each file declaring them."""
+    by_file: dict[Path, list[SpecProblem]] = {}
+    for problem in refused.values():
+        by_file.setdefault(problem.path, []).append(problem)
+    for path, problems in by_file.items():
+        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
+        nodeid = shown_path(path, config.rootpath).as_posix()
         config.hook.pytest_collectreport(
-            report=pytest.CollectReport(item.nodeid, "failed", longrepr, [])
+            report=pytest.CollectReport(nodeid, "failed", longrepr, [])
         )
-    return bool(problems)
+
+
+def _uses(item: pytest.Item, refused: dict[str, SpecProblem]) -> bool:
+    return isinstance(item, SimulationItem) and any(c.metric.name in refused for c in item.checks)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -134,6 +134,18 @@ class AmigoSession:
         """Bind each expectation to its metric, with every problem found."""
         checks: list[BoundExpectation] = []
         problems: list[SpecProblem] = []
+        if self.settings.judge == "amigo" and test.target.amigo is None:
+            problems.append(
+                SpecProblem(
+                    path,
+                    test.line,
+                    f"simulation_unit_tests[{test.name!r}].target",
+                    f"the Amigo judge evaluates conversations held by Amigo, and this test talks "
+                    f"to {test.target.describe()}",
+                    "give the test an `amigo: {service_id: ...}` target, or run it with "
+                    "--amigo-judge local",
+                )
+            )
         for index in range(len(test.metrics)):
             check = self._bind(test, index, path)
             if isinstance(check, SpecProblem):
