@@ -55,6 +55,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         get_session(config).close()
 
 
+@pytest.fixture
+def amigo_api() -> Generator[Any, None, None]:
+    """A fake Amigo API (pytest_amigo_metrics.testing.FakeAmigoAPI) serving the official SDK:
+    pass `transport=amigo_api.transport` to an SDK client; sign-in is routed to it too."""
+    from .testing import FakeAmigoAPI
+
+    fake = FakeAmigoAPI()
+    with fake.serve_sdk():
+        yield fake
+
+
 class OutcomeListener:
     """Collects outcomes from reports, so the controller sees what xdist workers ran."""
 

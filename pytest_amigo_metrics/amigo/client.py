@@ -28,11 +28,14 @@ MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
 
 def _route(endpoint: Endpoint) -> re.Pattern[str]:
     parts = re.split(r"\{\w+\}", endpoint.path)
-    path = "[a-f0-9]{24}".join(re.escape(p) for p in parts)
+    path = "[^/]+".join(re.escape(p) for p in parts)
     return re.compile(f"^/v1/[^/]+/{path}$")
 
 
-_ROUTES = [(e.method, _route(e), e) for e in ENDPOINTS.values()]
+# Fixed paths first, so `metric/search/` is not taken for `metric/{metric_id}/`.
+_ROUTES = sorted(
+    ((e.method, _route(e), e) for e in ENDPOINTS.values()), key=lambda r: r[2].path.count("{")
+)
 
 
 def endpoint_for(method: str, path: str) -> Endpoint | None:

@@ -354,7 +354,7 @@ def _store_manual(
 
 
 def _result_matches(result: FakeResult, params: GetMetricEvaluationResultsParametersQuery) -> bool:
-    ids = {_text(i) for i in params.metric_id or []}
+    ids = {_text(i) for i in vars(params)["metric_id"] or []}  # deprecated field: no warning
     if ids and result.metric_id not in ids:
         return False
     pairs = params.metric_id_and_version or []

@@ -1,0 +1,359 @@
+"""The fake Amigo API is faithful enough for the official SDK's own clients, validates requests
+against the documented schemas, and behaves as documented (paging, versioning, overwriting,
+rate limits, scripted faults)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("amigo_sdk")
+
+from amigo_sdk import AmigoClient, AsyncAmigoClient
+from amigo_sdk.errors import ConflictError, NotFoundError, ValidationError
+from amigo_sdk.generated.model import (
+    ConversationCreateConversationRequest,
+    CreateConversationParametersQuery,
+    CreateMetricVersionParametersQuery,
+    GetConversationMessagesParametersQuery,
+    GetMetricEvaluationResultsParametersQuery,
+    GetMetricsParametersQuery,
+    GetMetricVersionsParametersQuery,
+    InteractWithConversationParametersQuery,
+    MetricCreateMetricRequest,
+    MetricCreateMetricVersionRequest,
+    MetricEvaluateMetricsRequest,
+    MetricUpdateMetricRequest,
+    SearchMetricsParametersQuery,
+)
+
+from pytest_amigo_metrics.amigo.client import AmigoAPI
+from pytest_amigo_metrics.amigo.errors import AmigoAPIError
+from pytest_amigo_metrics.amigo.metric_resource import with_tags
+from pytest_amigo_metrics.llm import RetryPolicy
+from pytest_amigo_metrics.testing import FakeAmigoAPI
+
+TEXT = CreateConversationParametersQuery(response_format="text")  # type: ignore[arg-type]
+INTERACT = InteractWithConversationParametersQuery(request_format="text", response_format="text")  # type: ignore[arg-type]
+
+
+def sdk_client(fake: FakeAmigoAPI) -> AsyncAmigoClient:
+    c = fake.credentials()
+    return AsyncAmigoClient(
+        api_key=c.api_key,
+        api_key_id=c.api_key_id,
+        user_id=c.user_id,
+        organization_id=c.organization_id,
+        base_url=c.base_url,
+        transport=fake.transport,
+    )
+
+
+def api(fake: FakeAmigoAPI, attempts: int = 2) -> AmigoAPI:
+    return AmigoAPI(
+        fake.credentials(),
+        retry=RetryPolicy(attempts=attempts, base_delay=0.01),
+        transport=fake.transport,
+        rate_window=0.2,
+    )
+
+
+def metric_body(name: str, value: dict[str, Any], **extra: Any) -> MetricCreateMetricRequest:
+    data = {
+        "name": name,
+        "applied_to_services": [],
+        "additional_notes": None,
+        "tags": {},
+        "initial_version_metric_value": {"description": f"{name}?", "metric_value": value},
+    }
+    return with_tags(MetricCreateMetricRequest, {**data, **extra})
+
+
+def test_sdk_conversation_resource_works_unchanged(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+
+    async def converse() -> None:
+        async with sdk_client(amigo_api) as client:
+            conversations = client.conversations
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            events = [e.root async for e in await conversations.create_conversation(body, TEXT)]
+            assert events[0].type == "conversation-created"
+            assert events[-1].type == "interaction-complete"
+            conversation_id = events[0].conversation_id
+            streamed = await conversations.interact_with_conversation(
+                conversation_id, INTERACT, text_message="My VM is down."
+            )
+            pieces = [e.root async for e in streamed]
+            joined = "".join(e.message for e in pieces if e.type == "new-message")
+            assert joined == pieces[-1].full_message
+            await conversations.finish_conversation(conversation_id)
+            page = await conversations.get_conversation_messages(
+                conversation_id, GetConversationMessagesParametersQuery(sort_by=["+created_at"])
+            )
+            kinds = [m.message_type.value for m in page.messages]
+            assert kinds == ["agent-message", "user-message", "agent-message"]
+            with pytest.raises(ConflictError):
+                await conversations.finish_conversation(conversation_id)
+
+    asyncio.run(converse())
+
+
+def test_sync_sdk_client_signs_in_and_refreshes_an_expired_token(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    c = amigo_api.credentials()
+    with AmigoClient(
+        api_key=c.api_key,
+        api_key_id=c.api_key_id,
+        user_id=c.user_id,
+        organization_id=c.organization_id,
+        transport=amigo_api.transport,
+    ) as client:
+        body = ConversationCreateConversationRequest(service_id=service.id)
+        events = list(client.conversations.create_conversation(body, TEXT))
+        amigo_api.expire_tokens()  # the next call gets a 401; the SDK signs in again
+        client.conversations.finish_conversation(events[0].root.conversation_id)
+    signins = amigo_api.calls("sign-in-with-api-key")
+    assert len(signins) == 2
+    assert [r.status for r in amigo_api.calls("finish-conversation")] == [401, 204]
+
+
+def test_one_unfinished_conversation_per_user(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+
+    async def twice() -> None:
+        async with sdk_client(amigo_api) as client:
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            [e async for e in await client.conversations.create_conversation(body, TEXT)]
+            with pytest.raises(Exception, match="unfinished conversations"):
+                [e async for e in await client.conversations.create_conversation(body, TEXT)]
+
+    asyncio.run(twice())
+
+
+def test_requests_are_validated_against_the_schemas(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+
+    async def bad_requests() -> None:
+        with pytest.raises(AmigoAPIError, match="HTTP 422"):
+            await client.call(
+                "get-metric-versions",
+                lambda: client.metrics.get_metric_versions(
+                    "not-hex", GetMetricVersionsParametersQuery()
+                ),
+            )
+        raw = client.http
+        response = await raw._client.get(  # a limit above the documented maximum
+            f"/v1/{amigo_api.organization_id}/metric/",
+            params={"limit": 51},
+            headers={"Authorization": f"Bearer {await raw._ensure_token()}"},
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+        with pytest.raises(AmigoAPIError, match="HTTP 422"):
+            await client.call(
+                "evaluate-metrics",
+                lambda: client.http.request(
+                    "POST",
+                    f"/v1/{amigo_api.organization_id}/metric/evaluate",
+                    json={"metric_ids": [], "conversation_id": "0" * 24},
+                ),
+            )
+        await client.aclose()
+
+    asyncio.run(bad_requests())
+
+
+def test_metric_lifecycle_paging_filters_and_versions(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+
+    async def lifecycle() -> None:
+        m = client.metrics
+        ids = []
+        for i in range(55):
+            tags = {"team": "support"} if i % 2 else {"team": "sales", "draft": None}
+            created = await m.create_metric(
+                metric_body(f"Metric {i}", {"type": "boolean"}, tags=tags)
+            )
+            ids.append(created.id)
+        with pytest.raises(ConflictError):
+            await m.create_metric(metric_body("Metric 0", {"type": "boolean"}))
+        first = await m.get_metrics(GetMetricsParametersQuery())
+        assert len(first.metrics) == 50 and first.has_more and first.filter_values is not None
+        everything = [x async for x in m.iter_metrics(GetMetricsParametersQuery(limit=20))]
+        assert [x.id for x in everything] == ids
+        support = [x async for x in m.iter_metrics(GetMetricsParametersQuery(tag=["team:support"]))]
+        assert len(support) == 27
+        drafts = [x async for x in m.iter_metrics(GetMetricsParametersQuery(tag=["draft:"]))]
+        assert len(drafts) == 28
+        found = await m.search_metrics(SearchMetricsParametersQuery(query="Metric 54"))
+        assert found.metrics[0].field_id == ids[54]
+
+        target = ids[0]
+        version = MetricCreateMetricVersionRequest.model_validate(
+            {"description": "Sharper?", "metric_value": {"type": "boolean"}}
+        )
+        assert (await m.create_metric_version(target, version)).version == 2
+        with pytest.raises(ConflictError):  # the expected next version is 3, not 2
+            await m.create_metric_version(
+                target, version, CreateMetricVersionParametersQuery(version=2)
+            )
+        assert (
+            await m.create_metric_version(
+                target, version, CreateMetricVersionParametersQuery(version=3)
+            )
+        ).version == 3
+        changed_type = MetricCreateMetricVersionRequest.model_validate(
+            {
+                "description": "x",
+                "metric_value": {"type": "numerical", "lower_bound": 0, "upper_bound": 1},
+            }
+        )
+        with pytest.raises(Exception, match="cannot be changed"):
+            await m.create_metric_version(target, changed_type)
+        latest = await m.get_metric_versions(
+            target, GetMetricVersionsParametersQuery(version="latest")
+        )
+        assert [v.version for v in latest.metric_versions] == [3]
+        ranged = await m.get_metric_versions(
+            target, GetMetricVersionsParametersQuery(version="2-latest")
+        )
+        assert [v.version for v in ranged.metric_versions] == [2, 3]
+
+        await m.update_metric(target, with_tags(MetricUpdateMetricRequest, {"tags": {"k": "v"}}))
+        stored = amigo_api.org.metrics[target]
+        assert stored.tags == {"k": "v"} and stored.additional_notes is None
+        await m.update_metric(target, MetricUpdateMetricRequest(additional_notes="Notes."))
+        assert stored.tags == {"k": "v"} and stored.additional_notes == "Notes."  # only what is set
+
+        amigo_api.org.metrics[ids[1]].used_in_simulation = True
+        with pytest.raises(Exception, match="simulation unit test"):
+            await m.delete_metric(ids[1])
+        await m.delete_metric(target)
+        with pytest.raises(NotFoundError):
+            await m.update_metric(target, MetricUpdateMetricRequest(additional_notes="x"))
+        deleted = await m.get_metrics(GetMetricsParametersQuery(is_deleted=True))
+        assert [x.id for x in deleted.metrics] == [target]
+        await client.aclose()
+
+    asyncio.run(lifecycle())
+
+
+def test_evaluations_overwrite_and_results_page(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+
+    async def evaluate() -> None:
+        metric = await client.metrics.create_metric(
+            metric_body("Resolved", {"type": "categorical", "categories": ["yes", "no"]})
+        )
+        body = ConversationCreateConversationRequest(service_id=service.id)
+        events = [e.root async for e in await client.conversations.create_conversation(body, TEXT)]
+        conversation_id = events[0].conversation_id
+        request = MetricEvaluateMetricsRequest.model_validate(
+            {"metric_ids": [metric.id], "conversation_id": conversation_id}
+        )
+        first = await client.metrics.evaluate_metrics(request)
+        assert first.metrics[0].value == "yes"
+        before = datetime.now(timezone.utc)
+        await client.metrics.evaluate_metrics(request)  # the same conversation: overwritten
+        query = GetMetricEvaluationResultsParametersQuery.model_validate(
+            {"conversation_id": [conversation_id], "metric_id_and_version": [f"{metric.id}-1"]}
+        )
+        results = [r async for r in client.metrics.iter_metric_evaluation_results(query)]
+        assert len(results) == 1
+        assert results[0].updated_at >= before
+        assert results[0].source.root.type == "manual"
+        with pytest.raises(NotFoundError):
+            await client.metrics.evaluate_metrics(
+                MetricEvaluateMetricsRequest.model_validate(
+                    {"metric_ids": [metric.id], "conversation_id": "0" * 24}
+                )
+            )
+        with pytest.raises(ValidationError):
+            await client.metrics.get_metric_evaluation_results(
+                GetMetricEvaluationResultsParametersQuery(metric_id_and_version=["nonsense"])
+            )
+        await client.aclose()
+
+    asyncio.run(evaluate())
+
+
+def test_results_helper_follows_continuation_tokens(amigo_api: FakeAmigoAPI) -> None:
+    from pytest_amigo_metrics.testing.state import FakeResult
+
+    client = api(amigo_api)
+    metric_id = "a" * 24
+    for index in range(7):
+        amigo_api.org.results.append(
+            FakeResult(
+                f"{index:024x}",
+                metric_id,
+                1,
+                True,
+                "ok",
+                {"type": "post-session", "conversation_id": "b" * 24, "references": []},
+            )
+        )
+
+    async def read() -> list[str]:
+        query = GetMetricEvaluationResultsParametersQuery(limit=3)
+        found = [r.id async for r in client.metrics.iter_metric_evaluation_results(query)]
+        await client.aclose()
+        return found
+
+    assert asyncio.run(read()) == [f"{i:024x}" for i in range(7)]
+    tokens = [
+        r.query.get("continuation_token") for r in amigo_api.calls("get-metric-evaluation-results")
+    ]
+    assert tokens == [None, ["3"], ["6"]]
+
+
+def test_rate_limits_answer_429_with_retry_after(amigo_api: FakeAmigoAPI) -> None:
+    amigo_api.rate_window = 60.0
+    transport = amigo_api.transport
+    with httpx.Client(transport=transport, base_url=amigo_api.base_url) as raw:
+        token = raw.post(
+            f"/v1/{amigo_api.organization_id}/user/signin_with_api_key",
+            headers={
+                "x-api-key": amigo_api.api_key,
+                "x-api-key-id": amigo_api.api_key_id,
+                "x-user-id": amigo_api.user_id,
+            },
+        ).json()["id_token"]
+        statuses = []
+        for _ in range(11):
+            response = raw.get(
+                f"/v1/{amigo_api.organization_id}/metric/metric_evaluation_result",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            statuses.append(response.status_code)
+    assert statuses == [200] * 10 + [429]  # 10 requests per minute for this endpoint
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+def test_scripted_faults_play_in_order_then_the_endpoint_serves(amigo_api: FakeAmigoAPI) -> None:
+    amigo_api.fail("get-metrics", 429, 503, retry_after=0)
+    client = api(amigo_api, attempts=3)
+    page = asyncio.run(client.metrics.get_metrics(GetMetricsParametersQuery()))
+    assert page.metrics == []
+    assert [r.status for r in amigo_api.calls("get-metrics")] == [429, 503, 200]
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        amigo_api.fail("no-such-endpoint", 500)
+
+
+def test_422_keeps_the_servers_detail(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+    body = metric_body("Bounds", {"type": "numerical", "lower_bound": 5, "upper_bound": 1})
+
+    async def create() -> None:
+        await client.call("create-metric", lambda: client.metrics.create_metric(body))
+
+    with pytest.raises(AmigoAPIError) as caught:
+        asyncio.run(create())
+    assert caught.value.status == 422
+    assert "HTTP 422: the request failed validation (body.metric_value:" in str(caught.value)
+    assert "lower_bound" in str(caught.value)
