@@ -179,3 +179,52 @@ def test_the_amigo_judge_needs_the_amigo_backend(suite: Suite, fake: FakeAmigoAP
     result = run(suite, fake, "--amigo-judge", "amigo")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*--amigo-judge amigo * add --amigo-backend amigo*"])
+
+
+XDIST_CONFTEST = """
+import json, os, pathlib
+from pytest_amigo_metrics.testing import FakeAmigoAPI
+
+HERE = pathlib.Path(__file__).parent
+REPLY = "I apologise and acknowledge the frustration; let me reassure you. This is resolved."
+# One fake per process (controller and each worker), the same organization in all of them.
+fake = FakeAmigoAPI(organization_id="{org}", user_id="{user}", api_key_id="{key_id}",
+                    api_key="{key}", rate_window=1.0)
+fake.add_service("{service}", reply=lambda history: REPLY)
+
+def pytest_configure(config):
+    config.pluginmanager.register(fake.plugin())
+
+def pytest_unconfigure(config):
+    log = [r.endpoint for r in fake.requests]
+    (HERE / f"requests-{{os.getpid()}}.json").write_text(json.dumps(log))
+"""
+
+
+def test_metrics_sync_once_per_session_under_xdist(suite: Suite, fake: FakeAmigoAPI) -> None:
+    suite.write("metrics.amigo.yaml", METRICS)
+    service = "c" * 24
+    for index in range(4):
+        suite.write(
+            f"t{index}.amigo.yaml", AMIGO_TEST.format(name=f"t{index}", service_id=service, runs=1)
+        )
+    suite.write(
+        "conftest.py",
+        XDIST_CONFTEST.format(
+            org=fake.organization_id,
+            user=fake.user_id,
+            key_id=fake.api_key_id,
+            key=fake.api_key,
+            service=service,
+        ),
+    )
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2", *FAST, *AMIGO)
+    result.assert_outcomes(passed=4)
+    logs = [json.loads(p.read_text()) for p in suite.path.glob("requests-*.json")]
+    assert len(logs) == 3  # the controller and two workers
+    everything = [endpoint for log in logs for endpoint in log]
+    assert everything.count("get-metrics") == 1  # one sync for the whole session
+    assert everything.count("create-metric") == 3
+    assert everything.count("create-conversation") == 4
+    ids = {r["metric_id"] for r in suite.rows("SELECT metric_id FROM evaluation_results")}
+    assert len(ids) == 2  # every worker stored under the ids the one sync created
