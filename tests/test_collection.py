@@ -77,10 +77,21 @@ def test_defaults_block_supplies_target_runs_and_turns(suite: Suite) -> None:
     assert all(r["messages"].count('"role": "user"') == 1 for r in counts)
 
 
-def test_collection_does_not_import_litellm(suite: Suite) -> None:
-    """litellm costs about 2 s and 170 MB to import: only a process that calls a model pays."""
+def test_collection_does_not_import_litellm_or_the_amigo_sdk(suite: Suite) -> None:
+    """litellm costs about 2 s and 170 MB to import, amigo-sdk 0.7 s: only a process that
+    calls a model (or the Amigo API) pays."""
     suite.standard()
     suite.unit_test()
+    suite.write(
+        "amigo.amigo.yaml",
+        suite.unit_test()
+        .read_text()
+        .replace(
+            'target: {python: "agent:respond"}',
+            'target: {amigo: {service_id: "6618791275130b73714e8d1c"}}',
+        )
+        .replace("password reset", "on amigo"),
+    )
     suite.write(
         "conftest.py",
         """
@@ -88,7 +99,11 @@ def test_collection_does_not_import_litellm(suite: Suite) -> None:
 
         def pytest_collection_finish(session):
             print("litellm imported at collection:", "litellm" in sys.modules)
+            print("amigo_sdk imported at collection:", "amigo_sdk" in sys.modules)
         """,
     )
     result = suite.pytester.runpytest_subprocess("--collect-only", "-q")
-    result.stdout.fnmatch_lines(["litellm imported at collection: False"])
+    result.stdout.fnmatch_lines(
+        ["litellm imported at collection: False", "amigo_sdk imported at collection: False"]
+    )
+    result.stdout.fnmatch_lines(["*amigo.amigo.yaml::on amigo"])

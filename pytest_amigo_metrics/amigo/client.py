@@ -81,30 +81,33 @@ class AmigoAPI:
             note_wait(await self.limiter.wait_turn(endpoint))
 
     @contextlib.contextmanager
-    def errors(self, name: str, **ids: str) -> Iterator[None]:
-        """Turn SDK and transport errors into AmigoAPIError naming the endpoint."""
+    def errors(self, name: str, ids: dict[str, str], attempts: int | None = None) -> Iterator[None]:
+        """Turn SDK and transport errors into AmigoAPIError naming the endpoint. `attempts`:
+        how many were made, when the caller retries; else the SDK's retries are assumed."""
         endpoint = ENDPOINTS[name]
         label = endpoint.label(self.organization_id, **ids)
         try:
             yield
         except AmigoError as exc:
-            status = exc.status_code or _sign_in_status(exc)
-            if status is not None and exc.status_code is None:
+            status, detail = exc.status_code, detail_of(exc.response_body)
+            if status is None:  # the SDK's sign-in failed: it keeps the cause, not the status
                 endpoint = ENDPOINTS["sign-in-with-api-key"]
                 label = endpoint.label(self.organization_id)
-            attempts = self.retry.attempts if status in RETRIED_STATUSES else 1
-            raise AmigoAPIError(
-                endpoint, label, status, detail_of(exc.response_body), attempts
-            ) from None
+                status, detail = _sign_in_failure(exc)
+            if attempts is None:
+                attempts = self.retry.attempts if status in RETRIED_STATUSES else 1
+            raise AmigoAPIError(endpoint, label, status, detail, attempts) from None
         except httpx.TimeoutException as exc:
             raise AmigoAPIError(
-                endpoint, label, None, f"timed out ({type(exc).__name__})"
+                endpoint, label, None, f"timed out ({type(exc).__name__})", attempts or 1
             ) from None
         except httpx.TransportError as exc:
-            raise AmigoAPIError(endpoint, label, None, f"{type(exc).__name__}: {exc}") from None
+            raise AmigoAPIError(
+                endpoint, label, None, f"{type(exc).__name__}: {exc}", attempts or 1
+            ) from None
 
     async def call(self, name: str, operation: Callable[[], Awaitable[T]], **ids: str) -> T:
-        with self.errors(name, **ids):
+        with self.errors(name, ids):
             return await operation()
 
     async def stream(
@@ -114,32 +117,27 @@ class AmigoAPI:
         before the first event are retried here with the same backoff."""
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                with self.errors(name, **ids):
+                with self.errors(name, ids, attempt):
                     return [event async for event in await open_stream()]
             except AmigoAPIError as exc:
                 if exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
-                    exc.attempts = attempt
-                    raise AmigoAPIError(
-                        exc.endpoint,
-                        exc.endpoint.label(self.organization_id, **ids),
-                        exc.status,
-                        exc.detail,
-                        attempt,
-                    ) from None
-                delay = min(MAX_RETRY_DELAY, self.retry.base_delay * 2 ** (attempt - 1))
-                note_wait(delay)
-                await asyncio.sleep(delay)
+                    raise
+            delay = min(MAX_RETRY_DELAY, self.retry.base_delay * 2 ** (attempt - 1))
+            note_wait(delay)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
 
-def _sign_in_status(exc: BaseException) -> int | None:
-    """The SDK wraps a failed sign-in in AuthenticationError without a status: find it."""
+def _sign_in_failure(exc: BaseException) -> tuple[int | None, str]:
+    """The status and reason of a failed sign-in, from the exceptions the SDK chained."""
     cause: BaseException | None = exc
+    reason = ""
     while cause is not None:
         if isinstance(cause, httpx.HTTPStatusError):
-            return cause.response.status_code
+            return cause.response.status_code, ""
+        reason = f"{type(cause).__name__}: {cause}"
         cause = cause.__cause__
-    return None
+    return None, reason

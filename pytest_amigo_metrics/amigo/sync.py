@@ -122,10 +122,24 @@ async def _create(api: AmigoAPI, spec: MetricSpec) -> SyncedMetric:
     try:
         created = await api.call("create-metric", lambda: api.metrics.create_metric(body))
     except AmigoAPIError as exc:
-        if exc.status == 409:  # the name exists, yet the listing of live metrics lacks it
+        if exc.status != 409:
+            raise
+        # The name exists: deleted (names are never reused), or created meanwhile elsewhere.
+        if spec.name in await _names(api, deleted=True):
             raise DeletedMetric(spec.name) from None
-        raise
+        live = await live_metrics(api)
+        if spec.name not in live:
+            raise
+        return await _sync_one(api, spec, live[spec.name])
     return SyncedMetric(spec.name, created.id, 1, ("created",))
+
+
+async def _names(api: AmigoAPI, *, deleted: bool) -> set[str]:
+    async def listing() -> set[str]:
+        query = GetMetricsParametersQuery(limit=50, is_deleted=deleted)
+        return {m.name async for m in api.metrics.iter_metrics(query)}
+
+    return await api.call("get-metrics", listing)
 
 
 async def _new_version(api: AmigoAPI, metric_id: str, spec: MetricSpec, expected: int) -> int:
