@@ -198,3 +198,19 @@ def evaluate_low(name: str, value: dict[str, Any], messages: list[FakeMessage]) 
     agent = [m for m in messages if m.message_type == "agent-message"]
     low = {"boolean": False, "numerical": value.get("lower_bound"), "categorical": "abandoned"}
     return low[value["type"]], f"Amigo judged {name} low.", [agent[-1].id]
+
+
+def test_secrets_stay_out_of_reports_and_the_store(suite: Suite, fake: FakeAmigoAPI) -> None:
+    amigo_suite(suite, fake)
+    fake.fail("finish-conversation", 403)  # an error report, with the request's context
+    result = run(suite, fake, "--junitxml=out.xml")
+    result.assert_outcomes(errors=1)
+    tokens = list(fake._tokens)
+    assert tokens, "the SDK signed in"
+    reports = (
+        result.stdout.str()
+        + (suite.path / "out.xml").read_text()
+        + suite.store.read_bytes().decode("utf-8", "replace")
+    )
+    for secret in [fake.api_key, *tokens]:
+        assert secret not in reports
