@@ -4,15 +4,13 @@ errors, never as quality failures."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from conftest import METRICS, Suite
 
 pytest.importorskip("amigo_sdk")
 
-from pytest_amigo_metrics.testing import FakeAmigoAPI, FakeMessage
+from pytest_amigo_metrics.testing import FakeAmigoAPI
 
 AMIGO_TEST = """
 simulation_unit_tests:
@@ -192,12 +190,6 @@ def test_a_service_that_ends_the_conversation_is_not_finished_again(
     result.assert_outcomes(passed=1)
     assert fake.calls("interact-with-conversation") == []
     assert fake.calls("finish-conversation") == []
-
-
-def evaluate_low(name: str, value: dict[str, Any], messages: list[FakeMessage]) -> Any:
-    agent = [m for m in messages if m.message_type == "agent-message"]
-    low = {"boolean": False, "numerical": value.get("lower_bound"), "categorical": "abandoned"}
-    return low[value["type"]], f"Amigo judged {name} low.", [agent[-1].id]
 
 
 def test_secrets_stay_out_of_reports_and_the_store(suite: Suite, fake: FakeAmigoAPI) -> None:

@@ -42,15 +42,7 @@ INTERACT = InteractWithConversationParametersQuery(request_format="text", respon
 
 
 def sdk_client(fake: FakeAmigoAPI) -> AsyncAmigoClient:
-    c = fake.credentials()
-    return AsyncAmigoClient(
-        api_key=c.api_key,
-        api_key_id=c.api_key_id,
-        user_id=c.user_id,
-        organization_id=c.organization_id,
-        base_url=c.base_url,
-        transport=fake.transport,
-    )
+    return AsyncAmigoClient(**fake.sdk_kwargs())
 
 
 def api(fake: FakeAmigoAPI, attempts: int = 2) -> AmigoAPI:
@@ -104,14 +96,7 @@ def test_sdk_conversation_resource_works_unchanged(amigo_api: FakeAmigoAPI) -> N
 
 def test_sync_sdk_client_signs_in_and_refreshes_an_expired_token(amigo_api: FakeAmigoAPI) -> None:
     service = amigo_api.add_service()
-    c = amigo_api.credentials()
-    with AmigoClient(
-        api_key=c.api_key,
-        api_key_id=c.api_key_id,
-        user_id=c.user_id,
-        organization_id=c.organization_id,
-        transport=amigo_api.transport,
-    ) as client:
+    with AmigoClient(**amigo_api.sdk_kwargs()) as client:
         body = ConversationCreateConversationRequest(service_id=service.id)
         events = list(client.conversations.create_conversation(body, TEXT))
         amigo_api.expire_tokens()  # the next call gets a 401; the SDK signs in again

@@ -3,7 +3,8 @@ client (auth, token refresh, retries) with the SDK's generated request and respo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from amigo_sdk.generated.model import (
@@ -56,6 +57,21 @@ def _body(body: BaseModel, **options: Any) -> Any:
     return body.model_dump(mode="json", warnings=False, **options)
 
 
+Q = TypeVar("Q", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel)
+
+
+async def _pages(fetch: Callable[[Q], Awaitable[P]], params: Q) -> AsyncIterator[P]:
+    """Pages from `fetch`, passing each page's `continuation_token` on while `has_more`."""
+    while True:
+        page = await fetch(params)
+        yield page
+        if not getattr(page, "has_more", False):
+            return
+        token = getattr(page, "continuation_token", None)
+        params = params.model_copy(update={"continuation_token": token})
+
+
 def _query(params: BaseModel) -> dict[str, object]:
     # Lists become repeated query keys (`tag=a:b&tag=c:`), as the API expects.
     return params.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
@@ -80,13 +96,9 @@ class AsyncMetricResource:
         self, params: GetMetricsParametersQuery
     ) -> AsyncIterator[MetricInstance]:
         """Every metric matching the filters, following `continuation_token` while `has_more`."""
-        while True:
-            page = await self.get_metrics(params)
+        async for page in _pages(self.get_metrics, params):
             for metric in page.metrics:
                 yield metric
-            if not page.has_more:
-                return
-            params = params.model_copy(update={"continuation_token": page.continuation_token})
 
     async def search_metrics(
         self, params: SearchMetricsParametersQuery
@@ -129,13 +141,9 @@ class AsyncMetricResource:
     async def iter_metric_versions(
         self, metric_id: str, params: GetMetricVersionsParametersQuery
     ) -> AsyncIterator[MetricVersionInstance]:
-        while True:
-            page = await self.get_metric_versions(metric_id, params)
+        async for page in _pages(partial(self.get_metric_versions, metric_id), params):
             for version in page.metric_versions:
                 yield version
-            if not page.has_more:
-                return
-            params = params.model_copy(update={"continuation_token": page.continuation_token})
 
     async def evaluate_metrics(
         self, body: MetricEvaluateMetricsRequest
@@ -157,10 +165,6 @@ class AsyncMetricResource:
         self, params: GetMetricEvaluationResultsParametersQuery
     ) -> AsyncIterator[MetricEvaluationResultInstance]:
         """Every result matching the filters, following `continuation_token` while `has_more`."""
-        while True:
-            page = await self.get_metric_evaluation_results(params)
+        async for page in _pages(self.get_metric_evaluation_results, params):
             for result in page.metric_evaluation_results:
                 yield result
-            if not page.has_more:
-                return
-            params = params.model_copy(update={"continuation_token": page.continuation_token})

@@ -104,6 +104,17 @@ class FakeAmigoAPI:
     def organization_id(self) -> str:
         return self.org.id
 
+    def sdk_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the SDK's AmigoClient / AsyncAmigoClient to reach this fake."""
+        return {
+            "api_key": self.api_key,
+            "api_key_id": self.api_key_id,
+            "user_id": self.user_id,
+            "organization_id": self.org.id,
+            "base_url": self.base_url,
+            "transport": self.transport,
+        }
+
     def credentials(self) -> AmigoCredentials:
         return AmigoCredentials(
             self.org.id, self.api_key_id, self.api_key, self.user_id, self.base_url
@@ -128,14 +139,11 @@ class FakeAmigoAPI:
         reply: Reply = default_reply,
         complete_after: int | None = None,
     ) -> FakeService:
-        """A service to converse with; `reply` turns the history into the agent's answer."""
-        return self.org.add_service(
-            service_id,
-            name=name,
-            version_sets=version_sets,
-            reply=reply,
-            complete_after=complete_after,
-        )
+        """A service to converse with: `reply` turns the history into the agent's answer;
+        with `complete_after`, the service ends the conversation after that many interactions."""
+        service = FakeService(service_id or new_id(), name, version_sets, reply, complete_after)
+        self.org.services[service.id] = service
+        return service
 
     def fail(self, endpoint: str, *statuses: int, retry_after: float | None = None) -> None:
         """Answer the next requests to `endpoint` (an operation id such as

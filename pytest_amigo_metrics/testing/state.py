@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..ids import new_id
-
 History = list[dict[str, str]]  # [{"role": "user" | "agent", "content": ...}]
 Reply = Callable[[History], str]
 # (metric name, metric_value as a dict, messages up to the evaluated interaction) ->
@@ -112,19 +110,6 @@ class FakeOrganization:
     conversations: dict[str, FakeConversation] = field(default_factory=dict)
     metrics: dict[str, FakeMetric] = field(default_factory=dict)
     results: list[FakeResult] = field(default_factory=list)
-
-    def add_service(
-        self,
-        service_id: str | None = None,
-        *,
-        name: str = "Fake service",
-        version_sets: tuple[str, ...] = ("release",),
-        reply: Reply = default_reply,
-        complete_after: int | None = None,
-    ) -> FakeService:
-        service = FakeService(service_id or new_id(), name, version_sets, reply, complete_after)
-        self.services[service.id] = service
-        return service
 
     def metric_named(self, name: str) -> FakeMetric | None:
         return next((m for m in self.metrics.values() if m.name == name), None)
