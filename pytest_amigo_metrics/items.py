@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
-from .errors import SpecError
+from .errors import AmigoRunError, SpecError
 from .expectations import BoundExpectation
 from .outcomes import TestOutcome
+from .redact import redact
 from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
 from .spec import UnitTest
@@ -44,7 +45,11 @@ class SimulationItem(pytest.Item):
 
     def setup(self) -> None:
         session = get_session(self.config)
-        self.outcome = session.run(self.nodeid, self.unit_test, self.checks, self.path)
+        try:
+            self.outcome = session.run(self.nodeid, self.unit_test, self.checks, self.path)
+        except AmigoRunError as exc:  # before any run: e.g. no Amigo credentials
+            text = f"simulation unit test {self.name!r} could not start: {exc}"
+            pytest.fail(redact(text), pytrace=False)
         self.user_properties.extend(junit_properties(self.outcome))
         if self.outcome.status == "error":
             pytest.fail(error_text(self.outcome), pytrace=False)

@@ -68,24 +68,13 @@ class AmigoSession:
         return self._loop.run_until_complete(work)
 
     def amigo(self) -> AmigoAPI:
-        """The session's Amigo API connection, made at first use. AmigoRunError without
-        credentials."""
+        """The session's Amigo API connection, made at first use (AmigoRunError without
+        credentials)."""
         if self._amigo is None:
-            from .amigo.client import AmigoAPI
-            from .amigo.credentials import AmigoCredentials, CredentialsError
+            from .amigo.client import connect
 
             assert self.config is not None, "the plugin gives the session its config"
-            try:
-                credentials = AmigoCredentials.resolve(self.config)
-            except CredentialsError as exc:
-                raise AmigoRunError(str(exc)) from None
-            transport = self.config.hook.pytest_amigo_api_transport(config=self.config)
-            self._amigo = AmigoAPI(
-                credentials,
-                retry=self.settings.retry,
-                transport=transport,
-                rate_window=self.settings.rate_window,
-            )
+            self._amigo = connect(self.config, self.settings)
         return self._amigo
 
     def close(self) -> None:
@@ -206,29 +195,17 @@ class AmigoSession:
         return {}
 
     def _sync_to_amigo(self) -> dict[str, SpecProblem]:
-        from .amigo.sync import sync_report
+        from .amigo.sync import read_report, sync_report
 
         specs = [located.spec for located in self.registry.metrics.values()]
         try:
-            synced = once_per_run(
+            report = once_per_run(
                 self.run_id, "amigo-sync", lambda: self._run_async(sync_report(self.amigo(), specs))
             )
         except AmigoRunError as exc:
             raise pytest.UsageError(f"syncing metrics to the Amigo organization: {exc}") from None
-        problems: dict[str, SpecProblem] = {}
-        for entry in synced:
-            located = self.registry.metrics[entry["name"]]
-            if entry.get("problem"):
-                problems[entry["name"]] = SpecProblem(
-                    located.path, located.line, entry["field"], entry["problem"], entry["hint"]
-                )
-                continue
-            self.registrations[entry["name"]] = Registration(
-                entry["metric_id"],
-                entry["version"],
-                "created" in entry["actions"],
-                "new version" in entry["actions"],
-            )
+        registrations, problems = read_report(report, self.registry)
+        self.registrations.update(registrations)
         return problems
 
     def active(self, bound: BoundExpectation) -> Check:

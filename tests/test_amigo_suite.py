@@ -97,7 +97,13 @@ def test_missing_credentials_name_the_variables(
         monkeypatch.delenv(name, raising=False)
     result = suite.pytester.runpytest("-v")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*AMIGO_ORGANIZATION_ID*AMIGO_API_KEY_ID*AMIGO_API_KEY*"])
+    result.stdout.fnmatch_lines(
+        [
+            "simulation unit test 'reset' could not start: the Amigo API needs credentials; "
+            "set AMIGO_ORGANIZATION_ID*AMIGO_API_KEY_ID*AMIGO_API_KEY*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_wrong_api_key_is_a_401_error_that_never_shows_the_key(

@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from amigo_sdk.errors import AmigoError
 from amigo_sdk.http_client import AmigoAsyncHttpClient
 from amigo_sdk.resources.conversation import AsyncConversationResource
 
+from ..errors import AmigoRunError
 from ..llm import RetryPolicy
-from .credentials import AmigoCredentials
+from ..settings import Settings
+from .credentials import AmigoCredentials, CredentialsError
 from .endpoints import ENDPOINTS, Endpoint
 from .errors import RETRIED_STATUSES, AmigoAPIError, detail_of
 from .metric_resource import AsyncMetricResource
@@ -141,3 +144,17 @@ def _sign_in_failure(exc: BaseException) -> tuple[int | None, str]:
         reason = f"{type(cause).__name__}: {cause}"
         cause = cause.__cause__
     return None, reason
+
+
+def connect(config: pytest.Config, settings: Settings) -> AmigoAPI:
+    """The API as the session's settings, credentials and transport hook say."""
+    try:
+        credentials = AmigoCredentials.resolve(config)
+    except CredentialsError as exc:
+        raise AmigoRunError(str(exc)) from None
+    return AmigoAPI(
+        credentials,
+        retry=settings.retry,
+        transport=config.hook.pytest_amigo_api_transport(config=config),
+        rate_window=settings.rate_window,
+    )

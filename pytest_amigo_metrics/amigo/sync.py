@@ -16,7 +16,10 @@ from amigo_sdk.generated.model import (
     MetricUpdateMetricRequest,
 )
 
+from ..errors import SpecProblem
+from ..metrics import MetricRegistry
 from ..spec import MetricSpec
+from ..store import Registration
 from .client import AmigoAPI
 from .errors import AmigoAPIError
 from .metric_resource import with_tags
@@ -211,3 +214,23 @@ async def sync_report(api: AmigoAPI, specs: list[MetricSpec]) -> list[dict[str, 
             }
         )
     return entries
+
+
+def read_report(
+    report: list[dict[str, Any]], registry: MetricRegistry
+) -> tuple[dict[str, Registration], dict[str, SpecProblem]]:
+    """sync_report's entries as registrations, and as problems located at the metric's line."""
+    registrations: dict[str, Registration] = {}
+    problems: dict[str, SpecProblem] = {}
+    for entry in report:
+        located = registry.metrics[entry["name"]]
+        if entry.get("problem"):
+            problems[entry["name"]] = SpecProblem(
+                located.path, located.line, entry["field"], entry["problem"], entry["hint"]
+            )
+        else:
+            actions = entry["actions"]
+            registrations[entry["name"]] = Registration(
+                entry["metric_id"], entry["version"], "created" in actions, "new version" in actions
+            )
+    return registrations, problems
