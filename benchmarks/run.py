@@ -1,9 +1,11 @@
 """Measure collection and offline run cost on a generated suite (no network, no API key).
 
-    python3 benchmarks/run.py [--tests 200] [--runs 2]
+    python3 benchmarks/run.py [--tests 200] [--runs 2] [--amigo]
 
 Reports wall time and the peak memory (max RSS) of each pytest process: collection alone,
-a serial offline run and a run under pytest-xdist with 2 workers.
+a serial offline run and a run under pytest-xdist with 2 workers. With --amigo, also the same
+suite against an Amigo service on the fake Amigo API (rate limits lifted): the cost of the
+SDK, the event streams and the sync/evaluate round trips, with the local and the Amigo judge.
 """
 
 from __future__ import annotations
@@ -43,12 +45,29 @@ TEST = """  - name: case {index}
 """
 
 
-def write_suite(root: Path, tests: int, runs: int) -> None:
+SERVICE_ID = "6618791275130b73714e8d1c"
+FAKE_CONFTEST = f"""
+from pytest_amigo_metrics.testing import FakeAmigoAPI
+
+fake = FakeAmigoAPI(enforce_rate_limits=False)
+fake.add_service("{SERVICE_ID}", reply=lambda history: (
+    "I apologise and acknowledge the frustration; let me reassure you. I verify "
+    "identity before account changes. This is resolved."))
+
+def pytest_configure(config):
+    config.pluginmanager.register(fake.plugin())
+"""
+
+
+def write_suite(root: Path, tests: int, runs: int, *, amigo: bool = False) -> None:
     (root / "metrics.amigo.yaml").write_text(METRICS)
     (root / "agent.py").write_text(AGENT)
     body = "".join(TEST.format(index=i, runs=runs) for i in range(tests))
-    header = 'defaults:\n  target: {python: "agent:respond"}\nsimulation_unit_tests:\n'
+    target = f'{{amigo: {{service_id: "{SERVICE_ID}"}}}}' if amigo else '{python: "agent:respond"}'
+    header = f"defaults:\n  target: {target}\nsimulation_unit_tests:\n"
     (root / "suite.amigo.yaml").write_text(header + body)
+    if amigo:
+        (root / "conftest.py").write_text(FAKE_CONFTEST)
 
 
 def measure(root: Path, *args: str) -> tuple[float, float, str]:
@@ -72,25 +91,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--amigo", action="store_true", help="also measure the Amigo backend")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        write_suite(root, options.tests, options.runs)
-        conversations = options.tests * options.runs
-        print(f"suite: {options.tests} tests x {options.runs} runs = {conversations} conversations")
-        for label, args in [
-            ("collect only", ("--collect-only",)),
-            ("offline run, serial", ()),
-            ("offline run, -n 2", ("-p", "xdist", "-n", "2")),
-        ]:
-            (root / ".amigo-metrics").mkdir(exist_ok=True)
+    conversations = options.tests * options.runs
+    print(f"suite: {options.tests} tests x {options.runs} runs = {conversations} conversations")
+    scenarios = [
+        ("collect only", False, ("--collect-only",)),
+        ("offline run, serial", False, ()),
+        ("offline run, -n 2", False, ("-p", "xdist", "-n", "2")),
+    ]
+    if options.amigo:
+        lifted = ("--amigo-rate-window", "0.001")  # the fake enforces no limits either
+        scenarios += [
+            ("amigo target, serial", True, lifted),
+            (
+                "amigo backend+judge",
+                True,
+                (*lifted, "--amigo-backend", "amigo", "--amigo-judge", "amigo"),
+            ),
+        ]
+    for label, amigo, args in scenarios:
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            write_suite(root, options.tests, options.runs, amigo=amigo)
             elapsed, peak, last = measure(root, *args)
-            per = (
-                f"; {1000 * elapsed / conversations:.1f} ms per conversation"
-                if args != ("--collect-only",)
-                else ""
-            )
-            print(f"{label:22} {elapsed:6.2f} s{per}; peak RSS so far {peak:.0f} MB  [{last}]")
+        per = (
+            f"; {1000 * elapsed / conversations:.1f} ms per conversation"
+            if args != ("--collect-only",)
+            else ""
+        )
+        print(f"{label:22} {elapsed:6.2f} s{per}; peak RSS so far {peak:.0f} MB  [{last}]")
 
 
 if __name__ == "__main__":
