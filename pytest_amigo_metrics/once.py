@@ -4,14 +4,12 @@ first; the others read its result. Keyed by the session's run id, kept in the te
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from .file_lock import locked
+from .file_lock import locked, shared_directory
 
-DIRECTORY = Path(tempfile.gettempdir()) / "pytest-amigo-metrics-runs"
+DIRECTORY = shared_directory("runs")
 
 
 def once_per_run(run_id: str, key: str, compute: Callable[[], Any]) -> Any:

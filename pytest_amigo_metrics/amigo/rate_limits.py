@@ -8,17 +8,16 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
-from ..file_lock import acquire, locked
+from ..file_lock import acquire, locked, shared_directory
 from .endpoints import Endpoint
 
-DEFAULT_DIRECTORY = Path(tempfile.gettempdir()) / "pytest-amigo-metrics-limits"
+DEFAULT_DIRECTORY = shared_directory("limits")
 # Seconds the current task waited for the API's limits; each run sets it to report its queueing.
 RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
 
