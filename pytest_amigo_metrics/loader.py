@@ -222,8 +222,8 @@ def _hint(loc: tuple[int | str, ...]) -> str:
             "tags: at most 20; keys and values hold letters, digits, '_' and spaces; "
             "a value may be null"
         )
-    if "applied_to_services" in names:
-        return "service ids are 24 lowercase hex characters"
+    if "applied_to_services" in names or "service_id" in names:
+        return "service ids are 24 lowercase hex characters, as the Amigo API shows them"
     if "python" in names:
         return "write the agent as 'package.module:function'"
     if "categories" in names:

@@ -217,3 +217,23 @@ def test_every_problem_says_how_to_fix_it(suite: Suite) -> None:
     assert "    fix: write a whole number" in fixes
     assert "    fix: use a value at most 100" in fixes
     assert "    fix: write true or false" in fixes
+
+
+def test_amigo_target_needs_a_service_id_of_24_hex(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "t.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: on amigo
+            persona: {name: S, background: b}
+            scenario: {name: s, objective: o, instructions: i}
+            target:
+              amigo: {service_id: "SERVICE-1", version_st: release}
+            metrics: [{metric: Outcome, expect: resolved}]
+        """,
+    )
+    out = collection_error(suite)
+    assert "t.amigo.yaml:6: simulation_unit_tests[0].target.amigo.service_id:" in out
+    assert "service ids are 24 lowercase hex characters" in out
+    assert "did you mean `version_set`?" in out
