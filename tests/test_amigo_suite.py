@@ -164,10 +164,11 @@ def test_conversations_queue_for_the_rate_limit_and_the_report_says_so(
     suite: Suite, fake: FakeAmigoAPI
 ) -> None:
     amigo_suite(suite, fake, runs=6)  # 6 creations and 6 finishes: 5 per window allowed
-    result = run(suite, fake, "--amigo-concurrency", "6")
+    result = run(suite, fake, "--amigo-concurrency", "6", "--junitxml=out.xml")
     result.assert_outcomes(passed=1)
     assert all(r.status != 429 for r in fake.requests)  # queued client-side, never refused
-    result.stdout.fnmatch_lines(["*waited *s for the Amigo API's rate limits (queued, not failed)"])
+    assert 'name="amigo.rate_limit_wait_seconds"' in (suite.path / "out.xml").read_text()
+    result.stdout.fnmatch_lines(["*waited *s for the Amigo API's limits (*): queued, not failed"])
 
 
 def test_error_event_in_the_stream_is_an_error(suite: Suite, fake: FakeAmigoAPI) -> None:

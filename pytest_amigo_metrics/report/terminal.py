@@ -47,8 +47,8 @@ def summary_lines(
         lines.append(f"        models: {models}")
         if outcome.rate_limit_wait >= 0.05:
             lines.append(
-                f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's rate limits "
-                "(queued, not failed)"
+                f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
+                "(requests per minute, one open conversation per user): queued, not failed"
             )
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
         for name in names:
