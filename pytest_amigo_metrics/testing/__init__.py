@@ -8,7 +8,8 @@ or, for a pytest run of YAML suites: `pytester.runpytest(plugins=[fake.plugin()]
 `config.pluginmanager.register(fake.plugin())` in a conftest's pytest_configure.
 """
 
-from .fake_api import FakeAmigoAPI, FakeAmigoPlugin, RecordedRequest, default_evaluator
+from .fake_api import FakeAmigoAPI, RecordedRequest, default_evaluator
+from .pytest_plugin import FakeAmigoPlugin
 from .state import FakeConversation, FakeMessage, FakeMetric, FakeService, default_reply
 
 __all__ = [

@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,7 +39,8 @@ from .state import (
     utcnow,
 )
 
-Handler = Callable[[httpx.Request, dict[str, str]], httpx.Response]
+if TYPE_CHECKING:
+    from .pytest_plugin import FakeAmigoPlugin
 
 
 def default_evaluator(
@@ -291,6 +292,8 @@ class FakeAmigoAPI:
 
     def plugin(self) -> FakeAmigoPlugin:
         """A pytest plugin pointing pytest-amigo-metrics (credentials, transport) at this fake."""
+        from .pytest_plugin import FakeAmigoPlugin
+
         return FakeAmigoPlugin(self)
 
 
@@ -309,39 +312,3 @@ def _jwt(subject: str) -> str:
     return ".".join(
         [part({"alg": "none", "typ": "JWT"}), part({"sub": subject, "n": new_id()}), "fake"]
     )
-
-
-class FakeAmigoPlugin:
-    """Registered with pytest: the plugin's Amigo calls (and the SDK's sign-in) reach the fake,
-    with the fake's credentials in the environment for the session."""
-
-    def __init__(self, fake: FakeAmigoAPI) -> None:
-        self.fake = fake
-        self.environ = fake.environ()  # change an entry to test a misconfiguration
-        self._stack = contextlib.ExitStack()
-
-    def pytest_configure(self, config: Any) -> None:
-        self._stack.enter_context(_environ(self.environ))
-        self._stack.enter_context(self.fake.serve_sdk())
-
-    def pytest_unconfigure(self, config: Any) -> None:
-        self._stack.close()
-
-    def pytest_amigo_api_transport(self, config: Any) -> httpx.AsyncBaseTransport:
-        return self.fake.transport
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    import os
-
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
