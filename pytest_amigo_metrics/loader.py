@@ -223,7 +223,7 @@ def _hint(loc: tuple[int | str, ...]) -> str:
             "a value may be null"
         )
     if "applied_to_services" in names or "service_id" in names:
-        return "service ids are 24 lowercase hex characters, as the Amigo API shows them"
+        return 'service ids are 24 lowercase hex characters, quoted: "6618791275130b73714e8d1c"'
     if "python" in names:
         return "write the agent as 'package.module:function'"
     if "categories" in names:
