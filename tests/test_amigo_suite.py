@@ -210,3 +210,19 @@ def test_secrets_stay_out_of_reports_and_the_store(suite: Suite, fake: FakeAmigo
     reports = result.stdout.str() + (suite.path / "out.xml").read_text() + stored.decode("latin-1")
     for secret in [fake.api_key, *tokens]:
         assert secret not in reports
+
+
+def test_the_simulated_user_plays_its_persona_against_the_service(
+    suite: Suite, fake: FakeAmigoAPI
+) -> None:
+    amigo_suite(suite, fake)
+    text = (suite.path / "amigo.amigo.yaml").read_text()
+    suite.write(
+        "amigo.amigo.yaml",
+        text.replace('    script: ["I forgot my password.", "Thanks."]\n', "    max_turns: 3\n"),
+    )
+    run(suite, fake).assert_outcomes(passed=1)
+    (conversation,) = fake.org.conversations.values()
+    users = [m.message for m in conversation.messages if m.message_type == "user-message"]
+    assert 1 <= len(users) <= 3
+    assert conversation.messages[0].message_type == "agent-message"  # the greeting came first
