@@ -22,6 +22,11 @@ from .transcript import EndReason, Transcript
 class Check:
     metric: ActiveMetric
     expectation: Expectation
+    up_to_turn: int | None = None
+
+    def describe(self) -> str:
+        turn = f" by user turn {self.up_to_turn}" if self.up_to_turn else ""
+        return self.expectation.describe() + turn
 
 
 class Judge(Protocol):
@@ -29,7 +34,7 @@ class Judge(Protocol):
     def name(self) -> str: ...
 
     async def evaluate_all(
-        self, metrics: list[ActiveMetric], transcript: Transcript
+        self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
     ) -> list[Verdict]: ...
 
 
@@ -68,6 +73,17 @@ async def _exchange(
     return "agent_ended" if chat.ended else "max_turns"
 
 
+async def judge_checks(judge: Judge, checks: list[Check], transcript: Transcript) -> list[Verdict]:
+    """One verdict per check, in order; checks judged on the same part of the conversation
+    go to the judge together."""
+    verdicts: dict[int, Verdict] = {}
+    for turn in dict.fromkeys(c.up_to_turn for c in checks):
+        group = [i for i, c in enumerate(checks) if c.up_to_turn == turn]
+        found = await judge.evaluate_all([checks[i].metric for i in group], transcript, turn)
+        verdicts.update(zip(group, found, strict=True))
+    return [verdicts[i] for i in range(len(checks))]
+
+
 async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     transcript: Transcript | None = None
     metrics: list[MetricOutcome] = []
@@ -77,7 +93,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         transcript = await converse(plan.simulator, plan.agent, plan.max_turns, run_index)
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
-        verdicts = await plan.judge.evaluate_all([c.metric for c in plan.checks], transcript)
+        verdicts = await judge_checks(plan.judge, plan.checks, transcript)
         for check, verdict in zip(plan.checks, verdicts, strict=True):
             metrics.append(
                 MetricOutcome(
@@ -87,7 +103,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     value=verdict.value,
                     justification=verdict.justification,
                     references=verdict.references,
-                    expectation=check.expectation.describe(),
+                    expectation=check.describe(),
                     passed=check.expectation.met_by(verdict.value),
                     judge_model=verdict.model,
                 )

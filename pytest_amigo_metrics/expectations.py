@@ -59,6 +59,7 @@ class BoundExpectation:
 
     metric: MetricSpec
     expectation: Expectation
+    up_to_turn: int | None = None
 
 
 def parse_expectation(raw: Any, metric_value: MetricValue, allow_na: bool = False) -> Expectation:

@@ -59,10 +59,11 @@ class LocalJudge:
         return self.model
 
     async def evaluate_all(
-        self, metrics: list[ActiveMetric], transcript: Transcript
+        self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
     ) -> list[Verdict]:
+        shown = transcript.up_to_turn(up_to_turn)
         return [
-            await evaluate(m, transcript, model=self.model, retries=self.retries, retry=self.retry)
+            await evaluate(m, shown, model=self.model, retries=self.retries, retry=self.retry)
             for m in metrics
         ]
 

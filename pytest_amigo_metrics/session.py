@@ -177,7 +177,16 @@ class AmigoSession:
                 f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
                 exc.hint,
             )
-        return BoundExpectation(located.spec, expectation)
+        turns = len(test.script) if test.script else test.max_turns
+        if expected.up_to_turn is not None and expected.up_to_turn > turns:
+            return SpecProblem(
+                path,
+                line,
+                field_name + ".up_to_turn",
+                f"turn {expected.up_to_turn} never comes: the test has at most {turns} user turns",
+                f"use an up_to_turn from 1 to {turns}, or drop it to judge the whole conversation",
+            )
+        return BoundExpectation(located.spec, expectation, expected.up_to_turn)
 
     def register_metrics(self) -> dict[str, SpecProblem]:
         """Store every declared metric once; new versions where definitions changed. With the
@@ -216,7 +225,7 @@ class AmigoSession:
             raise AmigoRunError(f"metric {spec.name!r} was not synced to the Amigo organization")
         registration = registration or self.store.register(spec)
         metric = ActiveMetric(registration.metric_id, spec.name, registration.version, spec)
-        return Check(metric, bound.expectation)
+        return Check(metric, bound.expectation, bound.up_to_turn)
 
     def models_for(self, test: UnitTest) -> dict[str, str]:
         models = {

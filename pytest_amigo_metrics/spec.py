@@ -133,6 +133,8 @@ class ExpectationSpec(StrictModel):
     metric: NonEmptyStr
     expect: Any
     allow_not_applicable: bool = False
+    # Judge the conversation only up to the agent's reply to the n-th user message.
+    up_to_turn: int | None = Field(default=None, ge=1, le=100)
 
     @model_validator(mode="before")
     @classmethod

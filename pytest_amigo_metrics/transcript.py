@@ -54,6 +54,25 @@ class Transcript(BaseModel):
         self.messages.append(message)
         return message
 
+    def interaction_of_turn(self, turn: int) -> str | None:
+        """The interaction of the n-th user message (1-based); None if there are fewer."""
+        users = [m for m in self.messages if m.role == "user"]
+        return users[turn - 1].interaction_id if len(users) >= turn else None
+
+    def up_to_turn(self, turn: int | None) -> Transcript:
+        """The conversation up to the agent's reply to the n-th user message (all of it when
+        `turn` is None or beyond the end)."""
+        last = self.interaction_of_turn(turn) if turn is not None else None
+        if last is None:
+            return self
+        keep = set(self.interaction_ids[: self.interaction_ids.index(last) + 1])
+        return self.model_copy(
+            update={
+                "messages": [m for m in self.messages if m.interaction_id in keep],
+                "interaction_ids": [i for i in self.interaction_ids if i in keep],
+            }
+        )
+
     def message_ids(self) -> set[str]:
         return {m.id for m in self.messages}
 

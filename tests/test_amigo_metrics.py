@@ -228,3 +228,26 @@ def test_metrics_sync_once_per_session_under_xdist(suite: Suite, fake: FakeAmigo
     assert everything.count("create-conversation") == 4
     ids = {r["metric_id"] for r in suite.rows("SELECT metric_id FROM evaluation_results")}
     assert len(ids) == 2  # every worker stored under the ids the one sync created
+
+
+def test_the_amigo_judge_evaluates_up_to_the_turn_asked(suite: Suite, fake: FakeAmigoAPI) -> None:
+    write_suite(suite, fake)
+    text = (suite.path / "amigo.amigo.yaml").read_text()
+    suite.write(
+        "amigo.amigo.yaml",
+        text.replace(
+            "{metric: Outcome, expect: [resolved, escalated]}",
+            "{metric: Outcome, expect: [resolved, escalated], up_to_turn: 1}",
+        ),
+    )
+    result = run(suite, fake, *AMIGO, "--amigo-judge", "amigo")
+    result.assert_outcomes(passed=1)
+    (conversation,) = fake.org.conversations.values()
+    first_user = next(m for m in conversation.messages if m.message_type == "user-message")
+    whole, partial = fake.calls("evaluate-metrics")  # one call per part of the conversation
+    assert whole.body["metric_ids"] == [org_metrics(fake)["Empathy Score"].id]
+    assert "evaluate_to_interaction_id" not in whole.body
+    assert partial.body["evaluate_to_interaction_id"] == first_user.interaction_id
+    result.stdout.fnmatch_lines(
+        ["*Outcome v1 = resolved; expected in ?resolved, escalated? by user turn 1*"]
+    )

@@ -23,24 +23,26 @@ MAX_METRICS_PER_CALL = 10  # the evaluate endpoint's documented limit
 
 
 class AmigoJudge:
-    def __init__(self, api: AmigoAPI, *, up_to_interaction: str | None = None) -> None:
+    def __init__(self, api: AmigoAPI) -> None:
         self.api = api
-        self.up_to_interaction = up_to_interaction
 
     @property
     def name(self) -> str:
         return JUDGE_NAME
 
     async def evaluate_all(
-        self, metrics: list[ActiveMetric], transcript: Transcript
+        self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
     ) -> list[Verdict]:
+        """Evaluated and read back before the caller moves on: a later evaluation of the same
+        metric and conversation (another `up_to_turn`) overwrites this one."""
         conversation_id = transcript.conversation_id
+        up_to = transcript.interaction_of_turn(up_to_turn) if up_to_turn else None
         for start in range(0, len(metrics), MAX_METRICS_PER_CALL):
             body = MetricEvaluateMetricsRequest.model_validate(
                 {
                     "metric_ids": [m.id for m in metrics[start : start + MAX_METRICS_PER_CALL]],
                     "conversation_id": conversation_id,
-                    "evaluate_to_interaction_id": self.up_to_interaction,
+                    "evaluate_to_interaction_id": up_to,
                 }
             )
             await self.api.call(
