@@ -61,7 +61,7 @@ class AmigoAPI:
         self.limiter = limiter or RateLimiter(scope, window=rate_window)
         extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
         self.http = AmigoAsyncHttpClient(
-            credentials.sdk_config(),  # type: ignore[arg-type]
+            credentials.sdk_config(),
             retry_max_attempts=retry.attempts,
             retry_backoff_base=retry.base_delay,
             retry_max_delay_seconds=MAX_RETRY_DELAY,

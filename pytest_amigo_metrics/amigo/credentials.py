@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from amigo_sdk import AmigoConfig
 
 DEFAULT_BASE_URL = "https://api.amigo.ai"
 # The hosts the API schema lists under `servers`; any other http(s) URL is accepted too (proxies).
@@ -67,7 +70,7 @@ class AmigoCredentials:
         values["base_url"] = base_url
         return cls(**values)
 
-    def sdk_config(self) -> object:
+    def sdk_config(self) -> AmigoConfig:
         from amigo_sdk import AmigoConfig
 
         return AmigoConfig(
