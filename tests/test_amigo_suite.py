@@ -226,3 +226,24 @@ def test_the_simulated_user_plays_its_persona_against_the_service(
     users = [m.message for m in conversation.messages if m.message_type == "user-message"]
     assert 1 <= len(users) <= 3
     assert conversation.messages[0].message_type == "agent-message"  # the greeting came first
+
+
+def test_a_failed_greeting_still_frees_the_conversation_for_the_next_run(
+    suite: Suite, fake: FakeAmigoAPI
+) -> None:
+    def broken(history: list[dict[str, str]]) -> str:
+        raise RuntimeError("the greeting failed")
+
+    suite.write("metrics.amigo.yaml", METRICS)
+    service = fake.add_service(reply=broken)
+    suite.write("a.amigo.yaml", AMIGO_TEST.format(name="greeting", service_id=service.id, runs=2))
+    result = run(suite, fake, "--amigo-concurrency", "1")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run 0: *conversation/: HTTP 500: *the greeting failed*",
+            "run 1: *HTTP 500: *the greeting failed*",
+        ]
+    )
+    assert len(fake.org.conversations) == 2
+    assert all(c.finished for c in fake.org.conversations.values())

@@ -45,10 +45,10 @@ class AmigoServiceAgent:
         async with self.api.limiter.conversation_slot() as waited:
             note_wait(waited)
             chat = AmigoChat(self.api, transcript)
-            await chat.start(self.target)
             try:
+                await chat.start(self.target)
                 yield chat
-            except BaseException:
+            except BaseException:  # finish what was started, so the next run can start
                 with contextlib.suppress(AmigoRunError):
                     await chat.finish()
                 raise
@@ -60,6 +60,7 @@ class AmigoChat:
     def __init__(self, api: AmigoAPI, transcript: Transcript) -> None:
         self.api = api
         self.transcript = transcript
+        self.created = False
         self.ended = False
         self.finished = False
 
@@ -85,6 +86,7 @@ class AmigoChat:
         if not created:
             raise AmigoRunError("Amigo API: create-conversation streamed no conversation id")
         self.transcript.conversation_id = created[0].conversation_id
+        self.created = True
         self._take_agent_turn("create-conversation", [e.root for e in events])
 
     async def send(self, message: str) -> None:
@@ -134,7 +136,7 @@ class AmigoChat:
         return str(last.interaction_id)
 
     async def finish(self) -> None:
-        if self.finished or self.ended or not self.transcript.conversation_id:
+        if self.finished or self.ended or not self.created:
             return
         self.finished = True
         await self.api.call(
