@@ -23,3 +23,9 @@ def once_per_run(run_id: str, key: str, compute: Callable[[], Any]) -> Any:
         value = compute()
         result.write_text(json.dumps(value))
         return value
+
+
+def forget(run_id: str) -> None:
+    """Remove what once_per_run kept for this run (by the process that ends the session)."""
+    for path in DIRECTORY.glob(f"{run_id}-*"):
+        path.unlink(missing_ok=True)

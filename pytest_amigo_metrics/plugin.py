@@ -11,6 +11,7 @@ import pytest
 
 from .errors import SpecProblem, shown_path
 from .ids import new_id
+from .once import forget
 from .items import SimulationItem, SuiteFile
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
@@ -53,6 +54,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION_KEY in config.stash:
         get_session(config).close()
+        if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+            forget(get_session(config).run_id)
 
 
 @pytest.fixture

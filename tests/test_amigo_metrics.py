@@ -14,6 +14,7 @@ pytest.importorskip("amigo_sdk")
 
 from test_amigo_suite import AMIGO_TEST, FAST, caring
 
+from pytest_amigo_metrics import once
 from pytest_amigo_metrics.testing import FakeAmigoAPI, FakeMessage
 
 AMIGO = ("--amigo-backend", "amigo")
@@ -228,6 +229,11 @@ def test_metrics_sync_once_per_session_under_xdist(suite: Suite, fake: FakeAmigo
     assert everything.count("create-conversation") == 4
     ids = {r["metric_id"] for r in suite.rows("SELECT metric_id FROM evaluation_results")}
     assert len(ids) == 2  # every worker stored under the ids the one sync created
+    (run_id,) = {
+        r["id"]
+        for r in suite.rows("SELECT simulation_unit_test_set_run_id AS id FROM conversations")
+    }
+    assert not list(once.DIRECTORY.glob(f"{run_id}-*"))  # the controller cleaned up
 
 
 def test_the_amigo_judge_evaluates_up_to_the_turn_asked(suite: Suite, fake: FakeAmigoAPI) -> None:
