@@ -11,8 +11,8 @@ import pytest
 
 from .errors import SpecProblem, shown_path
 from .ids import new_id
-from .once import forget
 from .items import SimulationItem, SuiteFile
+from .once import forget
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
 from .session import AmigoSession
