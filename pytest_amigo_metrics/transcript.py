@@ -31,21 +31,13 @@ class Transcript(BaseModel):
 
     def add_user_turn(self, content: str) -> Message:
         """A user message opens a new interaction."""
-        self.interaction_ids.append(new_id())
-        return self.add(
-            Message(
-                id=new_id(), interaction_id=self.interaction_ids[-1], role="user", content=content
-            )
-        )
+        return self.add(Message(id=new_id(), interaction_id=new_id(), role="user", content=content))
 
     def add_agent_turn(self, content: str) -> Message:
         """The agent's reply, in the current interaction (a new one if the agent speaks first)."""
-        if not self.interaction_ids:
-            self.interaction_ids.append(new_id())
+        interaction = self.interaction_ids[-1] if self.interaction_ids else new_id()
         return self.add(
-            Message(
-                id=new_id(), interaction_id=self.interaction_ids[-1], role="agent", content=content
-            )
+            Message(id=new_id(), interaction_id=interaction, role="agent", content=content)
         )
 
     def add(self, message: Message) -> Message:

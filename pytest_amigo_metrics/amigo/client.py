@@ -30,9 +30,9 @@ MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
 
 
 def _route(endpoint: Endpoint) -> re.Pattern[str]:
-    parts = re.split(r"\{\w+\}", endpoint.path)
-    path = "[^/]+".join(re.escape(p) for p in parts)
-    return re.compile(f"^/v1/[^/]+/{path}$")
+    """The endpoint's path as a pattern: the organization and each `{id}` a named group."""
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(endpoint.path))
+    return re.compile(f"^/v1/(?P<organization>[^/]+)/{pattern}$")
 
 
 # Fixed paths first, so `metric/search/` is not taken for `metric/{metric_id}/`.
@@ -41,8 +41,18 @@ _ROUTES = sorted(
 )
 
 
+def match_endpoint(method: str, path: str) -> tuple[Endpoint, dict[str, str]] | None:
+    """The endpoint a request is for, with the path's values (`organization`, `metric_id`...)."""
+    for route_method, route, endpoint in _ROUTES:
+        found = route.match(path) if route_method == method else None
+        if found:
+            return endpoint, found.groupdict()
+    return None
+
+
 def endpoint_for(method: str, path: str) -> Endpoint | None:
-    return next((e for m, r, e in _ROUTES if m == method and r.match(path)), None)
+    matched = match_endpoint(method, path)
+    return matched[0] if matched else None
 
 
 class AmigoAPI:

@@ -17,7 +17,16 @@ from amigo_sdk.generated.model import (
 from pydantic import BaseModel
 
 from ..ids import new_id
-from ._http import APIError, json_response, ndjson_response, parse_body, parse_form, parse_query
+from ._http import (
+    APIError,
+    json_response,
+    ndjson_response,
+    page_of,
+    parse_body,
+    parse_form,
+    parse_query,
+    sort_by,
+)
 from .state import FakeConversation, FakeMessage, FakeOrganization, utcnow
 
 CHUNK_WORDS = 6
@@ -154,16 +163,6 @@ def finish(org: FakeOrganization, conversation_id: str) -> httpx.Response:
     return httpx.Response(204)
 
 
-def _sort(messages: list[FakeMessage], sort_by: list[str]) -> list[FakeMessage]:
-    ordered = list(messages)
-    for key in reversed(sort_by or ["-created_at"]):
-        field, descending = key.lstrip("+-"), key.startswith("-")
-        if field not in ("created_at", "interaction_id"):
-            raise APIError(422, [{"loc": ["query", "sort_by"], "msg": f"cannot sort by {field}"}])
-        ordered.sort(key=lambda m: getattr(m, field), reverse=descending)
-    return ordered
-
-
 def messages(org: FakeOrganization, conversation_id: str, request: httpx.Request) -> httpx.Response:
     params = parse_query(GetConversationMessagesParametersQuery, request)
     conversation = _conversation(org, conversation_id)
@@ -177,10 +176,9 @@ def messages(org: FakeOrganization, conversation_id: str, request: httpx.Request
         and (not interactions or m.interaction_id in interactions)
         and m.message_type in types
     ]
-    selected = _sort(selected, params.sort_by or [])
-    start, limit = params.continuation_token or 0, params.limit or 500
-    page = selected[start : start + limit]
-    more = start + limit < len(selected)
+    # Newest first unless asked otherwise: `has_more` means earlier messages remain.
+    ordered = sort_by(selected, params.sort_by or ["-created_at"], ("created_at", "interaction_id"))
+    page, more, token = page_of(ordered, params.continuation_token or 0, params.limit or 500)
     return json_response(
         ConversationGetConversationMessagesResponse(
             messages=[
@@ -196,6 +194,6 @@ def messages(org: FakeOrganization, conversation_id: str, request: httpx.Request
                 for m in page
             ],
             has_more=more,
-            continuation_token=start + limit if more else None,
+            continuation_token=token,
         )
     )

@@ -115,3 +115,21 @@ def json_response(model: BaseModel | None, status: int = 200) -> httpx.Response:
 def ndjson_response(events: list[BaseModel]) -> httpx.Response:
     body = b"".join(e.model_dump_json(by_alias=True).encode() + b"\n" for e in events)
     return httpx.Response(200, content=body, headers={"content-type": "application/x-ndjson"})
+
+
+def sort_by(items: list[Any], keys: list[str], allowed: tuple[str, ...]) -> list[Any]:
+    """`sort_by` as the API reads it: `+field` / `-field`, later keys breaking ties."""
+    ordered = list(items)
+    for key in reversed(keys):
+        field, descending = key.lstrip("+-"), key.startswith("-")
+        if field not in allowed:
+            raise APIError(422, [{"loc": ["query", "sort_by"], "msg": f"cannot sort by {field}"}])
+        ordered.sort(key=lambda item: getattr(item, field), reverse=descending)
+    return ordered
+
+
+def page_of(items: list[Any], start: int, limit: int) -> tuple[list[Any], bool, int | None]:
+    """A page from offset `start`: its items, `has_more`, and the next `continuation_token`."""
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return page, more, start + limit if more else None

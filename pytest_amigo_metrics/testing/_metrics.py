@@ -28,12 +28,15 @@ from amigo_sdk.generated.model import (
     SearchMetricsParametersQuery,
 )
 from amigo_sdk.generated.model import Metric as SearchedMetric
+from pydantic import TypeAdapter
 
 from ..ids import new_id
 from ..metrics import value_problem
-from ..spec import MetricSpec
-from ._http import APIError, json_response, parse_body, parse_query
+from ..spec import MetricValue
+from ._http import APIError, json_response, page_of, parse_body, parse_query, sort_by
 from .state import Evaluator, FakeMetric, FakeMetricVersion, FakeOrganization, FakeResult, utcnow
+
+_METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
 
 
 def _tags(tags: dict[Any, Any]) -> dict[str, str | None]:
@@ -75,7 +78,7 @@ def create(org: FakeOrganization, user: dict[str, str], request: httpx.Request) 
         raise APIError(409)
     initial = body.initial_version_metric_value
     value = initial.metric_value.model_dump(mode="json")
-    _check_value(value)
+    _metric_value(value)
     metric = FakeMetric(
         id=new_id(),
         name=name,
@@ -91,10 +94,11 @@ def create(org: FakeOrganization, user: dict[str, str], request: httpx.Request) 
     return json_response(MetricCreateMetricResponse(id=metric.id), 201)
 
 
-def _check_value(value: dict[str, Any]) -> None:
-    """The seed's rules the generated models do not carry (bounds order, distinct categories)."""
+def _metric_value(value: dict[str, Any]) -> MetricValue:
+    """The value specifier under the seed's rules the generated models do not carry (bounds
+    order, distinct categories); a 422 otherwise."""
     try:
-        MetricSpec.model_validate({"name": "x", "description": "x", "metric_value": value})
+        return _METRIC_VALUE.validate_python(value)
     except ValueError as exc:
         raise APIError(422, [{"loc": ["body", "metric_value"], "msg": str(exc)}]) from None
 
@@ -130,31 +134,15 @@ def _filtered(org: FakeOrganization, params: Any, *, deleted: bool | None) -> li
     return found
 
 
-def _sorted(items: list[Any], sort_by: list[str], allowed: tuple[str, ...]) -> list[Any]:
-    ordered = list(items)
-    for key in reversed(sort_by):
-        field, descending = key.lstrip("+-"), key.startswith("-")
-        if field not in allowed:
-            raise APIError(422, [{"loc": ["query", "sort_by"], "msg": f"cannot sort by {field}"}])
-        ordered.sort(key=lambda item: getattr(item, field), reverse=descending)
-    return ordered
-
-
-def _page(items: list[Any], start: int, limit: int) -> tuple[list[Any], bool, int | None]:
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    return page, more, start + limit if more else None
-
-
 def list_metrics(org: FakeOrganization, request: httpx.Request) -> httpx.Response:
     params = parse_query(GetMetricsParametersQuery, request)
-    found = _sorted(
+    found = sort_by(
         _filtered(org, params, deleted=bool(params.is_deleted)),
         params.sort_by or [],
         ("updated_at",),
     )
     start = params.continuation_token or 0
-    page, more, token = _page(found, start, 50 if params.limit is None else params.limit)
+    page, more, token = page_of(found, start, 50 if params.limit is None else params.limit)
     filter_values = None
     if start == 0:
         filter_values = {
@@ -228,7 +216,7 @@ def create_version(
     value = body.metric_value.model_dump(mode="json")
     if value["type"] != metric.metric_value_type:
         raise APIError(400, "The metric value type cannot be changed between versions.")
-    _check_value(value)
+    _metric_value(value)
     next_version = metric.latest.version + 1
     expected = _text(params.version) if params.version is not None else None
     if expected is not None and int(expected) != next_version:
@@ -258,8 +246,8 @@ def versions(org: FakeOrganization, metric_id: str, request: httpx.Request) -> h
     metric = _metric(org, metric_id, modifiable=False)
     low, high = _version_range(params.version, metric.latest.version)
     found = [v for v in metric.versions if low <= v.version <= high]
-    found = _sorted(found, params.sort_by or [], ("version",))
-    page, more, token = _page(found, params.continuation_token or 0, params.limit or 10)
+    found = sort_by(found, params.sort_by or [], ("version",))
+    page, more, token = page_of(found, params.continuation_token or 0, params.limit or 10)
     return json_response(
         MetricGetMetricVersionsResponse.model_validate(
             {
@@ -306,7 +294,7 @@ def evaluate(
     for metric in metrics:
         version = metric.latest
         value, justification, references = evaluator(metric.name, version.metric_value, messages)
-        problem = value_problem(_spec_value(version.metric_value), value)
+        problem = value_problem(_metric_value(version.metric_value), value)
         if problem:
             raise AssertionError(f"the fake's evaluator gave {metric.name!r} {value!r}: {problem}")
         source = {
@@ -326,12 +314,6 @@ def evaluate(
             }
         )
     return json_response(MetricEvaluateMetricsResponse.model_validate({"metrics": evaluated}))
-
-
-def _spec_value(metric_value: dict[str, Any]) -> Any:
-    return MetricSpec.model_validate(
-        {"name": "x", "description": "x", "metric_value": metric_value}
-    ).metric_value
 
 
 def _store_manual(
@@ -383,9 +365,9 @@ def _pair_matches(result: FakeResult, pair: str) -> bool:
 def results(org: FakeOrganization, request: httpx.Request) -> httpx.Response:
     params = parse_query(GetMetricEvaluationResultsParametersQuery, request)
     found = [r for r in org.results if _result_matches(r, params)]
-    found = _sorted(found, params.sort_by or [], ("created_at",))
+    found = sort_by(found, params.sort_by or [], ("created_at",))
     start = params.continuation_token or 0
-    page, more, token = _page(found, start, 500 if params.limit is None else params.limit)
+    page, more, token = page_of(found, start, 500 if params.limit is None else params.limit)
     return json_response(
         MetricGetMetricEvaluationResultsResponse.model_validate(
             {

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..amigo.client import endpoint_for
+from ..amigo.client import match_endpoint
 from ..amigo.credentials import DEFAULT_BASE_URL, AmigoCredentials
 from ..amigo.endpoints import ENDPOINTS, Endpoint
 from ..ids import new_id
@@ -166,18 +166,22 @@ class FakeAmigoAPI:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
-            endpoint = endpoint_for(request.method, request.url.path)
+            matched = match_endpoint(request.method, request.url.path)
+            endpoint = matched[0] if matched else None
             try:
-                response = self._serve(endpoint, request)
+                response = self._serve(matched, request)
             except APIError as exc:
                 response = exc.response(endpoint)
             self._record(endpoint, request, response.status_code)
             return response
 
-    def _serve(self, endpoint: Endpoint | None, request: httpx.Request) -> httpx.Response:
-        if not str(request.url).startswith(self.base_url + "/") or endpoint is None:
+    def _serve(
+        self, matched: tuple[Endpoint, dict[str, str]] | None, request: httpx.Request
+    ) -> httpx.Response:
+        if not str(request.url).startswith(self.base_url + "/") or matched is None:
             raise APIError(404, f"no such endpoint: {request.method} {request.url.path}")
-        organization, ids = self._path_ids(endpoint, request.url.path)
+        endpoint, ids = matched
+        organization = ids.pop("organization")
         if self._faults[endpoint.name]:
             status, headers = self._faults[endpoint.name].popleft()
             raise APIError(status, None, headers)
@@ -188,16 +192,6 @@ class FakeAmigoAPI:
             raise APIError(404, "Specified organization is not found.")
         self._count(endpoint)
         return self._route(endpoint.name, request, ids)
-
-    def _path_ids(self, endpoint: Endpoint, path: str) -> tuple[str, dict[str, str]]:
-        names = re.findall(r"\{(\w+)\}", endpoint.path)
-        pattern = re.escape(endpoint.path)
-        for name in names:
-            pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)")
-        match = re.fullmatch(r"/v1/(?P<organization>[^/]+)/" + pattern, path)
-        assert match is not None, "endpoint_for matched the path"
-        ids = {n: match.group(n) for n in names}
-        return match.group("organization"), ids
 
     def _sign_in(self, organization: str, request: httpx.Request) -> httpx.Response:
         given = (
