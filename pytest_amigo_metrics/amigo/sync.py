@@ -64,11 +64,11 @@ def _value(metric_value: Any) -> dict[str, Any]:
     return data
 
 
-async def live_metrics(api: AmigoAPI) -> dict[str, MetricInstance]:
-    """The organization's metrics that are not deleted, by name (every page)."""
+async def live_metrics(api: AmigoAPI, *, deleted: bool = False) -> dict[str, MetricInstance]:
+    """The organization's metrics by name (every page): the live ones, or the deleted ones."""
 
     async def listing() -> dict[str, MetricInstance]:
-        query = GetMetricsParametersQuery(limit=50)
+        query = GetMetricsParametersQuery(limit=50, is_deleted=deleted)
         return {m.name: m async for m in api.metrics.iter_metrics(query)}
 
     return await api.call("get-metrics", listing)
@@ -77,10 +77,8 @@ async def live_metrics(api: AmigoAPI) -> dict[str, MetricInstance]:
 async def sync_metric(
     api: AmigoAPI, spec: MetricSpec, existing: dict[str, MetricInstance]
 ) -> SyncedMetric:
-    return await _sync_one(api, spec, existing.get(spec.name))
-
-
-async def _sync_one(api: AmigoAPI, spec: MetricSpec, metric: MetricInstance | None) -> SyncedMetric:
+    """Bring one declared metric into the organization; `existing`: live_metrics()."""
+    metric = existing.get(spec.name)
     if metric is None:
         return await _create(api, spec)
     if metric.metric_value_type.value != spec.metric_value.type:
@@ -128,21 +126,13 @@ async def _create(api: AmigoAPI, spec: MetricSpec) -> SyncedMetric:
         if exc.status != 409:
             raise
         # The name exists: deleted (names are never reused), or created meanwhile elsewhere.
-        if spec.name in await _names(api, deleted=True):
+        if spec.name in await live_metrics(api, deleted=True):
             raise DeletedMetric(spec.name) from None
         live = await live_metrics(api)
         if spec.name not in live:
             raise
-        return await _sync_one(api, spec, live[spec.name])
+        return await sync_metric(api, spec, live)
     return SyncedMetric(spec.name, created.id, 1, ("created",))
-
-
-async def _names(api: AmigoAPI, *, deleted: bool) -> set[str]:
-    async def listing() -> set[str]:
-        query = GetMetricsParametersQuery(limit=50, is_deleted=deleted)
-        return {m.name async for m in api.metrics.iter_metrics(query)}
-
-    return await api.call("get-metrics", listing)
 
 
 async def _new_version(api: AmigoAPI, metric_id: str, spec: MetricSpec, expected: int) -> int:

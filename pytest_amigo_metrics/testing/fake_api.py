@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from ..amigo.client import match_endpoint
 from ..amigo.credentials import DEFAULT_BASE_URL, AmigoCredentials
@@ -277,12 +278,9 @@ class FakeAmigoAPI:
         client of its own, outside the transport it is given; this points that client here."""
         from amigo_sdk import auth
 
-        original = auth.__dict__["httpx"]
-        setattr(auth, "httpx", _httpx_with_transport(self.transport))  # noqa: B010
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(auth, "httpx", _httpx_with_transport(self.transport))
             yield self
-        finally:
-            setattr(auth, "httpx", original)  # noqa: B010
 
     def plugin(self) -> FakeAmigoPlugin:
         """A pytest plugin pointing pytest-amigo-metrics (credentials, transport) at this fake."""

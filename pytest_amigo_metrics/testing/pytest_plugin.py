@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 if TYPE_CHECKING:
     from .fake_api import FakeAmigoAPI
@@ -23,7 +22,9 @@ class FakeAmigoPlugin:
         self._stack = contextlib.ExitStack()
 
     def pytest_configure(self, config: Any) -> None:
-        self._stack.enter_context(_environ(self.environ))
+        patch = self._stack.enter_context(pytest.MonkeyPatch.context())
+        for name, value in self.environ.items():
+            patch.setenv(name, value)
         self._stack.enter_context(self.fake.serve_sdk())
 
     def pytest_unconfigure(self, config: Any) -> None:
@@ -31,17 +32,3 @@ class FakeAmigoPlugin:
 
     def pytest_amigo_api_transport(self, config: Any) -> httpx.AsyncBaseTransport:
         return self.fake.transport
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
