@@ -50,37 +50,13 @@ simulation_unit_tests:
 {metrics}
 """
 
-# Conftest for a pytester directory: a litellm custom provider "scripted" whose answers come
-# from answers.json (a list per model name, popped in order; an item {"raise": "RateLimitError"}
-# raises that litellm exception). Every call is appended to calls.json.
+# Conftest for a pytester directory: `scripted/<name>` models answer from answers.json there
+# (see pytest_amigo_metrics.testing.scripted); every call is appended to calls.json.
 SCRIPTED_CONFTEST = """
-import json, pathlib
-from pytest_amigo_metrics.llm import load_litellm
+import pathlib
+from pytest_amigo_metrics.testing.scripted import use_script
 
-litellm = load_litellm()
-HERE = pathlib.Path(__file__).parent
-
-class Scripted(litellm.CustomLLM):
-    async def acompletion(self, model, messages, *args, **kwargs):
-        answers = json.loads((HERE / "answers.json").read_text())
-        calls = HERE / "calls.json"
-        log = json.loads(calls.read_text()) if calls.exists() else []
-        params = kwargs.get("optional_params") or {}
-        log.append({"model": model, "messages": messages,
-                    "temperature": params.get("temperature"), "seed": params.get("seed")})
-        calls.write_text(json.dumps(log))
-        queue = answers[model]
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        (HERE / "answers.json").write_text(json.dumps(answers))
-        if isinstance(answer, dict) and "raise" in answer:
-            error = getattr(litellm, answer["raise"])
-            raise error(message=answer.get("message", "scripted failure"), model=model,
-                        llm_provider="scripted")
-        return litellm.ModelResponse(model="scripted/" + model, choices=[{"index": 0,
-            "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}])
-
-litellm.custom_provider_map = [*litellm.custom_provider_map,
-                               {"provider": "scripted", "custom_handler": Scripted()}]
+use_script(pathlib.Path(__file__).parent)
 """
 
 
