@@ -30,11 +30,17 @@ class SpecProblem:
 
 
 class SpecError(Exception):
-    """Invalid suite file: one or more located problems."""
+    """Invalid suite file: one or more located problems.
 
-    def __init__(self, problems: list[SpecProblem]) -> None:
+    `metric_names`: the names of the metrics the file tries to declare, so that tests using
+    them elsewhere are not reported again; None when the file could not be read at all."""
+
+    def __init__(
+        self, problems: list[SpecProblem], metric_names: tuple[str, ...] | None = ()
+    ) -> None:
         super().__init__("\n".join(p.format() for p in problems))
         self.problems = problems
+        self.metric_names = metric_names
 
     def format(self, root: Path | None = None) -> str:
         return "\n".join(p.format(root) for p in self.problems)

@@ -20,7 +20,7 @@ from .state import get_session
 
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[SimulationItem]:
-        suite = get_session(self.config).load_file(self.path)
+        suite = get_session(self.config).catalog.collect(self.path)
         for test in suite.tests:
             yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
 

@@ -49,10 +49,13 @@ def load_suite(path: Path) -> LoadedSuite:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise SpecError(
-            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", _YAML_HINT)]
+            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", _YAML_HINT)],
+            metric_names=None,
         ) from None
     except yaml.YAMLError as exc:
-        raise SpecError([SpecProblem(path, 1, "", f"invalid YAML: {exc}", _YAML_HINT)]) from None
+        raise SpecError(
+            [SpecProblem(path, 1, "", f"invalid YAML: {exc}", _YAML_HINT)], metric_names=None
+        ) from None
     if document is None:
         return LoadedSuite(path, [], [])
     if not isinstance(document, LineDict):
@@ -70,9 +73,36 @@ def load_suite(path: Path) -> LoadedSuite:
     try:
         suite = SuiteFile.model_validate(document)
     except ValidationError as exc:
-        problems = [_problem(path, document, err) for err in exc.errors()]
-        raise SpecError(sorted(problems, key=lambda p: p.line)) from None
+        errors = _without_misspelled_missing(exc.errors())
+        problems = [_problem(path, document, err) for err in errors]
+        raise SpecError(sorted(problems, key=lambda p: p.line), _metric_names(document)) from None
     return _resolve_defaults(path, document, suite)
+
+
+def _without_misspelled_missing(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """`descripton: ...` makes two errors, an unknown key and a missing `description`: the
+    unknown key's "did you mean" says it all, so the missing field is not reported too."""
+    unknown = {
+        (err["loc"][:-1], str(err["loc"][-1])) for err in errors if err["type"] == "extra_forbidden"
+    }
+    return [
+        err
+        for err in errors
+        if err["type"] != "missing"
+        or not any(
+            parent == err["loc"][:-1] and difflib.get_close_matches(str(err["loc"][-1]), [key])
+            for parent, key in unknown
+        )
+    ]
+
+
+def _metric_names(document: LineDict) -> tuple[str, ...]:
+    """The names a file tries to declare, read from the raw document."""
+    metrics = document.get("metrics")
+    if not isinstance(metrics, list):
+        return ()
+    names = (m.get("name") for m in metrics if isinstance(m, dict))
+    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
 
 
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
@@ -137,7 +167,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
             )
         )
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, tuple(m.spec.name for m in metrics))
     return LoadedSuite(path, metrics, tests)
 
 

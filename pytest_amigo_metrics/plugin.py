@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .catalog import Blocked
 from .errors import SpecProblem, shown_path
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
@@ -98,17 +99,26 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile 
     return None
 
 
+def pytest_collection(session: pytest.Session) -> None:
+    get_session(session.config).discover(session.config)
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Bind expectations to metrics once every file is loaded; a problem is a collection error."""
     amigo = get_session(config)
+    for error in amigo.catalog.unreported():
+        _report_problems(error.problems, config)
     keep: list[pytest.Item] = []
     for item in items:
         if not isinstance(item, SimulationItem):
             keep.append(item)
             continue
-        item.checks, problems = amigo.resolve(item.unit_test, item.path)
+        try:
+            item.checks, problems = amigo.resolve(item.unit_test, item.path)
+        except Blocked:  # the declaring file's own collection error says what to fix
+            continue
         if not problems:
             keep.append(item)
             continue
@@ -126,8 +136,13 @@ def pytest_collection_modifyitems(
 
 def _report_refused(refused: dict[str, SpecProblem], config: pytest.Config) -> None:
     """Metrics the organization refused: a collection error for each file declaring them."""
+    _report_problems(list(refused.values()), config)
+
+
+def _report_problems(problems: list[SpecProblem], config: pytest.Config) -> None:
+    """A collection error for each file with problems, as pytest shows one for a file."""
     by_file: dict[Path, list[SpecProblem]] = {}
-    for problem in refused.values():
+    for problem in problems:
         by_file.setdefault(problem.path, []).append(problem)
     for path, problems in by_file.items():
         longrepr = "\n".join(p.format(config.rootpath) for p in problems)

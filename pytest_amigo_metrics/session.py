@@ -10,18 +10,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from .errors import AmigoRunError, SpecError, SpecProblem
+from .catalog import Catalog
+from .discovery import find_suite_files, ignored_by_pytest, may_declare_metrics
+from .errors import AmigoRunError, SpecProblem
 from .execution import Check, Judge, RunPlan, run_all
-from .expectations import BoundExpectation, ExpectationError, parse_expectation
+from .expectations import BoundExpectation
 from .ids import stable_id
 from .judge import ActiveMetric, LocalJudge
-from .loader import LoadedSuite, load_suite
+from .loader import LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
 from .settings import Settings
 from .simulator import SimulatedUser
-from .spec import MetricSpec, UnitTest
+from .spec import UnitTest
 from .store import MetricTypeChanged, Registration, Store, StoreError
 from .targets import build_agent
 
@@ -36,7 +38,7 @@ class AmigoSession:
     settings: Settings
     run_id: str
     rootpath: Path
-    registry: MetricRegistry = field(init=False)
+    catalog: Catalog = field(init=False)
     outcomes: list[TestOutcome] = field(default_factory=list)
     registrations: dict[str, Registration] = field(default_factory=dict)
     config: pytest.Config | None = None  # for the Amigo API: ini options and the transport hook
@@ -46,7 +48,19 @@ class AmigoSession:
     _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
-        self.registry = MetricRegistry(root=self.rootpath)
+        self.catalog = Catalog(self.rootpath, check=self._type_change)
+
+    @property
+    def registry(self) -> MetricRegistry:
+        return self.catalog.registry
+
+    def discover(self, config: pytest.Config) -> None:
+        """Load every suite file of the project that may declare metrics, so each run sees
+        the same metrics whatever pytest collects."""
+        ignored = ignored_by_pytest(config)
+        for path in find_suite_files(config, self.settings.file_patterns, ignored):
+            if may_declare_metrics(path):
+                self.catalog.load(path)
 
     @property
     def store(self) -> Store:
@@ -88,29 +102,17 @@ class AmigoSession:
             self._store.close()
             self._store = None
 
-    def load_file(self, path: Path) -> LoadedSuite:
-        """Parse a suite file and add its metrics to the session; SpecError on any problem."""
-        suite = load_suite(path)
-        problems: list[SpecProblem] = []
-        for metric in suite.metrics:
-            problem = self._type_change(metric.spec, path, metric.line) or self.registry.add(metric)
-            if problem is not None:
-                self.registry.reject(metric)
-                problems.append(problem)
-        if problems:
-            raise SpecError(problems)
-        return suite
-
-    def _type_change(self, spec: MetricSpec, path: Path, line: int) -> SpecProblem | None:
+    def _type_change(self, located: LocatedMetric) -> SpecProblem | None:
         if not self.settings.store_path.exists():
             return None
+        spec = located.spec
         name, declared = spec.name, spec.metric_value.type
         stored = self.store.stored_type(name)
         if stored is None or stored == declared:
             return None
         return SpecProblem(
-            path,
-            line,
+            located.path,
+            located.line,
             "metrics.metric_value.type",
             f"metric {name!r} is stored as {stored}; a metric's value type never changes",
             f"declare a new metric with a new name (e.g. '{name} ({declared})') and point the "
@@ -120,11 +122,12 @@ class AmigoSession:
     def resolve(
         self, test: UnitTest, path: Path
     ) -> tuple[list[BoundExpectation], list[SpecProblem]]:
-        """Bind each expectation to its metric, with every problem found."""
-        checks: list[BoundExpectation] = []
-        problems: list[SpecProblem] = []
+        """Bind each expectation to its metric, with every problem found (Blocked when a
+        metric it uses is declared with errors)."""
+        checks, problems = self.catalog.bind(test, path)
         if self.settings.judge == "amigo" and test.target.amigo is None:
-            problems.append(
+            problems.insert(
+                0,
                 SpecProblem(
                     path,
                     test.line,
@@ -133,60 +136,9 @@ class AmigoSession:
                     f"to {test.target.describe()}",
                     "give the test an `amigo: {service_id: ...}` target, or run it with "
                     "--amigo-judge local",
-                )
+                ),
             )
-        for index in range(len(test.metrics)):
-            check = self._bind(test, index, path)
-            if isinstance(check, SpecProblem):
-                problems.append(check)
-            else:
-                checks.append(check)
         return checks, problems
-
-    def _bind(self, test: UnitTest, index: int, path: Path) -> BoundExpectation | SpecProblem:
-        expected = test.metrics[index]
-        line = test.expect_lines[index]
-        field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
-        located = self.registry.get(expected.metric)
-        if located is None and expected.metric in self.registry.rejected:
-            return SpecProblem(
-                path,
-                line,
-                field_name + ".metric",
-                f"metric {expected.metric!r} is declared with errors",
-                "fix the collection error of the file that declares it",
-            )
-        if located is None:
-            known = ", ".join(self.registry.names()) or "none declared"
-            return SpecProblem(
-                path,
-                line,
-                field_name + ".metric",
-                f"unknown metric {expected.metric!r}",
-                f"declare it under `metrics:` in any suite file of the session; known: {known}",
-            )
-        try:
-            expectation = parse_expectation(
-                expected.expect, located.spec.metric_value, expected.allow_not_applicable
-            )
-        except ExpectationError as exc:
-            return SpecProblem(
-                path,
-                line,
-                field_name + ".expect",
-                f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
-                exc.hint,
-            )
-        turns = len(test.script) if test.script else test.max_turns
-        if expected.up_to_turn is not None and expected.up_to_turn > turns:
-            return SpecProblem(
-                path,
-                line,
-                field_name + ".up_to_turn",
-                f"turn {expected.up_to_turn} never comes: the test has at most {turns} user turns",
-                f"use an up_to_turn from 1 to {turns}, or drop it to judge the whole conversation",
-            )
-        return BoundExpectation(located.spec, expectation, expected.up_to_turn)
 
     def register_metrics(self) -> dict[str, SpecProblem]:
         """Store every declared metric once; new versions where definitions changed. With the

@@ -28,7 +28,7 @@ def test_unknown_key_suggests_the_close_one(suite: Suite) -> None:
     out = collection_error(suite)
     assert "m.amigo.yaml:3: metrics[0].descripton: unknown key 'descripton'" in out
     assert "did you mean `description`?" in out
-    assert "m.amigo.yaml:2: metrics[0].description: required field is missing" in out
+    assert "required field is missing" not in out, "the misspelt key is the one problem"
 
 
 def test_top_level_typo_is_named_with_the_allowed_keys(suite: Suite) -> None:

@@ -45,7 +45,7 @@ def use_script(directory: Path | str) -> None:
 
 
 def _make_handler(litellm: Any) -> Any:
-    class ScriptedProvider(litellm.CustomLLM):  # type: ignore[misc, name-defined]
+    class ScriptedProvider(litellm.CustomLLM):  # type: ignore[misc]
         directory: Path | None = None
 
         async def acompletion(self, model: str, messages: list[Any], *a: Any, **kw: Any) -> Any:
@@ -73,7 +73,11 @@ async def _answer(
     return litellm.ModelResponse(
         model=f"{PROVIDER}/{model}",
         choices=[
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": answer},
+            }
         ],
     )
 
