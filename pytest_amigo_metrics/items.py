@@ -16,11 +16,18 @@ from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
 from .spec import UnitTest
 from .state import get_session
+from .warnings import warn_empty
 
 
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[SimulationItem]:
-        suite = get_session(self.config).catalog.collect(self.path)
+        session = get_session(self.config)
+        suite = session.catalog.collect(self.path)
+        if not suite.tests and not suite.metrics:
+            warn_empty(self.path)
+        problems = session.check_targets(suite)
+        if problems:
+            raise SpecError(problems)
         for test in suite.tests:
             yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
 

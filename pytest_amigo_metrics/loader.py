@@ -160,6 +160,9 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 models=merge_models(defaults.models if defaults else None, test.models),
                 metrics=test.metrics,
                 line=line,
+                target_line=line_of(document, ("simulation_unit_tests", index, "target"))
+                if test.target is not None
+                else line_of(document, ("defaults", "target")),
                 expect_lines=[
                     line_of(document, ("simulation_unit_tests", index, "metrics", j))
                     for j in range(len(test.metrics))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from .catalog import Blocked
+from .discovery import matches
 from .errors import SpecProblem, shown_path
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
@@ -19,6 +19,7 @@ from .report.terminal import summary_lines
 from .session import AmigoSession
 from .settings import add_options, resolve_settings
 from .state import SESSION_KEY, get_session
+from .warnings import near_miss, warn_near_miss
 
 RUN_ID_KEY = "amigo_simulation_unit_test_set_run_id"
 STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"red": True}}
@@ -94,8 +95,10 @@ class XdistHooks:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     patterns = get_session(parent.config).settings.file_patterns
-    if any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
+    if matches(file_path.name, patterns):
         return SuiteFile.from_parent(parent, path=file_path)
+    if near_miss(file_path.name, patterns):
+        warn_near_miss(file_path, patterns)
     return None
 
 

@@ -12,20 +12,22 @@ import pytest
 
 from .catalog import Catalog
 from .discovery import find_suite_files, ignored_by_pytest, may_declare_metrics
-from .errors import AmigoRunError, SpecProblem
+from .errors import AgentError, AmigoRunError, SpecProblem
 from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
 from .ids import stable_id
 from .judge import ActiveMetric, LocalJudge
-from .loader import LocatedMetric
+from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
+from .redact import redact
 from .settings import Settings
 from .simulator import SimulatedUser
 from .spec import UnitTest
 from .store import MetricTypeChanged, Registration, Store, StoreError
 from .targets import build_agent
+from .targets.python_callable import import_callable
 
 if TYPE_CHECKING:
     from .amigo.client import AmigoAPI
@@ -118,6 +120,28 @@ class AmigoSession:
             f"declare a new metric with a new name (e.g. '{name} ({declared})') and point the "
             f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
         )
+
+    def check_targets(self, suite: LoadedSuite) -> list[SpecProblem]:
+        """Python targets that cannot be imported, once per declaration, at its line."""
+        problems: list[SpecProblem] = []
+        for test in _distinct_python_targets(suite.tests):
+            ref = test.target.python
+            assert ref is not None
+            try:
+                import_callable(ref, [suite.path.parent, self.rootpath])
+            except AgentError as exc:
+                problems.append(
+                    SpecProblem(
+                        suite.path,
+                        test.target_line,
+                        "target.python",
+                        redact(str(exc)),
+                        "fix the module so that it imports, or point `python:` at the right "
+                        "'module:function' (modules are found beside the suite file, in the "
+                        "rootdir and on sys.path)",
+                    )
+                )
+        return problems
 
     def resolve(
         self, test: UnitTest, path: Path
@@ -237,6 +261,15 @@ class AmigoSession:
             models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
+
+
+def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
+    """One test per place a python target is declared (a `defaults:` target serves many)."""
+    seen: dict[tuple[str, int], UnitTest] = {}
+    for test in tests:
+        if test.target.python is not None:
+            seen.setdefault((test.target.python, test.target_line), test)
+    return list(seen.values())
 
 
 def _shutdown(loop: asyncio.AbstractEventLoop) -> None:

@@ -193,6 +193,7 @@ class UnitTest(BaseModel):
     metrics: list[ExpectationSpec]
     line: int
     expect_lines: list[int]
+    target_line: int = 0
 
 
 def merge_models(base: ModelsSpec | None, override: ModelsSpec | None) -> ModelsSpec:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import importlib
 import inspect
 import sys
@@ -15,23 +16,54 @@ from .base import StatelessAgent
 
 
 def import_callable(ref: str, search_paths: list[Path]) -> Callable[..., Any]:
-    """Import `package.module:function` (dotted attributes allowed), looking in search_paths too."""
+    """Import `package.module:function` (dotted attributes allowed), looking in search_paths too.
+    AgentError, saying what went wrong, when it cannot be imported or is not callable."""
     module_name, _, attribute = ref.partition(":")
-    for path in reversed(search_paths):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
+    folders = list(dict.fromkeys(str(p) for p in search_paths))
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     try:
         target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
+    except ModuleNotFoundError as exc:
         raise AgentError(
-            f"cannot load the agent {ref!r}: {type(exc).__name__}: {exc}\n"
-            f"    looked in: {', '.join(str(p) for p in search_paths)} and sys.path"
+            f"cannot import the agent {ref!r}: ModuleNotFoundError: {exc}\n"
+            f"    looked in: {', '.join(folders)} and sys.path"
         ) from None
+    except (Exception, SystemExit) as exc:  # the module itself failed while importing
+        raise AgentError(
+            f"cannot import the agent {ref!r}: importing {module_name!r} raised {_describe(exc)}"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise AgentError(
+                f"cannot import the agent {ref!r}: AttributeError: {_owner(target)} has no "
+                f"attribute {part!r}{_did_you_mean(part, target)}"
+            )
+        target = getattr(target, part)
     if not callable(target):
-        raise AgentError(f"the agent {ref!r} is not callable")
+        raise AgentError(f"the agent {ref!r} is not callable: it is a {type(target).__name__}")
     return target  # type: ignore[no-any-return]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+        return f"SyntaxError: {exc.msg}{where}"
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the module calls sys.exit() when imported"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _owner(target: Any) -> str:
+    kind = "module" if inspect.ismodule(target) else type(target).__name__
+    return f"{kind} {getattr(target, '__name__', '')!r}"
+
+
+def _did_you_mean(name: str, owner: Any) -> str:
+    public = [n for n in dir(owner) if not n.startswith("_") and callable(getattr(owner, n, None))]
+    close = difflib.get_close_matches(name, public, n=2)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class PythonAgent(StatelessAgent):
@@ -60,7 +92,9 @@ class PythonAgent(StatelessAgent):
                     result = await result
         except Exception as exc:
             trace = "".join(traceback.format_exception(exc, limit=-3))
-            raise AgentError(f"the agent {self.ref!r} raised:\n{trace}") from None
+            raise AgentError(
+                f"{type(exc).__name__} raised by the agent {self.ref!r}: {exc}\n{trace}"
+            ) from None
         if not isinstance(result, str) or not result.strip():
             raise AgentError(
                 f"the agent {self.ref!r} must return a non-empty string, got {result!r}"

@@ -1,0 +1,122 @@
+"""Every mistake that can be known before a conversation starts is a collection error."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Suite
+
+TWO_TESTS_ON_DEFAULTS = """
+defaults:
+  target: {python: "agent:respond"}
+simulation_unit_tests:
+  - name: one
+    persona: {name: Sam, background: A busy customer.}
+    scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+    script: ["hi"]
+    metrics: [{metric: Outcome, expect: resolved}]
+  - name: two
+    persona: {name: Sam, background: A busy customer.}
+    scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+    script: ["hi"]
+    metrics: [{metric: Outcome, expect: resolved}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        ("def respond(messages)\n    return 'x'\n", "SyntaxError: *(*agent.py, line 1)"),
+        ("raise RuntimeError('no config file')\n", "RuntimeError: no config file"),
+        ("import sys\nsys.exit(3)\n", "SystemExit(3): the module calls sys.exit() when imported"),
+        ("import no_such_dependency\n", "ModuleNotFoundError*no_such_dependency*"),
+        (
+            "def respnd(messages):\n    return 'x'\n",
+            "*has no attribute 'respond'; did you mean 'respnd'?",
+        ),
+        ("respond = 42\n", "*is not callable: it is a int"),
+    ],
+)
+def test_a_python_target_that_cannot_be_imported_is_a_collection_error_at_its_line(
+    suite: Suite, agent: str, message: str
+) -> None:
+    suite.standard()
+    suite.write("agent.py", agent)
+    suite.unit_test()
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"tests.amigo.yaml:6: target.python: cannot import the agent 'agent:respond'*{message}*"
+            if "not callable" not in message
+            else f"tests.amigo.yaml:6: target.python: the agent 'agent:respond'{message}",
+            "    fix: *",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "Interrupted: 1 error during collection" in result.stdout.str()
+
+
+def test_a_module_name_typo_says_where_it_looked_once_per_folder(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(file="tests.amigo.yaml")
+    suite.write(
+        "tests.amigo.yaml",
+        (suite.path / "tests.amigo.yaml").read_text().replace("agent:respond", "agnt:respond"),
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ModuleNotFoundError: No module named 'agnt'", "    looked in: *"]
+    )
+    looked_in = next(line for line in result.stdout.lines if "looked in:" in line)
+    folders = looked_in.split("looked in: ")[1].removesuffix(" and sys.path").split(", ")
+    assert len(folders) == len(set(folders)) == 1, "rootdir and the file's folder are the same"
+
+
+def test_a_bad_defaults_target_is_one_error_at_the_defaults_line(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", "raise ImportError('broken on purpose')\n")
+    suite.write("t.amigo.yaml", TWO_TESTS_ON_DEFAULTS)
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert out.count("cannot import the agent") == 1
+    result.stdout.fnmatch_lines(["t.amigo.yaml:2: target.python: *ImportError: broken on purpose"])
+
+
+def test_no_model_call_happens_when_collection_fails(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": ["{}"]})
+    suite.write("agent.py", "raise RuntimeError('x')\n")
+    suite.unit_test()
+    suite.pytester.runpytest("--amigo-judge-model", "scripted/judge").assert_outcomes(errors=1)
+    assert suite.calls() == []
+    assert not suite.store.exists()
+
+
+@pytest.mark.parametrize("name", ["support.amigo.yml", "support.Amigo.yaml", "support_amigo.yaml"])
+def test_a_near_miss_of_the_file_pattern_is_a_warning(suite: Suite, name: str) -> None:
+    suite.standard()
+    suite.unit_test(file=name)
+    result = suite.pytester.runpytest()
+    result.assert_outcomes()
+    result.stdout.fnmatch_lines(
+        [
+            f"*SuiteFileWarning: {name} looks like a suite file but was not collected: its name "
+            "does not match amigo_file_pattern (*.amigo.yaml)*"
+        ]
+    )
+
+
+def test_an_empty_suite_file_is_a_warning(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.write("empty.amigo.yaml", "# nothing yet\n")
+    suite.write("defaults_only.amigo.yaml", "defaults: {runs: 2}\n")
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*SuiteFileWarning: empty.amigo.yaml holds no metrics and no simulation_unit_tests*"]
+    )
+    result.stdout.fnmatch_lines(["*SuiteFileWarning: defaults_only.amigo.yaml holds no metrics*"])
