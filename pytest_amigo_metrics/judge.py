@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter, create_model
 
 from .errors import JudgeOutputError
-from .llm import RetryPolicy
+from .llm import ModelEndpoint, RetryPolicy
 from .metrics import JudgeValue, describe_value_space, value_problem
 from .spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
 from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
@@ -49,14 +49,14 @@ class Verdict:
 class LocalJudge:
     """A litellm model, one structured call per metric, re-asked when its answer is invalid."""
 
-    def __init__(self, model: str, retries: int, retry: RetryPolicy) -> None:
+    def __init__(self, model: ModelEndpoint, retries: int, retry: RetryPolicy) -> None:
         self.model = model
         self.retries = retries
         self.retry = retry
 
     @property
     def name(self) -> str:
-        return self.model
+        return self.model.label
 
     async def evaluate_all(
         self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
@@ -135,7 +135,7 @@ async def evaluate(
     metric: ActiveMetric,
     transcript: Transcript,
     *,
-    model: str,
+    model: ModelEndpoint,
     retries: int,
     retry: RetryPolicy,
 ) -> Verdict:
@@ -145,13 +145,14 @@ async def evaluate(
             model,
             judge_messages(metric, transcript),
             lambda text: parse_verdict(text, metric_value, transcript),
+            role="judge",
             response_format=response_schema(metric_value),
             retries=retries,
             retry=retry,
         )
     except StructuredAnswerError as exc:
         raise JudgeOutputError(
-            f"judge {model!r} gave no valid evaluation of metric {metric.name!r} "
+            f"judge {model.label!r} gave no valid evaluation of metric {metric.name!r} "
             f"(v{metric.version}) after {len(exc.attempts)} attempts:\n{exc.describe_attempts()}"
         ) from None
     return Verdict(

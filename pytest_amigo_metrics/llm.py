@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -60,8 +61,50 @@ class Completion:
     model: str
 
 
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """A model as litellm is called for it: the model string and where to reach it."""
+
+    model: str
+    api_base: str | None = None
+    api_version: str | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How reports and errors name it: the model, and its URL when it has its own."""
+        return f"{self.model} at {redact(self.api_base)}" if self.api_base else self.model
+
+    def call_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_version:
+            kwargs["api_version"] = self.api_version
+        if self.extra_headers:
+            kwargs["extra_headers"] = dict(self.extra_headers)
+        return kwargs
+
+
 def is_offline(model: str) -> bool:
     return model.startswith(OFFLINE_PROVIDER + "/")
+
+
+# litellm's own help banners and bug-report links: noise in a test report.
+_LITELLM_NOISE = re.compile(
+    r"(?im)^.*(give feedback / get help|github\.com/berriai/litellm/issues|litellm\.info:|"
+    r"turn_on_debug|litellm\._turn_on_debug).*$\n?"
+)
+
+
+def clean_error(exc: BaseException) -> str:
+    """An exception as one readable line for reports: its type and message, no banners, no
+    secrets."""
+    name = type(exc).__name__
+    text = _LITELLM_NOISE.sub("", str(exc)).strip()
+    while (stripped := re.sub(rf"^(litellm\.)?{name}: ", "", text)) != text:
+        text = stripped  # litellm repeats the type name in front of its messages
+    return redact(f"{name}: {text}")
 
 
 def load_litellm() -> Any:
@@ -81,43 +124,60 @@ def load_litellm() -> Any:
     return litellm
 
 
+def provider_problem(endpoint: ModelEndpoint) -> str | None:
+    """Why no litellm provider accepts the model string, or None when one does."""
+    litellm = load_litellm()
+    try:
+        litellm.get_llm_provider(model=endpoint.model, api_base=endpoint.api_base)
+    except Exception:
+        return f"no litellm provider accepts the model {endpoint.model!r}"
+    return None
+
+
 async def complete(
-    model: str,
+    endpoint: ModelEndpoint,
     messages: list[dict[str, str]],
     *,
-    response_format: type[BaseModel] | None = None,
+    role: str,
     retry: RetryPolicy,
+    response_format: type[BaseModel] | None = None,
     temperature: float | None = 0.0,
     seed: int | None = None,
 ) -> Completion:
-    """One chat completion; transient failures are retried with exponential backoff."""
+    """One chat completion; transient failures are retried with exponential backoff. Errors
+    name the role, the model and its URL."""
     litellm = load_litellm()
     # litellm's own types trip a pydantic UserWarning when first used; it is not the user's
     # concern. Added per call because pytest resets warning filters for every test item.
     warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
     # drop_params: a provider without e.g. `seed` or `response_format` still answers; the
     # prompt asks for JSON anyway and every answer is validated.
-    kwargs: dict[str, Any] = {"num_retries": 0, "drop_params": True}
+    kwargs: dict[str, Any] = {"num_retries": 0, "drop_params": True, **endpoint.call_kwargs()}
     if temperature is not None:
         kwargs["temperature"] = temperature
     if response_format is not None:
         kwargs["response_format"] = response_format
     if seed is not None:
         kwargs["seed"] = seed
+    who = f"{role} model {endpoint.model!r}" + (
+        f" at {redact(endpoint.api_base)}" if endpoint.api_base else ""
+    )
     last_error = ""
     for attempt in range(retry.attempts):
         try:
-            response = await litellm.acompletion(model=model, messages=messages, **kwargs)
+            response = await litellm.acompletion(model=endpoint.model, messages=messages, **kwargs)
         except Exception as exc:
-            last_error = redact(f"{type(exc).__name__}: {exc}")
+            last_error = clean_error(exc)
             if type(exc).__name__ not in TRANSIENT_ERRORS:
-                raise ModelCallError(f"model {model!r} failed: {last_error}") from None
+                raise ModelCallError(f"{who} failed: {last_error}") from None
             if attempt + 1 < retry.attempts:
                 await asyncio.sleep(retry.delay(attempt, retry_after(exc)))
             continue
         content = response.choices[0].message.content
-        return Completion(text=content or "", model=model)
+        return Completion(text=content or "", model=endpoint.model)
+    unreachable = endpoint.api_base and re.search(r"(?i)connect", last_error)
+    what = "could not be reached" if unreachable else "still failing"
     raise ModelCallError(
-        f"model {model!r} still failing after {retry.attempts} attempts "
+        f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"
     )

@@ -19,7 +19,9 @@ from .spec import (
     DEFAULT_MIN_PASS_RATE,
     DEFAULT_RUNS,
     METRIC_VALUE_TYPES,
+    UNION_TAGS,
     MetricSpec,
+    SimulationUnitTestSpec,
     SuiteFile,
     UnitTest,
     first_set,
@@ -163,6 +165,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 target_line=line_of(document, ("simulation_unit_tests", index, "target"))
                 if test.target is not None
                 else line_of(document, ("defaults", "target")),
+                model_lines=_model_lines(document, index, test),
                 expect_lines=[
                     line_of(document, ("simulation_unit_tests", index, "metrics", j))
                     for j in range(len(test.metrics))
@@ -172,6 +175,22 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
     if problems:
         raise SpecError(problems, tuple(m.spec.name for m in metrics))
     return LoadedSuite(path, metrics, tests)
+
+
+def _model_lines(document: LineDict, index: int, test: SimulationUnitTestSpec) -> dict[str, int]:
+    """Where each role's model is declared: the test's `models:`, else the file's defaults."""
+    lines: dict[str, int] = {}
+    for role in ("simulator", "judge"):
+        own = test.models is not None and getattr(test.models, role) is not None
+        loc = (
+            ("simulation_unit_tests", index, "models", role)
+            if own
+            else ("defaults", "models", role)
+        )
+        lines[role] = line_of(document, loc)
+    target = ("simulation_unit_tests", index, "target") if test.target else ("defaults", "target")
+    lines["agent"] = line_of(document, (*target, "model"))
+    return lines
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -261,6 +280,8 @@ def _hint(loc: tuple[int | str, ...]) -> str:
         return "write the agent as 'package.module:function'"
     if "categories" in names:
         return "give 1 to 50 distinct, non-empty categories"
+    if "models" in names and not names & {"api_base", "api_version", "extra_headers"}:
+        return "write a litellm model string, or a mapping {model: ..., api_base: ...}"
     return ""
 
 
@@ -273,7 +294,7 @@ def _walk(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], type[BaseM
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             node = node[part]
             continue
-        if part == "[key]":
+        if part == "[key]" or part in UNION_TAGS:
             continue
         kept.append(part)
         if isinstance(part, int):

@@ -131,10 +131,30 @@ def pytest_collection_modifyitems(
     items[:] = keep
     if config.option.collectonly or not any(isinstance(i, SimulationItem) for i in keep):
         return
+    seen: set[tuple[Path, int, str]] = set()
+    items[:] = [i for i in keep if not _has_model_problems(i, config, seen)]
     refused = amigo.register_metrics()
     if refused:
         _report_refused(refused, config)
         items[:] = [i for i in keep if not _uses(i, refused)]
+
+
+def _has_model_problems(
+    item: pytest.Item, config: pytest.Config, seen: set[tuple[Path, int, str]]
+) -> bool:
+    """Models no provider accepts: a collection error at their line, before any conversation;
+    once for a declaration that many tests share (a file's `defaults:`)."""
+    if not isinstance(item, SimulationItem):
+        return False
+    found = get_session(config).model_problems(item.unit_test, item.path)
+    problems = [p for p in found if (p.path, p.line, p.message) not in seen]
+    seen.update((p.path, p.line, p.message) for p in found)
+    if problems:
+        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
+        config.hook.pytest_collectreport(
+            report=pytest.CollectReport(item.nodeid, "failed", longrepr, [])
+        )
+    return bool(found)
 
 
 def _report_refused(refused: dict[str, SpecProblem], config: pytest.Config) -> None:

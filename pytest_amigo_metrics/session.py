@@ -17,14 +17,15 @@ from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
 from .ids import stable_id
 from .judge import ActiveMetric, LocalJudge
+from .llm import ModelEndpoint, provider_problem
 from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
 from .redact import redact
-from .settings import Settings
+from .settings import Role, Settings
 from .simulator import SimulatedUser
-from .spec import UnitTest
+from .spec import UnitTest, as_model_ref
 from .store import MetricTypeChanged, Registration, Store, StoreError
 from .targets import build_agent
 from .targets.python_callable import import_callable
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from .amigo.client import AmigoAPI
 
 T = TypeVar("T")
+MODEL_HINT = (
+    "write it as '<provider>/<model>' (e.g. 'openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku-"
+    "latest', 'ollama/llama3'); providers: https://docs.litellm.ai/docs/providers"
+)
 
 
 @dataclass
@@ -143,6 +148,26 @@ class AmigoSession:
                 )
         return problems
 
+    def model_problems(self, test: UnitTest, path: Path) -> list[SpecProblem]:
+        """Models no litellm provider accepts, at the YAML line that names them (a model from
+        an option is a usage error instead: it is nobody's line)."""
+        problems: list[SpecProblem] = []
+        for role, endpoint in self.models_for(test).items():
+            if role == "simulator" and test.script is not None:
+                continue  # a scripted user never calls its model
+            problem = provider_problem(endpoint)
+            if problem is None:
+                continue
+            if self.settings.model_from_option(role):
+                raise pytest.UsageError(f"--amigo-{role}-model: {problem}. {MODEL_HINT}")
+            field_name = "target.model" if role == "agent" else f"models.{role}"
+            problems.append(
+                SpecProblem(
+                    path, test.model_lines.get(role, test.line), field_name, problem, MODEL_HINT
+                )
+            )
+        return problems
+
     def resolve(
         self, test: UnitTest, path: Path
     ) -> tuple[list[BoundExpectation], list[SpecProblem]]:
@@ -203,20 +228,20 @@ class AmigoSession:
         metric = ActiveMetric(registration.metric_id, spec.name, registration.version, spec)
         return Check(metric, bound.expectation, bound.up_to_turn)
 
-    def models_for(self, test: UnitTest) -> dict[str, str]:
-        models = {
-            "simulator": self.settings.model_for("simulator", test.models.simulator),
-            "judge": self.settings.model_for("judge", test.models.judge),
+    def models_for(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
+        """The model of each role the test calls through litellm (a scripted user calls no
+        simulator model; the Amigo judge is not a model)."""
+        settings = self.settings
+        models: dict[Role, ModelEndpoint] = {
+            "simulator": settings.endpoint_for("simulator", as_model_ref(test.models.simulator)),
         }
+        if settings.judge == "local":
+            models["judge"] = settings.endpoint_for("judge", as_model_ref(test.models.judge))
         if test.target.model is not None:
-            models["agent"] = self.settings.model_for("agent", test.target.model)
-        if self.settings.judge == "amigo":
-            from .amigo.judge import JUDGE_NAME
-
-            models["judge"] = JUDGE_NAME
+            models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
         return models
 
-    def judge_for(self, models: dict[str, str]) -> Judge:
+    def judge_for(self, models: dict[Role, ModelEndpoint]) -> Judge:
         if self.settings.judge == "amigo":
             from .amigo.judge import AmigoJudge
 
@@ -229,7 +254,7 @@ class AmigoSession:
         models = self.models_for(test)
         agent = build_agent(
             test.target,
-            model_override=models.get("agent"),
+            model=models.get("agent"),
             search_paths=[path.parent, self.rootpath],
             retry=self.settings.retry,
             amigo=self.amigo,
@@ -246,7 +271,8 @@ class AmigoSession:
             concurrency=self.settings.concurrency,
         )
         unit_test_id = stable_id("unit_test", nodeid)
-        reported = {**models, "agent": agent.name}  # the agent as reports name it
+        judge = plan.judge.name
+        reported = {"simulator": models["simulator"].label, "judge": judge, "agent": agent.name}
 
         def save(run: RunOutcome) -> None:
             self.store.save_run(self.run_id, unit_test_id, nodeid, run, reported)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
-from .llm import OFFLINE_MODELS, RetryPolicy
+from .llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
+from .spec import ModelRef
 
 Role = Literal["simulator", "judge", "agent"]
 DEFAULT_STORE = ".amigo-metrics/results.sqlite3"
@@ -42,6 +43,9 @@ OPTIONS = [
     Option("simulator_model", "litellm model string for the simulated user"),
     Option("judge_model", "litellm model string for the judge"),
     Option("agent_model", "litellm model string for `model:` targets (overrides the YAML's)"),
+    Option("simulator_api_base", "base URL of the simulator's model server (litellm api_base)"),
+    Option("judge_api_base", "base URL of the judge's model server (litellm api_base)"),
+    Option("agent_api_base", "base URL of a `model:` target's server (litellm api_base)"),
     Option("store", f"SQLite results file, relative to the rootdir (default {DEFAULT_STORE})"),
     Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
     Option("concurrency", "runs of one test in flight at once (default 4)", 4, int),
@@ -75,21 +79,27 @@ OFFLINE_FLAG = "--amigo-offline"
 OFFLINE_ENV = "AMIGO_METRICS_OFFLINE"
 
 
+KIND_NAMES = {int: "a whole number", float: "a number", str: "a text"}
+
+
 def _lookup(config: pytest.Config, option: Option) -> Any:
-    value = config.getoption(option.name, default=None)
-    if value is None:
-        value = os.environ.get(option.env) or None
-    if value is None:
-        value = config.getini(option.ini) or None
-    if value is None:
-        return option.default
-    try:
-        return option.kind(value)
-    except ValueError:
-        raise pytest.UsageError(
-            f"{option.flag} / {option.env} / ini {option.ini}: "
-            f"{value!r} is not a {option.kind.__name__}"
-        ) from None
+    sources = (
+        ("", lambda: config.getoption(option.name, default=None)),
+        (f" (from environment variable {option.env})", lambda: os.environ.get(option.env) or None),
+        (f" (from ini option {option.ini})", lambda: config.getini(option.ini) or None),
+    )
+    for source, read in sources:
+        value = read()
+        if value is None:
+            continue
+        try:
+            return option.kind(value)
+        except ValueError:
+            raise pytest.UsageError(
+                f"{option.flag}: {value!r}{source} is not "
+                f"{KIND_NAMES.get(option.kind, option.kind.__name__)} ({option.help})"
+            ) from None
+    return option.default
 
 
 @dataclass(frozen=True)
@@ -106,15 +116,42 @@ class Settings:
     backend: str = "local"
     judge: str = "local"
     rate_window: float = 60.0
+    api_bases: dict[str, str] = field(default_factory=dict)
 
-    def model_for(self, role: Role, from_yaml: str | None) -> str:
-        """The model a role uses; with no model anywhere, the built-in offline provider."""
+    def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
+        """The model a role uses and where to reach it; with no model anywhere, the built-in
+        offline provider. A model from the command line, environment or ini replaces the
+        YAML's model with its connection settings; a role's api_base option applies to
+        whichever model the role uses."""
         if self.offline:
-            return OFFLINE_MODELS[role]
-        configured = {"simulator": self.simulator_model, "judge": self.judge_model}.get(
-            role, self.agent_model
-        )
-        return configured or from_yaml or OFFLINE_MODELS[role]
+            return ModelEndpoint(OFFLINE_MODELS[role])
+        configured = {
+            "simulator": self.simulator_model,
+            "judge": self.judge_model,
+            "agent": self.agent_model,
+        }[role]
+        if configured:
+            endpoint = ModelEndpoint(configured)
+        elif from_yaml is not None:
+            endpoint = ModelEndpoint(
+                from_yaml.model,
+                from_yaml.api_base,
+                from_yaml.api_version,
+                tuple(sorted(from_yaml.extra_headers.items())),
+            )
+        else:
+            return ModelEndpoint(OFFLINE_MODELS[role])
+        api_base = self.api_bases.get(role)
+        return replace(endpoint, api_base=api_base) if api_base else endpoint
+
+    def model_from_option(self, role: Role) -> bool:
+        """Whether the role's model comes from the command line, environment or ini."""
+        options = {
+            "simulator": self.simulator_model,
+            "judge": self.judge_model,
+            "agent": self.agent_model,
+        }
+        return not self.offline and bool(options[role])
 
 
 def resolve_settings(config: pytest.Config) -> Settings:
@@ -153,6 +190,11 @@ def resolve_settings(config: pytest.Config) -> Settings:
         backend=values["backend"],
         judge=values["judge"],
         rate_window=values["rate_window"],
+        api_bases={
+            role: values[f"{role}_api_base"]
+            for role in ("simulator", "judge", "agent")
+            if values[f"{role}_api_base"]
+        },
     )
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from .errors import ModelCallError
-from .llm import RetryPolicy
+from .llm import ModelEndpoint, RetryPolicy
 from .spec import Persona, Scenario
 from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
 from .transcript import Transcript
@@ -62,7 +62,7 @@ class SimulatedUser:
     persona: Persona
     scenario: Scenario
     script: list[str] | None
-    model: str
+    model: ModelEndpoint
     retry: RetryPolicy
     retries: int = 2
 
@@ -83,6 +83,7 @@ class SimulatedUser:
                 self.model,
                 messages,
                 parse_user_turn,
+                role="simulator",
                 response_format=UserTurnSchema,
                 retries=self.retries,
                 retry=self.retry,
@@ -91,7 +92,7 @@ class SimulatedUser:
             )
         except StructuredAnswerError as exc:
             raise ModelCallError(
-                f"simulator {self.model!r} gave no valid user turn after "
+                f"simulator {self.model.label!r} gave no valid user turn after "
                 f"{len(exc.attempts)} attempts:\n{exc.describe_attempts()}"
             ) from None
         return turn

@@ -7,9 +7,19 @@ file of the session is loaded (see expectations.py).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TagStr = Annotated[
@@ -88,6 +98,49 @@ class Scenario(StrictModel):
     instructions: NonEmptyStr
 
 
+_SECRET_HEADER = re.compile(r"(?i)(authorization|key|token|secret|password|cookie)")
+
+
+class Connection(StrictModel):
+    """Where litellm reaches a model besides its model string. Never keys: those stay in the
+    environment, where the provider's usual variable (OPENAI_API_KEY, ...) is read."""
+
+    api_base: NonEmptyStr | None = None
+    api_version: NonEmptyStr | None = None
+    extra_headers: dict[NonEmptyStr, str] = Field(default_factory=dict)
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _no_secret_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        secret = [name for name in headers if _SECRET_HEADER.search(name)]
+        if secret:
+            raise ValueError(
+                f"header {secret[0]!r} carries a credential, and credentials never go in a suite "
+                "file: set the provider's key in the environment (e.g. OPENAI_API_KEY), where "
+                "litellm reads it"
+            )
+        return headers
+
+
+class ModelRef(Connection):
+    """A role's model as a mapping: `{model: openai/gpt-4o-mini, api_base: ...}`."""
+
+    model: NonEmptyStr
+
+
+# Union members are tagged so that a mapping is checked as a mapping only (its errors are
+# the mapping's), and a string as a string.
+UNION_TAGS = ("model string", "model mapping")
+ModelChoice = Annotated[
+    Annotated[NonEmptyStr, Tag(UNION_TAGS[0])] | Annotated[ModelRef, Tag(UNION_TAGS[1])],
+    Discriminator(lambda value: UNION_TAGS[isinstance(value, dict | ModelRef)]),
+]
+
+
+def as_model_ref(choice: ModelChoice | None) -> ModelRef | None:
+    return ModelRef(model=choice) if isinstance(choice, str) else choice
+
+
 class AmigoTargetSpec(StrictModel):
     """A service on the Amigo API (credentials come from the environment, never from YAML)."""
 
@@ -95,8 +148,9 @@ class AmigoTargetSpec(StrictModel):
     version_set: NonEmptyStr = "release"
 
 
-class TargetSpec(StrictModel):
-    """The agent under test: exactly one of `python`, `model` or `amigo`."""
+class TargetSpec(Connection):
+    """The agent under test: exactly one of `python`, `model` or `amigo`; a `model` target may
+    say where to reach it (api_base, api_version, extra_headers)."""
 
     python: PythonRef | None = None
     model: NonEmptyStr | None = None
@@ -114,7 +168,19 @@ class TargetSpec(StrictModel):
             )
         if self.system_prompt is not None and self.model is None:
             raise ValueError("system_prompt goes with a `model` target only")
+        if self.model is None and (self.api_base or self.api_version or self.extra_headers):
+            raise ValueError("api_base, api_version and extra_headers go with a `model` target")
         return self
+
+    def model_ref(self) -> ModelRef | None:
+        if self.model is None:
+            return None
+        return ModelRef(
+            model=self.model,
+            api_base=self.api_base,
+            api_version=self.api_version,
+            extra_headers=self.extra_headers,
+        )
 
     def describe(self) -> str:
         if self.amigo is not None:
@@ -123,10 +189,11 @@ class TargetSpec(StrictModel):
 
 
 class ModelsSpec(StrictModel):
-    """Per-role litellm model strings (the agent's model is the target's `model`)."""
+    """Per-role litellm models, each a model string or a mapping with its connection settings
+    (the agent's model is the target's `model`)."""
 
-    simulator: NonEmptyStr | None = None
-    judge: NonEmptyStr | None = None
+    simulator: ModelChoice | None = None
+    judge: ModelChoice | None = None
 
 
 class ExpectationSpec(StrictModel):
@@ -194,13 +261,16 @@ class UnitTest(BaseModel):
     line: int
     expect_lines: list[int]
     target_line: int = 0
+    # Where each role's model is declared (for errors found before the run).
+    model_lines: dict[str, int] = Field(default_factory=dict)
 
 
 def merge_models(base: ModelsSpec | None, override: ModelsSpec | None) -> ModelsSpec:
-    merged = (base.model_dump() if base else {}) | {
-        k: v for k, v in (override.model_dump() if override else {}).items() if v is not None
-    }
-    return ModelsSpec(**merged)
+    """The test's models over the file's defaults, role by role."""
+    return ModelsSpec(
+        simulator=first_set(override and override.simulator, base and base.simulator),
+        judge=first_set(override and override.judge, base and base.judge),
+    )
 
 
 def first_set(*values: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from .llm import Completion, RetryPolicy, complete
+from .llm import Completion, ModelEndpoint, RetryPolicy, complete
 
 T = TypeVar("T")
 
@@ -27,8 +27,8 @@ class InvalidAnswer(ValueError):
 
 
 class StructuredAnswerError(Exception):
-    def __init__(self, model: str, attempts: list[tuple[str, str]]) -> None:
-        super().__init__(f"{model}: {len(attempts)} invalid answers")
+    def __init__(self, model: ModelEndpoint, attempts: list[tuple[str, str]]) -> None:
+        super().__init__(f"{model.label}: {len(attempts)} invalid answers")
         self.model = model
         self.attempts = attempts  # (raw text, why it was rejected)
 
@@ -39,10 +39,11 @@ class StructuredAnswerError(Exception):
 
 
 async def ask_structured(
-    model: str,
+    model: ModelEndpoint,
     messages: list[dict[str, str]],
     parse: Callable[[str], T],
     *,
+    role: str,
     response_format: type[BaseModel],
     retries: int,
     retry: RetryPolicy,
@@ -55,6 +56,7 @@ async def ask_structured(
         reply = await complete(
             model,
             conversation,
+            role=role,
             response_format=response_format,
             retry=retry,
             temperature=temperature,

@@ -120,3 +120,57 @@ def test_an_empty_suite_file_is_a_warning(suite: Suite) -> None:
         ["*SuiteFileWarning: empty.amigo.yaml holds no metrics and no simulation_unit_tests*"]
     )
     result.stdout.fnmatch_lines(["*SuiteFileWarning: defaults_only.amigo.yaml holds no metrics*"])
+
+
+def test_a_model_no_provider_accepts_is_reported_at_its_line_before_any_call(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.scripted({"judge": ["{}"]})
+    suite.write("agent.py", "def respond(messages):\n    return 'ok'\n")
+    suite.write(
+        "t.amigo.yaml",
+        TWO_TESTS_ON_DEFAULTS.replace(
+            "defaults:\n", "defaults:\n  models: {judge: no-such-provider/judge-9}\n"
+        ),
+    )
+    suite.write(
+        "m.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: model agent
+            persona: {name: Sam, background: A busy customer.}
+            scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+            script: ["hi"]
+            target:
+              model: nonsense-provider/agent-x
+            metrics: [{metric: Outcome, expect: resolved}]
+        """,
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "t.amigo.yaml:2: models.judge: no litellm provider accepts the model "
+            "'no-such-provider/judge-9'",
+            "    fix: write it as '<provider>/<model>'*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "m.amigo.yaml:7: target.model: no litellm provider accepts the model 'nonsense-provider/agent-x'"
+        ]
+    )
+    assert out.count("no-such-provider/judge-9") == 1, "one error for the shared declaration"
+    assert suite.calls() == []
+
+
+def test_a_model_option_no_provider_accepts_is_a_usage_error(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "gpt-nonexistent-x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--amigo-judge-model: no litellm provider accepts the model 'gpt-nonexistent-x'*"]
+    )

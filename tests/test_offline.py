@@ -9,7 +9,7 @@ import pytest
 
 from conftest import Suite
 from pytest_amigo_metrics.judge import ActiveMetric, evaluate
-from pytest_amigo_metrics.llm import RetryPolicy, complete
+from pytest_amigo_metrics.llm import ModelEndpoint, RetryPolicy, complete
 from pytest_amigo_metrics.offline_logic import judge, simulate_user
 from pytest_amigo_metrics.spec import MetricSpec
 from pytest_amigo_metrics.transcript import Transcript
@@ -31,7 +31,9 @@ def metric(description: str, metric_value: dict[str, object]) -> ActiveMetric:
 
 
 def judged(m: ActiveMetric, t: Transcript) -> tuple[object, list[str], str]:
-    verdict = asyncio.run(evaluate(m, t, model="offline/judge", retries=0, retry=NO_WAIT))
+    verdict = asyncio.run(
+        evaluate(m, t, model=ModelEndpoint("offline/judge"), retries=0, retry=NO_WAIT)
+    )
     return verdict.value, verdict.references, verdict.justification
 
 
@@ -99,7 +101,12 @@ def test_simulated_user_greets_follows_up_and_ends() -> None:
 
 def test_offline_models_go_through_litellm() -> None:
     reply = asyncio.run(
-        complete("offline/agent", [{"role": "user", "content": "hi"}], retry=NO_WAIT)
+        complete(
+            ModelEndpoint("offline/agent"),
+            [{"role": "user", "content": "hi"}],
+            role="agent",
+            retry=NO_WAIT,
+        )
     )
     assert reply.model == "offline/agent" and "hi" in reply.text
 

@@ -60,10 +60,20 @@ def test_offline_switch_overrides_everything(
     result.stdout.fnmatch_lines(["*judge offline/judge*"])
 
 
-def test_bad_option_value_is_a_usage_error(suite: Suite) -> None:
+def test_bad_option_value_is_a_usage_error_naming_option_and_source(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = suite.pytester.runpytest("--amigo-concurrency", "lots")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--amigo-concurrency*'lots' is not a int*"])
+    result.stderr.fnmatch_lines(["ERROR: --amigo-concurrency: 'lots' is not a whole number (*"])
+    monkeypatch.setenv("AMIGO_METRICS_RETRY_BASE_DELAY", "soon")
+    result = suite.pytester.runpytest()
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --amigo-retry-base-delay: 'soon' (from environment variable "
+            "AMIGO_METRICS_RETRY_BASE_DELAY) is not a number (*"
+        ]
+    )
 
 
 def test_secrets_never_reach_the_report(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..llm import RetryPolicy
+from ..llm import ModelEndpoint, RetryPolicy
 from ..spec import TargetSpec
 from .base import Agent, Chat, StatelessAgent
 from .litellm_model import LiteLLMAgent
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def build_agent(
     target: TargetSpec,
     *,
-    model_override: str | None,
+    model: ModelEndpoint | None,
     search_paths: list[Path],
     retry: RetryPolicy,
     amigo: Callable[[], AmigoAPI],
@@ -30,8 +30,7 @@ def build_agent(
         return AmigoServiceAgent(target.amigo, amigo())
     if target.python is not None:
         return PythonAgent(target.python, search_paths)
-    model = model_override or target.model
-    assert model is not None, "TargetSpec guarantees python or model"
+    assert model is not None, "a `model:` target's endpoint is resolved by the session"
     return LiteLLMAgent(model, target.system_prompt, retry)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ..llm import RetryPolicy, complete
+from ..llm import ModelEndpoint, RetryPolicy, complete
 from ..transcript import Transcript
 from .base import StatelessAgent
 
@@ -8,19 +8,23 @@ from .base import StatelessAgent
 class LiteLLMAgent(StatelessAgent):
     """Any model litellm reaches, with an optional system prompt."""
 
-    def __init__(self, model: str, system_prompt: str | None, retry: RetryPolicy) -> None:
+    def __init__(self, model: ModelEndpoint, system_prompt: str | None, retry: RetryPolicy) -> None:
         self.model = model
         self.system_prompt = system_prompt
         self.retry = retry
 
     @property
     def name(self) -> str:
-        return f"model:{self.model}"
+        return f"model:{self.model.label}"
 
     async def reply(self, transcript: Transcript) -> str:
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         # temperature=None: the agent samples as its provider does by default, like in production.
         completion = await complete(
-            self.model, messages + transcript.as_chat("agent"), retry=self.retry, temperature=None
+            self.model,
+            messages + transcript.as_chat("agent"),
+            role="agent",
+            retry=self.retry,
+            temperature=None,
         )
         return completion.text

@@ -1,0 +1,124 @@
+"""Models on your own endpoints: api_base, api_version and extra_headers per role, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import Suite
+from openai_server import closed_port_url, openai_server
+
+VERDICT = json.dumps({"value": 8, "justification": "Warm and apologetic.", "references": []})
+
+
+@pytest.fixture(autouse=True)
+def provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "local-server-needs-no-key")
+
+
+def judge_answers(body: dict[str, Any]) -> str:
+    return VERDICT
+
+
+def test_a_judge_on_your_own_server_from_yaml(suite: Suite) -> None:
+    suite.standard()
+    with openai_server(judge_answers) as server:
+        suite.unit_test(
+            extra=f"""
+            models:
+              judge:
+                model: openai/local-judge
+                api_base: "{server.url}"
+                extra_headers: {{X-Team: quality}}
+            """
+        )
+        result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert [r.path for r in server.requests] == ["/v1/chat/completions"]
+    request = server.requests[0]
+    assert request.body["model"] == "local-judge"
+    assert request.headers["x-team"] == "quality"
+    assert request.body["temperature"] == 0
+    result.stdout.fnmatch_lines([f"*judge openai/local-judge at {server.url}*"])
+
+
+def test_the_api_base_option_points_a_role_at_a_server(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    with openai_server(judge_answers) as server:
+        result = suite.pytester.runpytest(
+            "--amigo-judge-model", "openai/other-judge", "--amigo-judge-api-base", server.url
+        )
+    result.assert_outcomes(passed=1)
+    assert [r.body["model"] for r in server.requests] == ["other-judge"]
+
+
+def test_a_model_target_and_simulator_on_your_own_server(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.standard()
+
+    def respond(body: dict[str, Any]) -> str:
+        if body["model"] == "sim":
+            turns = sum(1 for m in body["messages"] if m["role"] == "assistant")
+            if turns:
+                return json.dumps({"action": "objective_reached", "message": ""})
+            return json.dumps({"action": "send", "message": "I am locked out."})
+        return "I apologise; I verified your identity and reset it. Resolved."
+
+    with openai_server(respond) as server:
+        monkeypatch.setenv("AMIGO_METRICS_SIMULATOR_API_BASE", server.url)
+        suite.write(
+            "t.amigo.yaml",
+            f"""
+            simulation_unit_tests:
+              - name: served
+                persona: {{name: Sam, background: A busy customer.}}
+                scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+                target: {{model: openai/my-agent, api_base: "{server.url}", api_version: "2024-06-01"}}
+                models: {{simulator: openai/sim}}
+                metrics: [{{metric: Outcome, expect: resolved}}]
+            """,
+        )
+        result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    models = [r.body["model"] for r in server.requests]
+    assert models.count("my-agent") == 1 and models.count("sim") == 2
+
+
+def test_a_server_that_cannot_be_reached_names_role_model_and_url(suite: Suite) -> None:
+    suite.standard()
+    url = closed_port_url()
+    suite.unit_test(extra=f'models: {{judge: {{model: openai/local-judge, api_base: "{url}"}}}}\n')
+    result = suite.pytester.runpytest(
+        "--amigo-retry-attempts", "2", "--amigo-retry-base-delay", "0"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*judge model 'openai/local-judge' at {url} could not be reached after 2 attempts*"]
+    )
+    assert "Give Feedback" not in result.stdout.str()
+    assert "github.com/BerriAI" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("header", ["Authorization", "X-Api-Key", "api-token"])
+def test_credentials_in_headers_are_refused_at_collection(suite: Suite, header: str) -> None:
+    suite.standard()
+    suite.unit_test(
+        extra=f"models: {{judge: {{model: openai/j, extra_headers: {{{header}: abc}}}}}}\n"
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*models.judge*header '{header}' carries a credential*environment*"]
+    )
+
+
+def test_a_key_in_the_yaml_is_an_unknown_key(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(extra="models: {judge: {model: openai/j, api_key: abc}}\n")
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*models.judge.api_key: unknown key 'api_key'*"])
