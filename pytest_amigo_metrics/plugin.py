@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from .catalog import Blocked
+from .collection import prepare_items
 from .discovery import matches
-from .errors import SpecProblem, shown_path
 from .ids import new_id
-from .items import SimulationItem, SuiteFile
+from .items import SuiteFile
 from .once import forget
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
@@ -109,74 +108,7 @@ def pytest_collection(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Bind expectations to metrics once every file is loaded; a problem is a collection error."""
-    amigo = get_session(config)
-    for error in amigo.catalog.unreported():
-        _report_problems(error.problems, config)
-    keep: list[pytest.Item] = []
-    for item in items:
-        if not isinstance(item, SimulationItem):
-            keep.append(item)
-            continue
-        try:
-            item.checks, problems = amigo.resolve(item.unit_test, item.path)
-        except Blocked:  # the declaring file's own collection error says what to fix
-            continue
-        if not problems:
-            keep.append(item)
-            continue
-        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
-        report = pytest.CollectReport(item.nodeid, "failed", longrepr, [])
-        config.hook.pytest_collectreport(report=report)
-    items[:] = keep
-    if config.option.collectonly or not any(isinstance(i, SimulationItem) for i in keep):
-        return
-    seen: set[tuple[Path, int, str]] = set()
-    items[:] = [i for i in keep if not _has_model_problems(i, config, seen)]
-    refused = amigo.register_metrics()
-    if refused:
-        _report_refused(refused, config)
-        items[:] = [i for i in keep if not _uses(i, refused)]
-
-
-def _has_model_problems(
-    item: pytest.Item, config: pytest.Config, seen: set[tuple[Path, int, str]]
-) -> bool:
-    """Models no provider accepts: a collection error at their line, before any conversation;
-    once for a declaration that many tests share (a file's `defaults:`)."""
-    if not isinstance(item, SimulationItem):
-        return False
-    found = get_session(config).model_problems(item.unit_test, item.path)
-    problems = [p for p in found if (p.path, p.line, p.message) not in seen]
-    seen.update((p.path, p.line, p.message) for p in found)
-    if problems:
-        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
-        config.hook.pytest_collectreport(
-            report=pytest.CollectReport(item.nodeid, "failed", longrepr, [])
-        )
-    return bool(found)
-
-
-def _report_refused(refused: dict[str, SpecProblem], config: pytest.Config) -> None:
-    """Metrics the organization refused: a collection error for each file declaring them."""
-    _report_problems(list(refused.values()), config)
-
-
-def _report_problems(problems: list[SpecProblem], config: pytest.Config) -> None:
-    """A collection error for each file with problems, as pytest shows one for a file."""
-    by_file: dict[Path, list[SpecProblem]] = {}
-    for problem in problems:
-        by_file.setdefault(problem.path, []).append(problem)
-    for path, problems in by_file.items():
-        longrepr = "\n".join(p.format(config.rootpath) for p in problems)
-        nodeid = shown_path(path, config.rootpath).as_posix()
-        config.hook.pytest_collectreport(
-            report=pytest.CollectReport(nodeid, "failed", longrepr, [])
-        )
-
-
-def _uses(item: pytest.Item, refused: dict[str, SpecProblem]) -> bool:
-    return isinstance(item, SimulationItem) and any(c.metric.name in refused for c in item.checks)
+    items[:] = prepare_items(get_session(config), session, items)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -194,15 +194,25 @@ class AmigoSession:
         amigo backend, in the organization; the problems found there, by metric name."""
         if self.settings.backend == "amigo":
             return self._sync_to_amigo()
+        registered = once_per_run(self.run_id, "local-registration", self._register_locally)
+        self.registrations.update(
+            {name: Registration(**fields) for name, fields in registered.items()}
+        )
+        return {}
+
+    def _register_locally(self) -> dict[str, dict[str, Any]]:
+        """Every metric of the project, once per session (the first xdist worker does it for
+        all), each against the latest stored version under the store's write lock."""
+        registered: dict[str, dict[str, Any]] = {}
         for name, located in self.registry.metrics.items():
             try:
-                self.registrations[name] = self.store.register(located.spec)
+                registered[name] = asdict(self.store.register(located.spec))
             except MetricTypeChanged as exc:  # changed by another process since collection
                 problem = SpecProblem(
                     located.path, located.line, "metrics.metric_value.type", str(exc)
                 )
                 raise pytest.UsageError(problem.format(self.rootpath)) from None
-        return {}
+        return registered
 
     def _sync_to_amigo(self) -> dict[str, SpecProblem]:
         from .amigo.sync import read_report, sync_report

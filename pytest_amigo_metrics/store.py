@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
 
 class StoreError(Exception):
@@ -83,33 +85,55 @@ def now() -> str:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | str) -> None:
+        self.path = path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         try:
-            self._check_version()
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._open()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(f"{path} is not a usable SQLite store ({exc})") from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
+        # Switching a new file to WAL while other processes open it can fail with "locked"
+        # without waiting on the busy timeout, so that step waits here.
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._create_or_check()
 
-    def _check_version(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables and version != SCHEMA_VERSION:
-            self._db.close()
-            raise StoreError(
-                f"{self.path} holds results in store format {version}; this version of "
-                f"pytest-amigo-metrics reads format {SCHEMA_VERSION}. The file is left as it is: "
-                "point --amigo-store at a new file, or use the plugin version that wrote it."
-            )
+    def _create_or_check(self) -> None:
+        """Create the tables and stamp the format in one transaction, so that another process
+        (an xdist worker) never sees tables without their format."""
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables and version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} holds results in store format {version}; this version of "
+                    f"pytest-amigo-metrics reads format {SCHEMA_VERSION}. The file is left as "
+                    "it is: point --amigo-store at a new file, or use the plugin version that "
+                    "wrote it."
+                )
+            if not tables:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
