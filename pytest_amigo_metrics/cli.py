@@ -1,0 +1,267 @@
+"""The command line: `python -m pytest_amigo_metrics <command>`.
+
+Each command is a `Command` in COMMANDS: a name, its help, a function that adds its arguments
+and a function that runs it and returns the exit code. Adding one is adding an entry.
+
+`validate` runs pytest's own collection in this process, with a small plugin that keeps it to
+suite files, so rootdir, ini files, testpaths, norecursedirs and `amigo_file_pattern` behave as
+in a pytest run and the messages are the ones pytest shows. Collection never calls a model or
+an API and never imports litellm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from warnings import WarningMessage
+
+import pytest
+
+from . import __version__
+
+PROG = "python -m pytest_amigo_metrics"
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_INTERRUPTED = int(pytest.ExitCode.INTERRUPTED)
+EXIT_INTERNAL_ERROR = int(pytest.ExitCode.INTERNAL_ERROR)
+EXIT_USAGE = int(pytest.ExitCode.USAGE_ERROR)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    description: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    epilog: str = ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Tools for pytest-amigo-metrics suite files (pytest runs the suites).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    for command in COMMANDS:
+        sub = commands.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from .suite_schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+VALIDATE_EPILOG = f"""\
+exit codes:
+  {EXIT_OK}  every suite file is valid
+  {EXIT_PROBLEMS}  problems were found (printed as file:line: field: message, then the fix)
+  {EXIT_INTERRUPTED}  wrong arguments, or the collection was interrupted
+  {EXIT_INTERNAL_ERROR}  internal error
+  {EXIT_USAGE}  usage error: a path that does not exist or is not a suite file, a bad pytest
+     configuration or results store
+"""
+
+
+def configure_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories to check, as given to pytest (default: testpaths, or the "
+        "current directory)",
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    nodeid: str
+    text: str
+
+    @property
+    def located(self) -> bool:
+        """Whether the text is the plugin's own file:line problems (else, e.g., a traceback)."""
+        lines = self.text.splitlines()
+        return bool(lines) and all(_PROBLEM_HEAD.match(ln) or ln.startswith(_FIX) for ln in lines)
+
+    @property
+    def count(self) -> int:
+        heads = sum(1 for ln in self.text.splitlines() if _PROBLEM_HEAD.match(ln))
+        return heads if self.located else 1
+
+    def format(self) -> str:
+        return self.text if self.located else f"ERROR collecting {self.nodeid or '.'}\n{self.text}"
+
+
+_PROBLEM_HEAD = re.compile(r"^\S.*:\d+: ")
+_FIX = "    fix: "
+
+
+@dataclass(eq=False)  # pluggy keeps plugins in sets: hashed by identity
+class ValidatePlugin:
+    """Registered with pytest for `validate`: only suite files are collected (no test module is
+    imported) and the collection's errors and warnings are kept instead of printed."""
+
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    suite_files: set[str] = field(default_factory=set)
+    not_suite_files: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+    tests: int = 0
+    metrics: int = 0
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from .state import get_session
+
+        self.patterns = list(get_session(session.config).settings.file_patterns)
+
+    def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
+        """Files that are not suite files are not even looked at; directories are up to pytest."""
+        if collection_path.is_file() and not self.is_suite(collection_path.name):
+            return True
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> pytest.CollectReport | None:
+        """A file named on the command line is collected even when ignored: still, no module is
+        imported and no other plugin's collector runs."""
+        from .items import SuiteFile
+
+        if not isinstance(collector, pytest.File) or isinstance(collector, SuiteFile):
+            return None
+        if collector.session.isinitpath(collector.path):
+            self.not_suite_files.append(collector.nodeid)
+        return pytest.CollectReport(collector.nodeid, "passed", None, [])
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        path = report.nodeid.split("::", 1)[0]
+        if path and self.is_suite(PurePosixPath(path).name):
+            self.suite_files.add(path)
+        if report.failed:
+            self.problems.append(Problem(report.nodeid, report.longreprtext))
+
+    def pytest_warning_recorded(self, warning_message: WarningMessage, nodeid: str) -> None:
+        message = str(warning_message.message).strip()
+        text = f"warning: {warning_message.category.__name__}: {message}"
+        self.warnings.append(f"{text} ({nodeid})" if nodeid else text)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from .items import SimulationItem
+        from .state import get_session
+
+        self.tests = sum(isinstance(item, SimulationItem) for item in session.items)
+        self.metrics = len(get_session(session.config).registry.metrics)
+
+    def is_suite(self, name: str) -> bool:
+        return any(fnmatch.fnmatch(name, pattern) for pattern in self.patterns)
+
+    @property
+    def problem_count(self) -> int:
+        return sum(p.count for p in self.problems)
+
+    def summary(self) -> str:
+        found = _plural(self.problem_count, "problem") if self.problems else "no problems"
+        line = (
+            f"{_plural(len(self.suite_files), 'suite file')} checked: "
+            f"{_plural(self.tests, 'test')}, {_plural(self.metrics, 'metric')}; {found}"
+        )
+        return line + (f", {_plural(len(self.warnings), 'warning')}" if self.warnings else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def collect(paths: Sequence[str]) -> tuple[int, ValidatePlugin]:
+    """pytest's collection of suite files, in this process, silent; (pytest's exit code, what
+    the validate plugin saw)."""
+    plugin = ValidatePlugin()
+    args = ["--collect-only", "-p", "no:cacheprovider", "-p", "no:terminal", "-o", "addopts="]
+    # No test runs, so no assert needs rewriting; and pytest does not warn that this package,
+    # imported already, cannot be rewritten (it marks it for an editable install).
+    args += ["--assert=plain"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "pytest_amigo_metrics.plugin"]
+    code = pytest.main([*args, *paths], plugins=[plugin])
+    return int(code), plugin
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    code, plugin = collect(args.paths)
+    if code in (EXIT_USAGE, EXIT_INTERNAL_ERROR):  # pytest has printed why, on stderr
+        return code
+    if plugin.not_suite_files:
+        patterns = " ".join(plugin.patterns)
+        for nodeid in plugin.not_suite_files:
+            print(
+                f"error: {nodeid}: not a suite file (amigo_file_pattern: {patterns})",
+                file=sys.stderr,
+            )
+        return EXIT_USAGE
+    for problem in plugin.problems:
+        print(problem.format())
+    for warning in plugin.warnings:
+        print(warning)
+    print(plugin.summary())
+    if plugin.problems:
+        return EXIT_PROBLEMS
+    if code == EXIT_INTERRUPTED:
+        print("error: the collection was interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        name="schema",
+        help="print the JSON Schema of suite files (for editors)",
+        description="Print the JSON Schema (draft 2020-12) of a YAML suite file, as shipped in "
+        "the package (pytest_amigo_metrics/suite.schema.json). Point your editor at it for "
+        "completion, hover help and checks while you type.",
+        configure=lambda parser: None,
+        run=run_schema,
+    ),
+    Command(
+        name="validate",
+        help="check suite files as pytest's collection does, without running anything",
+        description="Check suite files exactly as `pytest` collects them (same rootdir, ini "
+        "files, testpaths, norecursedirs and amigo_file_pattern; same file:line messages), "
+        "without running a test, calling a model or an API, or importing test modules.",
+        configure=configure_validate,
+        run=run_validate,
+        epilog=VALIDATE_EPILOG,
+    ),
+)
