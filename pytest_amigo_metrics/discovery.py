@@ -29,10 +29,12 @@ def matches(name: str, patterns: Iterable[str]) -> bool:
 def may_declare_metrics(path: Path) -> bool:
     """A cheap look at the text before parsing: most test files declare no metrics."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # unreadable: loading it reports why, rather than hiding it
     except OSError:
         return False
-    return _DECLARES_METRICS.search(text) is not None
+    return "\x00" in text or _DECLARES_METRICS.search(text) is not None
 
 
 def search_roots(config: pytest.Config) -> tuple[list[Path], list[Path]]:

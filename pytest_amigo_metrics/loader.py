@@ -44,9 +44,41 @@ class LoadedSuite:
     tests: list[UnitTest]
 
 
-def load_suite(path: Path) -> LoadedSuite:
+def read_text(path: Path) -> str:
+    """The file's text; SpecError when it is not UTF-8 text or cannot be read."""
     try:
-        document = load_with_lines(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = SpecProblem(path, 1, "", f"cannot read the file: {exc.strerror}", "")
+        raise SpecError([problem], metric_names=None) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bom = (
+            " (it starts with a UTF-16 byte order mark)"
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ""
+        )
+        problem = SpecProblem(
+            path,
+            line,
+            "",
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded{bom}",
+            "save the file as UTF-8 (YAML suite files are UTF-8 text)",
+        )
+        raise SpecError([problem], metric_names=None) from None
+
+
+def load_suite(path: Path) -> LoadedSuite:
+    text = read_text(path)
+    try:
+        document = load_with_lines(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        message = f"invalid YAML: character {exc.character!r} is not allowed in YAML text"
+        hint = "remove it (control characters and NUL have no place in a suite file)"
+        raise SpecError([SpecProblem(path, line, "", message, hint)], metric_names=None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

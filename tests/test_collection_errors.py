@@ -174,3 +174,31 @@ def test_a_model_option_no_provider_accepts_is_a_usage_error(suite: Suite) -> No
     result.stderr.fnmatch_lines(
         ["*--amigo-judge-model: no litellm provider accepts the model 'gpt-nonexistent-x'*"]
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "metrics: []\n# caf\xe9\n".encode("latin-1"),
+            "*.amigo.yaml:2: the file is not UTF-8 text: byte 0xe9*",
+        ),
+        (
+            "metrics: []\n".encode("utf-16"),
+            "*.amigo.yaml:1: the file is not UTF-8 text*UTF-16 byte order mark*",
+        ),
+        (b"\x00\x01\x02binary", "*.amigo.yaml:1: *"),
+        (b"metrics: []\nname: a\x07b\n", "*.amigo.yaml:2: invalid YAML: character *not allowed*"),
+    ],
+)
+def test_files_that_are_not_utf8_text_are_a_clear_error(
+    suite: Suite, content: bytes, message: str
+) -> None:
+    suite.standard()
+    suite.unit_test(file="good.amigo.yaml")
+    (suite.path / "bad.amigo.yaml").write_bytes(content)
+    for args in [(), ("good.amigo.yaml",)]:
+        result = suite.pytester.runpytest(*args)
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["bad" + message.lstrip("*")])
+        assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()

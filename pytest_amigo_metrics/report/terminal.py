@@ -35,7 +35,7 @@ def summary_lines(
 ) -> list[str]:
     """Per test, per metric; `quiet` keeps one line for each passed test."""
     lines = [f"simulation unit test set run {run_id}" + (f"; results in {store}" if store else "")]
-    for outcome in sorted(outcomes, key=lambda o: o.nodeid):
+    for outcome in outcomes:  # in the order they ran
         lines.append(
             f"{outcome.status.upper():7} {outcome.nodeid}  "
             f"{outcome.passed_runs}/{len(outcome.runs)} runs passed "
