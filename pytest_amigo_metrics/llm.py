@@ -124,9 +124,23 @@ def load_litellm() -> Any:
     return litellm
 
 
+def _quiet_litellm_warnings() -> None:
+    """litellm's own types trip pydantic UserWarnings (some releases on every call); they are
+    not the user's concern. Added per call because pytest resets warning filters per item."""
+    warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(?s)Pydantic serializer warnings:.*Expected `(Message|StreamingChoices|Choices)",
+        category=UserWarning,
+    )
+
+
 def provider_problem(endpoint: ModelEndpoint) -> str | None:
     """Why no litellm provider accepts the model string, or None when one does."""
     litellm = load_litellm()
+    prefix = endpoint.model.partition("/")[0]
+    if any(p.get("provider") == prefix for p in litellm.custom_provider_map or []):
+        return None  # older litellm releases do not look at custom providers here
     try:
         litellm.get_llm_provider(model=endpoint.model, api_base=endpoint.api_base)
     except Exception:
@@ -147,9 +161,7 @@ async def complete(
     """One chat completion; transient failures are retried with exponential backoff. Errors
     name the role, the model and its URL."""
     litellm = load_litellm()
-    # litellm's own types trip a pydantic UserWarning when first used; it is not the user's
-    # concern. Added per call because pytest resets warning filters for every test item.
-    warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
+    _quiet_litellm_warnings()
     # drop_params: a provider without e.g. `seed` or `response_format` still answers; the
     # prompt asks for JSON anyway and every answer is validated.
     kwargs: dict[str, Any] = {"num_retries": 0, "drop_params": True, **endpoint.call_kwargs()}
