@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +124,14 @@ def load_litellm() -> Any:
             {"provider": OFFLINE_PROVIDER, "custom_handler": OfflineProvider()},
         ]
     return litellm
+
+
+@contextlib.contextmanager
+def litellm_warnings_silenced() -> Iterator[None]:
+    """Around the session's event loop: litellm's background logging emits them too."""
+    with warnings.catch_warnings():
+        _quiet_litellm_warnings()
+        yield
 
 
 def _quiet_litellm_warnings() -> None:

@@ -17,7 +17,7 @@ from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
 from .ids import stable_id
 from .judge import ActiveMetric, LocalJudge
-from .llm import ModelEndpoint, provider_problem
+from .llm import ModelEndpoint, litellm_warnings_silenced, provider_problem
 from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
@@ -86,7 +86,8 @@ class AmigoSession:
     def _run_async(self, work: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(work)
+        with litellm_warnings_silenced():
+            return self._loop.run_until_complete(work)
 
     def amigo(self) -> AmigoAPI:
         """The session's Amigo API connection, made at first use (AmigoRunError without
@@ -103,7 +104,8 @@ class AmigoSession:
             self._run_async(self._amigo.aclose())
             self._amigo = None
         if self._loop is not None:
-            _shutdown(self._loop)
+            with litellm_warnings_silenced():
+                _shutdown(self._loop)
             self._loop = None
         if self._store is not None:
             self._store.close()
