@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,6 +10,7 @@ from .amigo.rate_limits import RATE_LIMIT_WAIT
 from .errors import AmigoRunError
 from .expectations import Expectation
 from .judge import ActiveMetric, Verdict
+from .limits import CURRENT_LIMITS
 from .outcomes import MetricOutcome, RunOutcome
 from .redact import redact
 from .simulator import SimulatedUser
@@ -46,7 +46,6 @@ class RunPlan:
     judge: Judge
     max_turns: int
     runs: int
-    concurrency: int
 
 
 async def converse(
@@ -85,6 +84,15 @@ async def judge_checks(judge: Judge, checks: list[Check], transcript: Transcript
 
 
 async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
+    """One conversation and its verdicts, holding one of the session's conversation slots."""
+    limits = CURRENT_LIMITS.get()
+    if limits is None:
+        return await _run_once(plan, run_index)
+    async with limits.conversations:
+        return await _run_once(plan, run_index)
+
+
+async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     transcript: Transcript | None = None
     metrics: list[MetricOutcome] = []
     waits: list[float] = []
@@ -122,14 +130,6 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     )
 
 
-async def run_all(plan: RunPlan, on_run: Callable[[RunOutcome], None]) -> list[RunOutcome]:
-    """Every run, concurrently up to plan.concurrency; on_run sees each as soon as it ends."""
-    gate = asyncio.Semaphore(plan.concurrency)
-
-    async def one(index: int) -> RunOutcome:
-        async with gate:
-            outcome = await run_once(plan, index)
-        on_run(outcome)
-        return outcome
-
-    return list(await asyncio.gather(*(one(i) for i in range(plan.runs))))
+async def run_all(plan: RunPlan) -> list[RunOutcome]:
+    """Every run of the test, concurrently within the session's limits."""
+    return list(await asyncio.gather(*(run_once(plan, i) for i in range(plan.runs))))

@@ -53,7 +53,7 @@ class SimulationItem(pytest.Item):
     def setup(self) -> None:
         session = get_session(self.config)
         try:
-            self.outcome = session.run(self.nodeid, self.unit_test, self.checks, self.path)
+            self.outcome = session.outcome_of(self)
         except AmigoRunError as exc:  # before any run: e.g. no Amigo credentials
             text = f"simulation unit test {self.name!r} could not start: {exc}"
             pytest.fail(redact(text), pytrace=False)

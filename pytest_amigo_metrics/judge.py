@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from dataclasses import dataclass
@@ -62,10 +63,13 @@ class LocalJudge:
         self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
     ) -> list[Verdict]:
         shown = transcript.up_to_turn(up_to_turn)
-        return [
-            await evaluate(m, shown, model=self.model, retries=self.retries, retry=self.retry)
-            for m in metrics
-        ]
+        verdicts = await asyncio.gather(
+            *(
+                evaluate(m, shown, model=self.model, retries=self.retries, retry=self.retry)
+                for m in metrics
+            )
+        )
+        return list(verdicts)
 
 
 def response_schema(metric_value: MetricValue) -> type[BaseModel]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import warnings
@@ -14,9 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import ModelCallError
+from .limits import model_slot
 from .redact import redact
 
 OFFLINE_PROVIDER = "offline"
+# Seconds each offline call takes (--amigo-offline-latency): benchmarks model a hosted provider.
+offline_latency = 0.0
 OFFLINE_MODELS = {
     "simulator": "offline/simulator",
     "judge": "offline/judge",
@@ -145,6 +149,18 @@ def _quiet_litellm_warnings() -> None:
     )
 
 
+@functools.lru_cache(maxsize=512)
+def response_format_param(schema: type[BaseModel]) -> dict[str, Any]:
+    """The strict JSON schema litellm sends for a pydantic class, built once per class (one per
+    metric version) instead of on every call."""
+    load_litellm()  # first: it keeps litellm from fetching its cost map at import
+    from litellm.llms.base_llm.base_utils import type_to_response_format_param
+
+    param = type_to_response_format_param(schema)
+    assert param is not None
+    return param
+
+
 def provider_problem(endpoint: ModelEndpoint) -> str | None:
     """Why no litellm provider accepts the model string, or None when one does."""
     litellm = load_litellm()
@@ -178,7 +194,7 @@ async def complete(
     if temperature is not None:
         kwargs["temperature"] = temperature
     if response_format is not None:
-        kwargs["response_format"] = response_format
+        kwargs["response_format"] = response_format_param(response_format)
     if seed is not None:
         kwargs["seed"] = seed
     who = f"{role} model {endpoint.model!r}" + (
@@ -186,14 +202,25 @@ async def complete(
     )
     last_error = ""
     for attempt in range(retry.attempts):
-        try:
-            response = await litellm.acompletion(model=endpoint.model, messages=messages, **kwargs)
-        except Exception as exc:
-            last_error = clean_error(exc)
-            if type(exc).__name__ not in TRANSIENT_ERRORS:
-                raise ModelCallError(f"{who} failed: {last_error}") from None
+        asked: float | None = None
+        async with model_slot(endpoint.model, endpoint.api_base) as gate:
+            try:
+                response = await litellm.acompletion(
+                    model=endpoint.model, messages=messages, **kwargs
+                )
+            except Exception as exc:
+                response = None
+                last_error = clean_error(exc)
+                if type(exc).__name__ not in TRANSIENT_ERRORS:
+                    raise ModelCallError(f"{who} failed: {last_error}") from None
+                asked = retry_after(exc)
+                if gate is not None and asked:
+                    # The pause holds every call to this model, this one's retry included.
+                    gate.pause(min(asked, retry.max_delay))
+                    asked = None
+        if response is None:
             if attempt + 1 < retry.attempts:
-                await asyncio.sleep(retry.delay(attempt, retry_after(exc)))
+                await asyncio.sleep(retry.delay(attempt, asked))
             continue
         content = response.choices[0].message.content
         return Completion(text=content or "", model=endpoint.model)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 
+from . import llm
 from .offline_logic import respond
 
 
@@ -28,14 +31,17 @@ def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
 
 
 class OfflineProvider(CustomLLM):
-    """Serves `offline/<role>` model strings through litellm's normal call path."""
+    """Serves `offline/<role>` model strings through litellm's normal call path, after the
+    session's injected latency (none by default)."""
 
     def completion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
+        time.sleep(llm.offline_latency)
         return _response(model, messages)
 
     async def acompletion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
+        await asyncio.sleep(llm.offline_latency)
         return _response(model, messages)

@@ -21,7 +21,11 @@ from typing import Any
 OFFLINE_NOTE = (
     "Offline judgement by the built-in deterministic provider (keyword heuristic, not a model)"
 )
-SIMULATOR_TURNS = ("Could you tell me exactly what happens next?",)
+SIMULATOR_TURNS = (
+    "Could you tell me exactly what happens next?",
+    "How long will that take?",
+    "Is there anything I need to do on my side?",
+)
 
 _STOPWORDS = frozenset(
     (
@@ -128,7 +132,7 @@ def _label(text: str, label: str) -> str:
 
 
 def simulate_user(messages: list[dict[str, Any]]) -> str:
-    """Greets with the objective, asks one follow-up, then reports the objective reached."""
+    """Greets with the objective, asks three follow-ups, then reports the objective reached."""
     system = _system(messages)
     own_turns = sum(1 for m in messages if m.get("role") == "assistant")
     if own_turns == 0:

@@ -11,7 +11,7 @@ import pytest
 from .collection import prepare_items
 from .discovery import matches
 from .ids import new_id
-from .items import SuiteFile
+from .items import SimulationItem, SuiteFile
 from .once import forget
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
@@ -19,6 +19,7 @@ from .session import AmigoSession
 from .settings import add_options, resolve_settings
 from .state import SESSION_KEY, get_session
 from .warnings import near_miss, warn_near_miss
+from .xdist_queue import queued_items
 
 RUN_ID_KEY = "amigo_simulation_unit_test_set_run_id"
 STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"red": True}}
@@ -36,6 +37,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "amigo: a simulation unit test from a YAML suite file")
+    # Calls cancelled when the session stops early (-x) leave litellm's coroutines unawaited.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:coroutine '.*acompletion' was never awaited:RuntimeWarning"
+    )
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(RUN_ID_KEY) or new_id()
     config.stash[SESSION_KEY] = AmigoSession(
@@ -109,6 +114,19 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     items[:] = prepare_items(get_session(config), session, items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """The items to run are known: start their conversations (pytest's loop then runs)."""
+    config = session.config
+    if config.option.collectonly or (
+        session.testsfailed and not config.option.continue_on_collection_errors
+    ):
+        return
+    tests = [i for i in session.items if isinstance(i, SimulationItem)]
+    if tests:
+        get_session(config).schedule(tests, queued_items(config, session.items))
 
 
 @pytest.hookimpl(wrapper=True)

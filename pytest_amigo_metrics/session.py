@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 
+from . import llm
 from .catalog import Catalog
 from .discovery import find_suite_files, ignored_by_pytest, may_declare_metrics
 from .errors import AgentError, AmigoRunError, SpecProblem
@@ -17,12 +17,14 @@ from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
 from .ids import stable_id
 from .judge import ActiveMetric, LocalJudge
-from .llm import ModelEndpoint, litellm_warnings_silenced, provider_problem
+from .limits import Limits, LimitSettings
+from .llm import ModelEndpoint, provider_problem
 from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
-from .outcomes import RunOutcome, TestOutcome
+from .outcomes import TestOutcome
 from .redact import redact
+from .scheduler import Scheduler
 from .settings import Role, Settings
 from .simulator import SimulatedUser
 from .spec import UnitTest, as_model_ref
@@ -52,10 +54,12 @@ class AmigoSession:
     _store: Store | None = None
     _amigo: AmigoAPI | None = None
     # One loop for the whole session: litellm's async clients and logging worker bind to it.
-    _loop: asyncio.AbstractEventLoop | None = None
+    _scheduler: Scheduler | None = None
+    _poll: Callable[[], None] | None = None  # under xdist: start newly queued items
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.rootpath, check=self._type_change)
+        llm.offline_latency = self.settings.offline_latency
 
     @property
     def registry(self) -> MetricRegistry:
@@ -83,11 +87,21 @@ class AmigoSession:
         if self.settings.store_path.exists():
             _ = self.store
 
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            limits = Limits(
+                LimitSettings(
+                    model_in_flight=self.settings.model_concurrency,
+                    model_per_minute=self.settings.model_rpm,
+                    conversations=self.settings.concurrency,
+                )
+            )
+            self._scheduler = Scheduler(limits, threads=self.settings.concurrency)
+        return self._scheduler
+
     def _run_async(self, work: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        with litellm_warnings_silenced():
-            return self._loop.run_until_complete(work)
+        return self.scheduler.run(work)
 
     def amigo(self) -> AmigoAPI:
         """The session's Amigo API connection, made at first use (AmigoRunError without
@@ -103,10 +117,9 @@ class AmigoSession:
         if self._amigo is not None:
             self._run_async(self._amigo.aclose())
             self._amigo = None
-        if self._loop is not None:
-            with litellm_warnings_silenced():
-                _shutdown(self._loop)
-            self._loop = None
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -260,45 +273,85 @@ class AmigoSession:
             return AmigoJudge(self.amigo())
         return LocalJudge(models["judge"], self.settings.judge_retries, self.settings.retry)
 
-    def run(
-        self, nodeid: str, test: UnitTest, checks: list[BoundExpectation], path: Path
-    ) -> TestOutcome:
-        models = self.models_for(test)
+    def schedule(
+        self, tests: Sequence[ScheduledTest], queued: Callable[[], list[Any]] | None = None
+    ) -> None:
+        """Once the items to run are known: start all their runs; under xdist, those of the
+        items queued to this worker, and more as they arrive."""
+        if queued is None:
+            for test in tests:
+                self.start(test)
+            return
+        wanted = {id(t) for t in tests}
+
+        def poll() -> None:
+            for test in queued():
+                if id(test) in wanted:
+                    self.start(test)
+
+        self._poll = poll
+
+    def start(self, test: ScheduledTest) -> None:
+        """Start every run of the test on the session's loop (once)."""
+        self.scheduler.start(test.nodeid, lambda: self._run_test(test))
+
+    def outcome_of(self, test: ScheduledTest) -> TestOutcome:
+        """Wait for the test's runs (the loop drives every other test in flight meanwhile),
+        then store its results: a test that is never reported (-x) stores nothing."""
+        self.start(test)
+        outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll)
+        for run in outcome.runs:
+            self.store.save_run(self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models)
+        return outcome
+
+    async def _run_test(self, test: ScheduledTest) -> TestOutcome:
+        spec, nodeid = test.unit_test, test.nodeid
+        models = self.models_for(spec)
         agent = build_agent(
-            test.target,
+            spec.target,
             model=models.get("agent"),
-            search_paths=[path.parent, self.rootpath],
+            search_paths=[test.path.parent, self.rootpath],
             retry=self.settings.retry,
             amigo=self.amigo,
         )
         plan = RunPlan(
             simulator=SimulatedUser(
-                test.persona, test.scenario, test.script, models["simulator"], self.settings.retry
+                spec.persona, spec.scenario, spec.script, models["simulator"], self.settings.retry
             ),
             agent=agent,
-            checks=[self.active(c) for c in checks],
+            checks=[self.active(c) for c in test.checks],
             judge=self.judge_for(models),
-            max_turns=test.max_turns,
-            runs=test.runs,
-            concurrency=self.settings.concurrency,
+            max_turns=spec.max_turns,
+            runs=spec.runs,
         )
-        unit_test_id = stable_id("unit_test", nodeid)
-        judge = plan.judge.name
-        reported = {"simulator": models["simulator"].label, "judge": judge, "agent": agent.name}
-
-        def save(run: RunOutcome) -> None:
-            self.store.save_run(self.run_id, unit_test_id, nodeid, run, reported)
-
-        runs = self._run_async(run_all(plan, save))
+        reported = {
+            "simulator": models["simulator"].label,
+            "judge": plan.judge.name,
+            "agent": agent.name,
+        }
+        runs = await run_all(plan)
         return TestOutcome(
             nodeid=nodeid,
-            name=test.name,
-            unit_test_id=unit_test_id,
+            name=spec.name,
+            unit_test_id=stable_id("unit_test", nodeid),
             simulation_unit_test_set_run_id=self.run_id,
-            min_pass_rate=test.min_pass_rate,
+            min_pass_rate=spec.min_pass_rate,
             models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
+
+
+class ScheduledTest(Protocol):
+    """What the session needs of a pytest item to run it."""
+
+    @property
+    def nodeid(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    unit_test: UnitTest
+    checks: list[BoundExpectation]
 
 
 def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
@@ -308,17 +361,3 @@ def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
         if test.target.python is not None:
             seen.setdefault((test.target.python, test.target_line), test)
     return list(seen.values())
-
-
-def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker)."""
-
-    async def cancel_the_rest() -> None:
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    loop.run_until_complete(cancel_the_rest())
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,7 +49,30 @@ OPTIONS = [
     Option("agent_api_base", "base URL of a `model:` target's server (litellm api_base)"),
     Option("store", f"SQLite results file, relative to the rootdir (default {DEFAULT_STORE})"),
     Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
-    Option("concurrency", "runs of one test in flight at once (default 4)", 4, int),
+    Option(
+        "concurrency",
+        "conversations in flight across the session (default 64; 1 runs them one by one)",
+        64,
+        int,
+    ),
+    Option(
+        "model_concurrency",
+        "calls in flight to one model, shared by every role and test using it (default 64)",
+        64,
+        int,
+    ),
+    Option(
+        "model_rpm",
+        "requests per minute to one model (default: no limit; 429s are retried)",
+        None,
+        float,
+    ),
+    Option(
+        "offline_latency",
+        "seconds each call to the built-in offline provider takes (default 0; for benchmarks)",
+        0.0,
+        float,
+    ),
     Option("retry_attempts", "attempts per model call on 429/5xx/timeouts (default 4)", 4, int),
     Option(
         "retry_base_delay",
@@ -113,6 +137,9 @@ class Settings:
     judge_retries: int
     concurrency: int
     retry: RetryPolicy
+    model_concurrency: int = 64
+    model_rpm: float | None = None
+    offline_latency: float = 0.0
     backend: str = "local"
     judge: str = "local"
     rate_window: float = 60.0
@@ -173,7 +200,16 @@ def resolve_settings(config: pytest.Config) -> Settings:
             "add --amigo-backend amigo (or AMIGO_METRICS_BACKEND=amigo)"
         )
     store = Path(values["store"] or DEFAULT_STORE)
-    for name in ("judge_retries", "concurrency", "retry_attempts"):
+    for option in OPTIONS:
+        value = values[option.name]
+        if option.kind is float and value is not None and not (math.isfinite(value) and value >= 0):
+            raise pytest.UsageError(
+                f"{option.flag}: {value!r} is not allowed: give a number of 0 or more "
+                f"({option.help})"
+            )
+    if values["model_rpm"] is not None and values["model_rpm"] <= 0:
+        raise pytest.UsageError("--amigo-model-rpm must be above 0 (or unset: no limit)")
+    for name in ("judge_retries", "concurrency", "retry_attempts", "model_concurrency"):
         minimum = 0 if name == "judge_retries" else 1
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
@@ -186,6 +222,9 @@ def resolve_settings(config: pytest.Config) -> Settings:
         file_patterns=list(config.getini("amigo_file_pattern")) or [DEFAULT_PATTERN],
         judge_retries=values["judge_retries"],
         concurrency=values["concurrency"],
+        model_concurrency=values["model_concurrency"],
+        model_rpm=values["model_rpm"],
+        offline_latency=values["offline_latency"],
         retry=RetryPolicy(attempts=values["retry_attempts"], base_delay=values["retry_base_delay"]),
         backend=values["backend"],
         judge=values["judge"],

@@ -95,8 +95,10 @@ def test_simulated_user_greets_follows_up_and_ends() -> None:
     assert first == {"action": "send", "message": "Hi, I'm Ana. Open an account."}
     second = json.loads(simulate_user([system, {"role": "assistant", "content": "x"}]))
     assert second["action"] == "send"
-    third = json.loads(simulate_user([system, *[{"role": "assistant", "content": "x"}] * 2]))
-    assert third["action"] == "objective_reached"
+    fourth = json.loads(simulate_user([system, *[{"role": "assistant", "content": "x"}] * 3]))
+    assert fourth == {"action": "send", "message": "Is there anything I need to do on my side?"}
+    fifth = json.loads(simulate_user([system, *[{"role": "assistant", "content": "x"}] * 4]))
+    assert fifth["action"] == "objective_reached"
 
 
 def test_offline_models_go_through_litellm() -> None:
@@ -141,9 +143,9 @@ def test_litellm_model_target_with_simulated_user(suite: Suite) -> None:
         "agent": "model:offline/agent",
     }
     assert rows[0]["end_reason"] == "objective_reached"
-    assert [m["role"] for m in messages] == ["user", "agent", "user", "agent"]
+    assert [m["role"] for m in messages] == ["user", "agent"] * 4
     assert messages[0]["content"] == "Hi, I'm Ana. Create a project."
-    assert len({m["interaction_id"] for m in messages}) == 2
+    assert len({m["interaction_id"] for m in messages}) == 4
 
 
 def _verdicts(suite: Suite) -> list[tuple[str, str, str]]:

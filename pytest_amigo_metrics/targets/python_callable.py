@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import difflib
 import importlib
 import inspect
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AgentError
+from ..limits import AGENT_THREADS
 from ..transcript import Transcript
 from .base import StatelessAgent
 
@@ -66,6 +68,14 @@ def _did_you_mean(name: str, owner: Any) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+async def in_agent_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Call a sync agent in the session's agent threads, with this task's context (so what it
+    prints or logs is its own test's)."""
+    context = contextvars.copy_context()
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(AGENT_THREADS.get(), context.run, function, *args)
+
+
 class PythonAgent(StatelessAgent):
     """A Python callable given the conversation so far as OpenAI-style messages
     (`[{"role": "user" | "assistant", "content": ...}]`), sync or async, returning a string."""
@@ -87,7 +97,7 @@ class PythonAgent(StatelessAgent):
             if inspect.iscoroutinefunction(self._function):
                 result = await self._function(messages)
             else:
-                result = await asyncio.to_thread(self._function, messages)
+                result = await in_agent_thread(self._function, messages)
                 if inspect.isawaitable(result):
                     result = await result
         except Exception as exc:

@@ -1,0 +1,105 @@
+"""How many model calls and conversations are in flight: per model, and for the session.
+
+Every role and test that calls the same model (the same model string at the same URL) shares
+its gate: at most `in_flight` calls at once, at most `per_minute` calls started in any 60 s
+when set, and a pause for everyone after the provider asked for one (429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+WINDOW = 60.0  # seconds over which `per_minute` is counted
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    model_in_flight: int = 64
+    model_per_minute: float | None = None
+    conversations: int = 64
+
+
+@dataclass
+class ModelGate:
+    in_flight: int
+    per_minute: float | None
+    _slots: asyncio.Semaphore = field(init=False)
+    _starts: collections.deque[float] = field(default_factory=collections.deque)
+    _paused_until: float = 0.0
+    waited: float = 0.0  # seconds callers spent waiting for the rate or a pause
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.in_flight)
+
+    def pause(self, seconds: float) -> None:
+        """The provider asked for a pause: no call to this model starts before it ends."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._slots:
+            await self._wait_turn()
+            yield
+
+    async def _wait_turn(self) -> None:
+        while True:
+            now = time.monotonic()
+            wait = self._paused_until - now
+            if self.per_minute:
+                while self._starts and now - self._starts[0] >= WINDOW:
+                    self._starts.popleft()
+                if len(self._starts) >= self.per_minute:
+                    wait = max(wait, self._starts[0] + WINDOW - now)
+            if wait <= 0:
+                self._starts.append(now)
+                return
+            self.waited += wait
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class Limits:
+    """The session's gates, made on first use inside the session's event loop."""
+
+    settings: LimitSettings = field(default_factory=LimitSettings)
+    _models: dict[tuple[str, str | None], ModelGate] = field(default_factory=dict)
+    _conversations: asyncio.Semaphore | None = None
+
+    def model(self, model: str, api_base: str | None = None) -> ModelGate:
+        key = (model, api_base)
+        if key not in self._models:
+            self._models[key] = ModelGate(
+                self.settings.model_in_flight, self.settings.model_per_minute
+            )
+        return self._models[key]
+
+    @property
+    def conversations(self) -> asyncio.Semaphore:
+        if self._conversations is None:
+            self._conversations = asyncio.Semaphore(self.settings.conversations)
+        return self._conversations
+
+
+# The limits of the session whose event loop runs the current task (None: no limits), and
+# the threads its sync agents run in (None: asyncio's default executor).
+CURRENT_LIMITS: ContextVar[Limits | None] = ContextVar("amigo_limits", default=None)
+AGENT_THREADS: ContextVar[Executor | None] = ContextVar("amigo_agent_threads", default=None)
+
+
+@contextlib.asynccontextmanager
+async def model_slot(model: str, api_base: str | None) -> AsyncIterator[ModelGate | None]:
+    """A call slot for the model under the current session's limits (none outside one)."""
+    limits = CURRENT_LIMITS.get()
+    if limits is None:
+        yield None
+        return
+    gate = limits.model(model, api_base)
+    async with gate.slot():
+        yield gate

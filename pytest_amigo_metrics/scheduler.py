@@ -1,0 +1,146 @@
+"""The session's event loop, and every conversation of the session in flight on it.
+
+pytest calls items one at a time, but a conversation suite waits on model latency. So once the
+items to run are known, every run of every one of them starts as a task on the session's loop
+(bounded by limits.py); an item's setup then waits for its own runs, and while it waits the
+loop drives everything else in flight. Items report in pytest's order with their usual outcome.
+The loop runs only while an item waits, so once pytest stops (-x, --maxfail, Ctrl-C) no model
+call starts; closing the session cancels what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
+from .llm import litellm_warnings_silenced
+
+T = TypeVar("T")
+POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)
+
+
+class Scheduler:
+    def __init__(self, limits: Limits, threads: int) -> None:
+        self.limits = limits
+        self.loop = asyncio.new_event_loop()
+        # Sync agents run here: daemon threads, so a hung agent never blocks the exit.
+        self.executor = DaemonThreadPool(threads)
+        self.jobs: dict[str, asyncio.Task[Any]] = {}
+
+    def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Start `work` as a task under the session's limits, once per key."""
+        if key not in self.jobs:
+            self.jobs[key] = self.loop.create_task(self._limited(work))
+
+    async def _limited(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        CURRENT_LIMITS.set(self.limits)  # a task's context is its own copy
+        AGENT_THREADS.set(self.executor)
+        return await work()
+
+    def started(self, key: str) -> bool:
+        return key in self.jobs
+
+    def wait(self, key: str, poll: Callable[[], None] | None = None) -> Any:
+        """Drive the loop until the job of `key` is done; its result, or its exception.
+        `poll` is called now and then meanwhile (to start newly assigned work)."""
+        task = self.jobs.pop(key)
+        with litellm_warnings_silenced():
+            if poll is None:
+                return self.loop.run_until_complete(task)
+            return self.loop.run_until_complete(self._polling(task, poll))
+
+    async def _polling(self, task: asyncio.Task[T], poll: Callable[[], None]) -> T:
+        while not task.done():
+            poll()
+            await asyncio.wait({task}, timeout=POLL)
+        return task.result()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run one coroutine to its end on the session's loop (work outside the items)."""
+        with litellm_warnings_silenced():
+            return self.loop.run_until_complete(self._limited(lambda: work))
+
+    def cancel(self, key: str) -> None:
+        task = self.jobs.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    def close(self) -> None:
+        """Cancel what never got reported, close the loop; threads are left to the exit."""
+        with litellm_warnings_silenced():
+            _shutdown(self.loop)
+        self.executor.shutdown(wait=False)
+        self.jobs.clear()
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker too)."""
+
+    async def cancel_the_rest() -> None:
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    loop.run_until_complete(cancel_the_rest())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+class DaemonThreadPool(concurrent.futures.Executor):
+    """A thread pool whose threads are daemons: interpreter exit does not wait for an agent
+    that never returns (concurrent.futures joins its own threads at exit)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the session's thread pool is closed")
+            self._work.put((future, fn, args, kwargs))
+            if self._idle == 0 and len(self._threads) < self.size:
+                thread = threading.Thread(target=self._serve, daemon=True, name="amigo-agent")
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._work.get()
+            with self._lock:
+                self._idle -= 1
+            if job is None:
+                return
+            future, fn, args, kwargs = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting task, never lost
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._work.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
