@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,8 +115,43 @@ def clean_error(exc: BaseException) -> str:
     return redact(f"{name}: {text}")
 
 
+_loaded: Any = None
+_loading: threading.Thread | None = None
+_load_lock = threading.Lock()
+
+
+def start_loading_litellm() -> None:
+    """Import litellm in a background thread (2-3 s), so that it overlaps collection; the first
+    call to load_litellm() waits for it."""
+    global _loading
+    with _load_lock:
+        if _loaded is None and _loading is None:
+            _loading = threading.Thread(
+                target=_load_in_background, daemon=True, name="amigo-litellm-import"
+            )
+            _loading.start()
+
+
+def _load_in_background() -> None:
+    with contextlib.suppress(Exception):  # the caller's load_litellm() imports it again, raising
+        load_litellm()
+
+
 def load_litellm() -> Any:
     """Import litellm once, quietly and without fetching its remote cost map."""
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    loading = _loading
+    if loading is not None and loading is not threading.current_thread():
+        loading.join()
+    with _load_lock:
+        if _loaded is None:
+            _loaded = _import_litellm()
+    return _loaded
+
+
+def _import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
@@ -127,7 +164,27 @@ def load_litellm() -> Any:
             *providers,
             {"provider": OFFLINE_PROVIDER, "custom_handler": OfflineProvider()},
         ]
+    # Offline calls cost nothing; known to litellm's cost map, their cost is found at once.
+    free = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "mode": "chat"}
+    logger = logging.getLogger("LiteLLM")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # it warns that offline models have no cache pricing
+    try:
+        litellm.register_model(
+            {
+                model: {**free, "litellm_provider": OFFLINE_PROVIDER}
+                for model in OFFLINE_MODELS.values()
+            }
+        )
+    except Exception:  # a litellm without it: costs are then looked up the slow way
+        pass
+    finally:
+        logger.setLevel(level)
     return litellm
+
+
+def litellm_loaded() -> bool:
+    return _loaded is not None
 
 
 @contextlib.contextmanager

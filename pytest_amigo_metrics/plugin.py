@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from .collection import prepare_items
 from .discovery import matches
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
+from .llm import litellm_loaded
 from .once import forget
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
@@ -58,6 +60,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if litellm_loaded():
+        # litellm's import leaves ~1e6 objects: collecting them at exit takes over a second,
+        # and nothing of them needs collecting.
+        gc.freeze()
     if SESSION_KEY in config.stash:
         get_session(config).close()
         if not hasattr(config, "workerinput"):  # the controller, or a run without xdist

@@ -22,6 +22,7 @@ from .llm import litellm_warnings_silenced
 
 T = TypeVar("T")
 POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)
+CLOSE_TIMEOUT = 2.0  # seconds cancelled tasks get to finish when the session closes
 
 
 class Scheduler:
@@ -85,7 +86,9 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            # Bounded: some litellm releases' logging worker swallows its cancellation.
+            await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
 
     loop.run_until_complete(cancel_the_rest())
     loop.run_until_complete(loop.shutdown_asyncgens())

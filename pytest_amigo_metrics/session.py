@@ -69,7 +69,10 @@ class AmigoSession:
         """Load every suite file of the project that may declare metrics, so each run sees
         the same metrics whatever pytest collects."""
         ignored = ignored_by_pytest(config)
-        for path in find_suite_files(config, self.settings.file_patterns, ignored):
+        found = find_suite_files(config, self.settings.file_patterns, ignored)
+        if found and not config.option.collectonly:
+            llm.start_loading_litellm()  # overlaps the rest of collection
+        for path in found:
             if may_declare_metrics(path):
                 self.catalog.load(path)
 

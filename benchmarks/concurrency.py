@@ -1,0 +1,129 @@
+"""Benchmark 1 (and 5): DeepEval's multi-turn workload, with latency injected.
+
+    python3 benchmarks/concurrency.py [--tests 20 50] [--latency 0.1] [--xdist 0 2 4]
+
+N tests, each one conversation of 4 simulated user turns against an async agent, 2 metrics;
+every simulator, agent and judge call takes `latency` seconds (the offline provider's injected
+latency and an `asyncio.sleep` in the agent). The bound with unlimited concurrency is
+4 x (simulator + agent) + one judge round = 9 x latency. Reported: the wall time from the end
+of collection to the end of the session, its ratio to the bound, the whole command's wall
+time, and the peak memory of the largest pytest process. Figures go to
+benchmarks/results/concurrency.json as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+METRICS = """metrics:
+  - name: Helpfulness
+    description: Did the agent answer the question and explain what happens next?
+    metric_value: {type: numerical, lower_bound: 1, upper_bound: 10}
+  - name: Politeness
+    description: Was the agent polite and thankful?
+    metric_value: {type: boolean}
+"""
+AGENT = """import asyncio, os
+
+async def respond(messages):
+    await asyncio.sleep(float(os.environ["BENCH_AGENT_LATENCY"]))
+    return "Thanks for your message; here is what happens next and how long it takes."
+"""
+TEST = """  - name: case {index}
+    persona: {{name: Sam, background: A busy customer.}}
+    scenario: {{name: Question, objective: Learn what happens next., instructions: Be brief.}}
+    target: {{python: "agent:respond"}}
+    max_turns: 4
+    metrics:
+      - {{metric: Helpfulness, expect: ">= 1"}}
+      - {{metric: Politeness, expect: true}}
+"""
+# Records when collection ended and when the session ended (on the controller under xdist:
+# when the last worker finished collecting).
+TIMING_CONFTEST = """
+import json, time, pathlib
+
+STAMPS = {}
+
+def pytest_collection_finish(session):
+    STAMPS.setdefault("collected", time.time())
+
+def pytest_xdist_node_collection_finished(node, ids):
+    STAMPS["collected"] = time.time()
+
+def pytest_unconfigure(config):
+    if hasattr(config, "workerinput"):
+        return
+    STAMPS["finished"] = time.time()
+    pathlib.Path(__file__).with_name("timing.json").write_text(json.dumps(STAMPS))
+"""
+
+
+def write_suite(folder: Path, tests: int) -> None:
+    (folder / "metrics.amigo.yaml").write_text(METRICS)
+    (folder / "agent.py").write_text(AGENT)
+    (folder / "conftest.py").write_text(TIMING_CONFTEST)
+    body = "".join(TEST.format(index=i) for i in range(tests))
+    (folder / "bench.amigo.yaml").write_text("simulation_unit_tests:\n" + body)
+
+
+def run(folder: Path, latency: float, workers: int) -> dict[str, float]:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += ["--amigo-offline-latency", str(latency)]
+    if workers:
+        command += ["-p", "xdist", "-n", str(workers)]
+    env = {**__import__("os").environ, "BENCH_AGENT_LATENCY": str(latency)}
+    start = time.time()
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    total = time.time() - start
+    if done.returncode != 0:
+        sys.exit(f"pytest failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    stamps = json.loads((folder / "timing.json").read_text())
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "after_collection_s": round(stamps["finished"] - stamps["collected"], 3),
+        "total_s": round(total, 3),
+        "peak_rss_mb_so_far": round(peak, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--xdist", type=int, nargs="+", default=[0])
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results"))
+    args = parser.parse_args()
+    bound = 9 * args.latency
+    rows = []
+    for tests in args.tests:
+        for workers in args.xdist:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                write_suite(folder, tests)
+                figures = run(folder, args.latency, workers)
+            row = {"tests": tests, "xdist": workers, "bound_s": bound, **figures}
+            row["ratio_to_bound"] = round(figures["after_collection_s"] / bound, 2)
+            rows.append(row)
+            print(
+                f"N={tests:<4} -n {workers}: {figures['after_collection_s']:.2f} s after "
+                f"collection ({row['ratio_to_bound']}x the {bound:.2f} s bound), "
+                f"{figures['total_s']:.2f} s in all, peak RSS {figures['peak_rss_mb_so_far']} MB"
+            )
+    args.output.mkdir(exist_ok=True)
+    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    (args.output / "concurrency.json").write_text(
+        json.dumps({"machine": machine, "latency_s": args.latency, "rows": rows}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
