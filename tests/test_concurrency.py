@@ -1,0 +1,164 @@
+"""The session-wide scheduler: every run of every selected test in flight, pytest's semantics kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Suite
+
+SLOW_GOOD = {
+    "sleep": 0.4,
+    "text": json.dumps({"value": 9, "justification": "Warm.", "references": []}),
+}
+BAD = json.dumps({"value": 2, "justification": "Cold.", "references": []})
+
+# Records when pytest reported each test (and whether it failed), to compare with model calls.
+REPORT_TIMES = """
+import json, pathlib, time
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.failed:
+        path = pathlib.Path(__file__).with_name("reports.json")
+        log = json.loads(path.read_text()) if path.exists() else []
+        log.append({"nodeid": report.nodeid, "failed": report.failed, "at": time.time()})
+        path.write_text(json.dumps(log))
+"""
+
+
+def judge_calls(suite: Suite) -> list[dict[str, Any]]:
+    return [c for c in suite.calls() if c["model"] == "judge"]
+
+
+def overlapping(calls: list[dict[str, Any]]) -> int:
+    """How many pairs of calls were in flight at the same time."""
+    return sum(
+        1
+        for i, a in enumerate(calls)
+        for b in calls[i + 1 :]
+        if a["started"] < b["ended"] and b["started"] < a["ended"]
+    )
+
+
+def three_tests(suite: Suite) -> None:
+    suite.standard()
+    for index in range(3):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+
+
+def test_the_runs_of_different_tests_are_in_flight_together(suite: Suite) -> None:
+    three_tests(suite)
+    suite.scripted({"judge": [SLOW_GOOD]})
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(passed=3)
+    calls = judge_calls(suite)
+    assert len(calls) == 3
+    assert overlapping(calls) == 3, "all three judge calls overlap in time"
+    # reported in pytest's order all the same
+    result.stdout.fnmatch_lines(["t0.amigo.yaml .*", "t1.amigo.yaml .*", "t2.amigo.yaml .*"])
+
+
+def test_concurrency_one_is_the_serial_run(suite: Suite) -> None:
+    three_tests(suite)
+    suite.scripted({"judge": [SLOW_GOOD]})
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1"
+    )
+    result.assert_outcomes(passed=3)
+    assert overlapping(judge_calls(suite)) == 0
+
+
+def test_a_model_limit_holds_across_tests(suite: Suite) -> None:
+    three_tests(suite)
+    suite.scripted({"judge": [SLOW_GOOD]})
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--amigo-model-concurrency", "1"
+    )
+    result.assert_outcomes(passed=3)
+    assert overlapping(judge_calls(suite)) == 0
+
+
+def test_exitfirst_stops_and_no_model_call_starts_after_the_stop(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(file="a.amigo.yaml", name="fails first")
+    for index in range(4):
+        suite.unit_test(file=f"b{index}.amigo.yaml", name=f"later {index}", runs=2)
+    slow = {**SLOW_GOOD, "sleep": 1.0}
+    suite.scripted({"judge": [BAD, slow]})
+    suite.write("conftest.py", (suite.path / "conftest.py").read_text() + REPORT_TIMES)
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "-x")
+    result.assert_outcomes(failed=1)
+    reports = json.loads((suite.path / "reports.json").read_text())
+    stop = next(r["at"] for r in reports if r["failed"])
+    calls = judge_calls(suite)
+    assert calls, "the judge was called"
+    assert all(c["started"] <= stop for c in calls), "no call started after the stop"
+    stored = suite.rows("SELECT DISTINCT unit_test_id FROM evaluation_results")
+    assert len(stored) == 1, "only the reported test's results are stored"
+    assert "later" not in result.stdout.str().split("amigo metrics")[1]
+
+
+def test_maxfail_counts_like_a_serial_run(suite: Suite) -> None:
+    suite.standard()
+    for index in range(4):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"cold {index}", script='["cold"]')
+    result = suite.pytester.runpytest("--maxfail", "2")
+    result.assert_outcomes(failed=2)
+    assert len(suite.rows("SELECT DISTINCT unit_test_id FROM evaluation_results")) == 2
+
+
+def test_retry_after_pauses_every_call_to_that_model(suite: Suite) -> None:
+    three_tests(suite)
+    good = json.dumps({"value": 9, "justification": "Warm.", "references": []})
+    suite.scripted({"judge": [{"raise": "RateLimitError", "retry_after": 1}, good]})
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model",
+        "scripted/judge",
+        "--amigo-retry-base-delay",
+        "0",
+        "--amigo-model-concurrency",
+        "1",
+    )
+    result.assert_outcomes(passed=3)
+    calls = sorted(judge_calls(suite), key=lambda c: c["started"])
+    limited, later = calls[0], calls[1:]
+    assert len(later) == 3  # the retry, and the other tests' calls
+    # No call to the model starts during the pause it asked for, not only the retry.
+    assert all(c["started"] >= limited["ended"] + 0.95 for c in later)
+
+
+def test_outcomes_and_stored_results_are_those_of_a_serial_run(suite: Suite) -> None:
+    suite.standard()
+    for index in range(4):
+        script = '["you are cold"]' if index % 2 else '["I forgot my password.", "Thanks."]'
+        suite.unit_test(
+            file=f"t{index}.amigo.yaml",
+            name=f"case {index}",
+            runs=3,
+            script=script,
+            expectations=[
+                '{metric: Empathy Score, expect: ">= 7"}',
+                "{metric: Outcome, expect: resolved}",
+            ],
+        )
+
+    serial = suite.pytester.runpytest("--amigo-concurrency", "1", "--amigo-store", "serial.db")
+    serial.assert_outcomes(passed=2, failed=2)
+    suite_rows_serial = _rows(suite, "serial.db")
+    concurrent = suite.pytester.runpytest("--amigo-store", "concurrent.db")
+    concurrent.assert_outcomes(passed=2, failed=2)
+    assert _rows(suite, "concurrent.db") == suite_rows_serial
+    assert len(suite_rows_serial) == 4 * 3 * 2
+
+
+def _rows(suite: Suite, store: str) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    db = sqlite3.connect(suite.path / store)
+    try:
+        return db.execute(
+            "SELECT unit_test_id, run_index, metric_id, metric_version, result, justification"
+            " FROM evaluation_results ORDER BY unit_test_id, run_index, metric_id"
+        ).fetchall()
+    finally:
+        db.close()
