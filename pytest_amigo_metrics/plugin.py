@@ -102,6 +102,14 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "load":
+            return None  # the user chose a distribution mode: theirs
+        from .xdist_scheduling import SuiteLoadScheduling
+
+        return SuiteLoadScheduling(config, log, get_session(config).settings.file_patterns)
+
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     patterns = get_session(parent.config).settings.file_patterns

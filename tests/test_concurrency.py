@@ -162,3 +162,22 @@ def _rows(suite: Suite, store: str) -> list[tuple[Any, ...]]:
         ).fetchall()
     finally:
         db.close()
+
+
+def most_in_flight(calls: list[dict[str, Any]]) -> int:
+    return max(sum(1 for c in calls if c["started"] <= a["started"] < c["ended"]) for a in calls)
+
+
+def test_xdist_workers_hold_every_item_of_a_conversation_suite_at_once(suite: Suite) -> None:
+    suite.standard()
+    for index in range(8):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    suite.scripted({"judge": [{**SLOW_GOOD, "sleep": 1.5}]})
+    result = suite.pytester.runpytest_subprocess(
+        "-p", "xdist", "-n", "2", "--amigo-judge-model", "scripted/judge"
+    )
+    result.assert_outcomes(passed=8)
+    calls = judge_calls(suite)
+    assert len(calls) == 8
+    # xdist's own `load` mode would hand each worker 2 items at a time: 4 in flight at most.
+    assert most_in_flight(calls) == 8

@@ -1,0 +1,39 @@
+"""Under pytest-xdist: every worker gets its share of a conversation suite at once.
+
+xdist's `load` mode hands a worker a few items at a time and more as it reports them, which
+suits tests that take CPU. A conversation test waits on model latency instead, and each worker
+runs all the items it holds concurrently; so when every collected item is a simulation unit
+test, the rest of the items are shared out right after xdist's first distribution. Sessions
+that mix in other tests keep xdist's own scheduling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdist.scheduler import LoadScheduling
+
+from .discovery import matches
+
+
+class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
+    def __init__(self, config: Any, log: Any, patterns: list[str]) -> None:
+        super().__init__(config, log)
+        self.patterns = patterns
+
+    def schedule(self) -> None:
+        first = self.collection is None
+        super().schedule()
+        if not first or not self.pending or not self._only_suite_items():
+            return
+        share, extra = divmod(len(self.pending), len(self.nodes))
+        for index, node in enumerate(list(self.nodes)):
+            self._send_tests(node, share + (1 if index < extra else 0))
+        if not self.pending:
+            for node in self.nodes:
+                node.shutdown()
+
+    def _only_suite_items(self) -> bool:
+        assert self.collection is not None
+        names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in self.collection}
+        return all(matches(name, self.patterns) for name in names)
