@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pytest
 
 from . import llm
+from .capture import OUTPUT_OWNER, OutputRouter
 from .catalog import Catalog
 from .discovery import find_suite_files, ignored_by_pytest, may_declare_metrics
 from .errors import AgentError, AmigoRunError, SpecProblem
@@ -56,6 +57,7 @@ class AmigoSession:
     # One loop for the whole session: litellm's async clients and logging worker bind to it.
     _scheduler: Scheduler | None = None
     _poll: Callable[[], None] | None = None  # under xdist: start newly queued items
+    output: OutputRouter = field(default_factory=OutputRouter)
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.rootpath, check=self._type_change)
@@ -302,13 +304,15 @@ class AmigoSession:
         """Wait for the test's runs (the loop drives every other test in flight meanwhile),
         then store its results: a test that is never reported (-x) stores nothing."""
         self.start(test)
-        outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll)
+        with self.output.waiting_for(test.nodeid):
+            outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll)
         for run in outcome.runs:
             self.store.save_run(self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models)
         return outcome
 
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:
         spec, nodeid = test.unit_test, test.nodeid
+        OUTPUT_OWNER.set(nodeid)  # what its agent prints or logs is this test's
         models = self.models_for(spec)
         agent = build_agent(
             spec.target,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conftest import Suite
@@ -181,3 +182,52 @@ def test_xdist_workers_hold_every_item_of_a_conversation_suite_at_once(suite: Su
     assert len(calls) == 8
     # xdist's own `load` mode would hand each worker 2 items at a time: 4 in flight at most.
     assert most_in_flight(calls) == 8
+
+
+PRINTING_AGENT = """
+import asyncio, logging, time
+
+log = logging.getLogger("support_agent")
+
+def respond(messages):
+    who = messages[0]["content"].split()[-1]
+    time.sleep(0.3 if who == "A" else 0.05)
+    print(f"sync agent says hello to {who}")
+    log.warning("sync agent logged for %s", who)
+    return "I apologise; resolved."
+
+async def respond_async(messages):
+    who = messages[0]["content"].split()[-1]
+    await asyncio.sleep(0.05)
+    print(f"async agent says hello to {who}")
+    return "I apologise; resolved."
+"""
+
+
+def test_what_an_agent_prints_or_logs_shows_with_its_own_test(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", PRINTING_AGENT)
+    for who in "ABC":
+        suite.unit_test(
+            file=f"t{who}.amigo.yaml",
+            name=f"case {who}",
+            script=f'["hi from {who}"]',
+            expectations=["{metric: Outcome, expect: resolved}"],
+        )
+    suite.write(
+        "tC.amigo.yaml",
+        (suite.path / "tC.amigo.yaml").read_text().replace("agent:respond", "agent:respond_async"),
+    )
+    result = suite.pytester.runpytest("-rA")
+    result.assert_outcomes(passed=3)
+    sections = re.split(r"\n_+ simulation unit test: ", result.stdout.str().split("= PASSES =")[1])
+    by_test = {section.split(" ", 2)[1]: section for section in sections[1:]}
+    assert sorted(by_test) == ["A", "B", "C"]
+    for who, text in by_test.items():
+        others = set("ABC") - {who}
+        verb = "async agent says" if who == "C" else "sync agent says"
+        assert f"{verb} hello to {who}" in text
+        assert not any(f"hello to {other}" in text for other in others), text
+        if who != "C":
+            assert f"sync agent logged for {who}" in text
+        assert not any(f"logged for {other}" in text for other in others), text
