@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Generator
 from pathlib import Path
@@ -13,7 +14,6 @@ from .collection import prepare_items
 from .discovery import matches
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
-from .llm import litellm_loaded
 from .once import forget
 from .outcomes import TestOutcome
 from .report.terminal import summary_lines
@@ -39,6 +39,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "amigo: a simulation unit test from a YAML suite file")
+    # litellm's import leaves about a million objects; collecting them at interpreter exit
+    # takes over a second, and none of them needs collecting then.
+    atexit.unregister(gc.freeze)  # once per process, however many sessions it runs
+    atexit.register(gc.freeze)
     # Calls cancelled when the session stops early (-x) leave litellm's coroutines unawaited.
     config.addinivalue_line(
         "filterwarnings", "ignore:coroutine '.*acompletion' was never awaited:RuntimeWarning"
@@ -60,10 +64,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if litellm_loaded():
-        # litellm's import leaves ~1e6 objects: collecting them at exit takes over a second,
-        # and nothing of them needs collecting.
-        gc.freeze()
     if SESSION_KEY in config.stash:
         get_session(config).close()
         if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
