@@ -231,3 +231,44 @@ def test_what_an_agent_prints_or_logs_shows_with_its_own_test(suite: Suite) -> N
         if who != "C":
             assert f"sync agent logged for {who}" in text
         assert not any(f"logged for {other}" in text for other in others), text
+
+
+HANGING_AGENT = """
+import pathlib, time
+
+def respond(messages):
+    pathlib.Path(__file__).with_name("started").touch()
+    time.sleep(600)
+    return "never"
+"""
+
+
+def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(suite: Suite) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite.standard()
+    suite.write("agent.py", HANGING_AGENT)
+    for index in range(3):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        cwd=suite.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not (suite.path / "started").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert (suite.path / "started").exists(), "the agent was called"
+    interrupted = time.time()
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=30)
+    took = time.time() - interrupted
+    assert took < 10, f"exited {took:.1f} s after Ctrl-C"
+    assert process.returncode == 2, out
+    assert "KeyboardInterrupt" in out
+    assert "no tests ran" in out or "interrupted" in out.lower()
