@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from conftest import Suite
 
 SLOW_GOOD = {
@@ -59,22 +61,13 @@ def test_the_runs_of_different_tests_are_in_flight_together(suite: Suite) -> Non
     result.stdout.fnmatch_lines(["t0.amigo.yaml .*", "t1.amigo.yaml .*", "t2.amigo.yaml .*"])
 
 
-def test_concurrency_one_is_the_serial_run(suite: Suite) -> None:
+@pytest.mark.parametrize("limit", ["--amigo-concurrency", "--amigo-model-concurrency"])
+def test_a_limit_of_one_runs_the_calls_one_after_another(suite: Suite, limit: str) -> None:
+    """One conversation at a time is today's serial run; one call at a time to a model holds
+    across every test that calls it."""
     three_tests(suite)
     suite.scripted({"judge": [SLOW_GOOD]})
-    result = suite.pytester.runpytest(
-        "--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1"
-    )
-    result.assert_outcomes(passed=3)
-    assert overlapping(judge_calls(suite)) == 0
-
-
-def test_a_model_limit_holds_across_tests(suite: Suite) -> None:
-    three_tests(suite)
-    suite.scripted({"judge": [SLOW_GOOD]})
-    result = suite.pytester.runpytest(
-        "--amigo-judge-model", "scripted/judge", "--amigo-model-concurrency", "1"
-    )
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", limit, "1")
     result.assert_outcomes(passed=3)
     assert overlapping(judge_calls(suite)) == 0
 
