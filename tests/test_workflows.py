@@ -121,3 +121,9 @@ def test_a_duplicate_declaration_is_reported_once_wherever_pytest_looks(project:
     result.stdout.fnmatch_lines(
         ["zz_more_metrics.amigo.yaml:2: metrics.name: metric 'Empathy Score' is already declared at metrics.amigo.yaml:2"]
     )
+
+
+def test_the_plugin_can_be_switched_off_for_a_run(project: Suite) -> None:
+    result = project.pytester.runpytest_subprocess("-p", "no:amigo_metrics")
+    assert result.ret == 5  # no tests collected
+    assert not project.store.exists()
