@@ -91,7 +91,8 @@ def main() -> None:
         f"(plain pytest functions: {python_time:.2f} s); litellm imported: {imported}"
     )
     args.output.mkdir(exist_ok=True)
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    cores = __import__("os").cpu_count()
+    machine = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
     (args.output / "collection.json").write_text(
         json.dumps(
             {

@@ -1,11 +1,13 @@
-"""Benchmark 1 (and 5): DeepEval's multi-turn workload, with latency injected.
+"""Benchmarks 1, 2 and 5: DeepEval's multi-turn workload, with latency injected.
 
     python3 benchmarks/concurrency.py [--tests 20 50] [--latency 0.1] [--xdist 0 2 4]
+    python3 benchmarks/concurrency.py --tests 200 --runs 3 --model-concurrency 32   # benchmark 2
 
 N tests, each one conversation of 4 simulated user turns against an async agent, 2 metrics;
 every simulator, agent and judge call takes `latency` seconds (the offline provider's injected
 latency and an `asyncio.sleep` in the agent). The bound with unlimited concurrency is
-4 x (simulator + agent) + one judge round = 9 x latency. Reported: the wall time from the end
+4 x (simulator + agent) + one judge round = 9 x latency; with a per-model limit, the bound is
+max(that, the busiest model's calls / limit x latency). Reported: the wall time from the end
 of collection to the end of the session, its ratio to the bound, the whole command's wall
 time, and the peak memory of the largest pytest process. Figures go to
 benchmarks/results/concurrency.json as well.
@@ -42,6 +44,7 @@ TEST = """  - name: case {index}
     scenario: {{name: Question, objective: Learn what happens next., instructions: Be brief.}}
     target: {{python: "agent:respond"}}
     max_turns: 4
+    runs: {runs}
     metrics:
       - {{metric: Helpfulness, expect: ">= 1"}}
       - {{metric: Politeness, expect: true}}
@@ -67,17 +70,17 @@ def pytest_unconfigure(config):
 """
 
 
-def write_suite(folder: Path, tests: int) -> None:
+def write_suite(folder: Path, tests: int, runs: int = 1) -> None:
     (folder / "metrics.amigo.yaml").write_text(METRICS)
     (folder / "agent.py").write_text(AGENT)
     (folder / "conftest.py").write_text(TIMING_CONFTEST)
-    body = "".join(TEST.format(index=i) for i in range(tests))
+    body = "".join(TEST.format(index=i, runs=runs) for i in range(tests))
     (folder / "bench.amigo.yaml").write_text("simulation_unit_tests:\n" + body)
 
 
-def run(folder: Path, latency: float, workers: int) -> dict[str, float]:
+def run(folder: Path, latency: float, workers: int, extra: list[str]) -> dict[str, float]:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    command += ["--amigo-offline-latency", str(latency)]
+    command += ["--amigo-offline-latency", str(latency), *extra]
     if workers:
         command += ["-p", "xdist", "-n", str(workers)]
     env = {**__import__("os").environ, "BENCH_AGENT_LATENCY": str(latency)}
@@ -100,27 +103,37 @@ def main() -> None:
     parser.add_argument("--tests", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--xdist", type=int, nargs="+", default=[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--model-concurrency", type=int, default=None)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
-    bound = 9 * args.latency
+    extra = []
+    if args.model_concurrency:
+        extra += ["--amigo-model-concurrency", str(args.model_concurrency)]
     rows = []
     for tests in args.tests:
+        bound = 9 * args.latency
+        if args.model_concurrency:  # the simulator is the busiest model: 4 calls a run
+            bound = max(bound, tests * args.runs * 4 / args.model_concurrency * args.latency)
         for workers in args.xdist:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
-                write_suite(folder, tests)
-                figures = run(folder, args.latency, workers)
-            row = {"tests": tests, "xdist": workers, "bound_s": bound, **figures}
+                write_suite(folder, tests, args.runs)
+                figures = run(folder, args.latency, workers, extra)
+            row = {"tests": tests, "runs": args.runs, "xdist": workers, "bound_s": bound, **figures}
             row["ratio_to_bound"] = round(figures["after_collection_s"] / bound, 2)
             rows.append(row)
             print(
-                f"N={tests:<4} -n {workers}: {figures['after_collection_s']:.2f} s after "
+                f"N={tests:<4} runs={args.runs} -n {workers}: "
+                f"{figures['after_collection_s']:.2f} s after "
                 f"collection ({row['ratio_to_bound']}x the {bound:.2f} s bound), "
                 f"{figures['total_s']:.2f} s in all, peak RSS {figures['peak_rss_mb_so_far']} MB"
             )
     args.output.mkdir(exist_ok=True)
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
-    (args.output / "concurrency.json").write_text(
+    cores = __import__("os").cpu_count()
+    machine = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
+    name = "concurrency.json" if not args.model_concurrency else "model_limit.json"
+    (args.output / name).write_text(
         json.dumps({"machine": machine, "latency_s": args.latency, "rows": rows}, indent=2)
     )
 
