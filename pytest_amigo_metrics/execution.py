@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -10,7 +11,7 @@ from .amigo.rate_limits import RATE_LIMIT_WAIT
 from .errors import AmigoRunError
 from .expectations import Expectation
 from .judge import ActiveMetric, Verdict
-from .limits import CURRENT_LIMITS
+from .limits import CURRENT_LIMITS, MODEL_WAIT
 from .outcomes import MetricOutcome, RunOutcome
 from .redact import redact
 from .simulator import SimulatedUser
@@ -96,7 +97,9 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     transcript: Transcript | None = None
     metrics: list[MetricOutcome] = []
     waits: list[float] = []
+    model_waits: list[float] = []
     RATE_LIMIT_WAIT.set(waits)  # this run's own task context
+    MODEL_WAIT.set(model_waits)
     try:
         transcript = await converse(plan.simulator, plan.agent, plan.max_turns, run_index)
         if not transcript.messages:
@@ -127,9 +130,20 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         metrics=metrics,
         error=error,
         rate_limit_wait=round(sum(waits), 3),
+        model_wait=round(sum(model_waits), 3),
     )
 
 
-async def run_all(plan: RunPlan) -> list[RunOutcome]:
-    """Every run of the test, concurrently within the session's limits."""
-    return list(await asyncio.gather(*(run_once(plan, i) for i in range(plan.runs))))
+async def run_all(
+    plan: RunPlan, on_done: Callable[[RunOutcome], None] | None = None
+) -> list[RunOutcome]:
+    """Every run of the test, concurrently within the session's limits; on_done sees each
+    run as it ends."""
+
+    async def one(index: int) -> RunOutcome:
+        outcome = await run_once(plan, index)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(i) for i in range(plan.runs))))

@@ -38,6 +38,13 @@ class ModelGate:
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.in_flight)
 
+    def resume_in(self, now: float) -> float:
+        """Seconds before the next call may start (0: now)."""
+        wait = self._paused_until - now
+        if self.per_minute and len(self._starts) >= self.per_minute:
+            wait = max(wait, self._starts[0] + WINDOW - now)
+        return max(0.0, wait)
+
     def pause(self, seconds: float) -> None:
         """The provider asked for a pause: no call to this model starts before it ends."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
@@ -61,6 +68,9 @@ class ModelGate:
                 self._starts.append(now)
                 return
             self.waited += wait
+            waits = MODEL_WAIT.get()
+            if waits is not None:
+                waits.append(wait)
             await asyncio.sleep(wait)
 
 
@@ -80,6 +90,15 @@ class Limits:
             )
         return self._models[key]
 
+    def paused(self) -> list[str]:
+        """The models whose calls wait for a pause or their per-minute limit right now."""
+        now = time.monotonic()
+        return [
+            f"{model} ({gate.resume_in(now):.0f}s)"
+            for (model, _), gate in self._models.items()
+            if gate.resume_in(now) > 0
+        ]
+
     @property
     def conversations(self) -> asyncio.Semaphore:
         if self._conversations is None:
@@ -91,6 +110,8 @@ class Limits:
 # the threads its sync agents run in (None: asyncio's default executor).
 CURRENT_LIMITS: ContextVar[Limits | None] = ContextVar("amigo_limits", default=None)
 AGENT_THREADS: ContextVar[Executor | None] = ContextVar("amigo_agent_threads", default=None)
+# Seconds the current run waited for a model's requests-per-minute limit or Retry-After pause.
+MODEL_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_model_wait", default=None)
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ class RunOutcome(BaseModel):
     metrics: list[MetricOutcome]
     error: str | None = None
     rate_limit_wait: float = 0.0  # seconds queued for the Amigo API's limits
+    model_wait: float = 0.0  # seconds waited for a model's rate limit or Retry-After
 
     @property
     def passed(self) -> bool:
@@ -55,6 +56,10 @@ class TestOutcome(BaseModel):
     @property
     def rate_limit_wait(self) -> float:
         return sum(r.rate_limit_wait for r in self.runs)
+
+    @property
+    def model_wait(self) -> float:
+        return sum(r.model_wait for r in self.runs)
 
     @property
     def passed_runs(self) -> int:

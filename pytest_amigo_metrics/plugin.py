@@ -60,7 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    get_session(session.config).check_store()
+    amigo = get_session(session.config)
+    amigo.check_store()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.get_verbosity() >= 0:
+        amigo.show = reporter.write_line
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -23,6 +23,7 @@ from .llm import litellm_warnings_silenced
 T = TypeVar("T")
 POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)
 CLOSE_TIMEOUT = 2.0  # seconds cancelled tasks get to finish when the session closes
+TICK = 5.0  # seconds between progress lines while an item waits
 
 
 class Scheduler:
@@ -46,19 +47,37 @@ class Scheduler:
     def started(self, key: str) -> bool:
         return key in self.jobs
 
-    def wait(self, key: str, poll: Callable[[], None] | None = None) -> Any:
+    def wait(
+        self,
+        key: str,
+        poll: Callable[[], None] | None = None,
+        tick: Callable[[float], None] | None = None,
+    ) -> Any:
         """Drive the loop until the job of `key` is done; its result, or its exception.
-        `poll` is called now and then meanwhile (to start newly assigned work)."""
+        Meanwhile `poll` is called now and then (to start newly assigned work), and `tick`
+        every TICK seconds with the time waited so far (to show progress)."""
         task = self.jobs.pop(key)
         with litellm_warnings_silenced():
-            if poll is None:
+            if poll is None and tick is None:
                 return self.loop.run_until_complete(task)
-            return self.loop.run_until_complete(self._polling(task, poll))
+            return self.loop.run_until_complete(self._watching(task, poll, tick))
 
-    async def _polling(self, task: asyncio.Task[T], poll: Callable[[], None]) -> T:
+    async def _watching(
+        self,
+        task: asyncio.Task[T],
+        poll: Callable[[], None] | None,
+        tick: Callable[[float], None] | None,
+    ) -> T:
+        started = next_tick = self.loop.time()
+        next_tick += TICK
         while not task.done():
-            poll()
-            await asyncio.wait({task}, timeout=POLL)
+            if poll is not None:
+                poll()
+            await asyncio.wait({task}, timeout=POLL if poll is not None else TICK)
+            now = self.loop.time()
+            if tick is not None and now >= next_tick and not task.done():
+                tick(now - started)
+                next_tick = now + TICK
         return task.result()
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:

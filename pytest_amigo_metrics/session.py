@@ -23,7 +23,7 @@ from .llm import ModelEndpoint, provider_problem
 from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
-from .outcomes import TestOutcome
+from .outcomes import RunOutcome, TestOutcome
 from .redact import redact
 from .scheduler import Scheduler
 from .settings import Role, Settings
@@ -58,6 +58,12 @@ class AmigoSession:
     _scheduler: Scheduler | None = None
     _poll: Callable[[], None] | None = None  # under xdist: start newly queued items
     output: OutputRouter = field(default_factory=OutputRouter)
+    progress: Progress = field(default_factory=lambda: Progress())
+    show: Callable[[str], None] | None = None  # the terminal, for progress lines
+
+    def _tick(self, waited: float) -> None:
+        if self.show is not None:
+            self.show(self.progress.line(waited, self.scheduler.limits.paused()))
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.rootpath, check=self._type_change)
@@ -298,14 +304,16 @@ class AmigoSession:
 
     def start(self, test: ScheduledTest) -> None:
         """Start every run of the test on the session's loop (once)."""
-        self.scheduler.start(test.nodeid, lambda: self._run_test(test))
+        if not self.scheduler.started(test.nodeid):
+            self.progress.total += test.unit_test.runs
+            self.scheduler.start(test.nodeid, lambda: self._run_test(test))
 
     def outcome_of(self, test: ScheduledTest) -> TestOutcome:
         """Wait for the test's runs (the loop drives every other test in flight meanwhile),
         then store its results: a test that is never reported (-x) stores nothing."""
         self.start(test)
         with self.output.waiting_for(test.nodeid):
-            outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll)
+            outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll, self._tick)
         for run in outcome.runs:
             self.store.save_run(self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models)
         return outcome
@@ -336,7 +344,7 @@ class AmigoSession:
             "judge": plan.judge.name,
             "agent": agent.name,
         }
-        runs = await run_all(plan)
+        runs = await run_all(plan, lambda run: self.progress.ended(run))
         return TestOutcome(
             nodeid=nodeid,
             name=spec.name,
@@ -346,6 +354,28 @@ class AmigoSession:
             models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
+
+
+@dataclass
+class Progress:
+    """Conversations of the session: started and finished, for the progress line."""
+
+    total: int = 0
+    finished: int = 0
+    waited: float = 0.0  # seconds the finished runs waited for rate limits
+
+    def ended(self, run: RunOutcome) -> None:
+        self.finished += 1
+        self.waited += run.model_wait + run.rate_limit_wait
+
+    def line(self, waited: float, paused: list[str]) -> str:
+        text = (
+            f"amigo: {self.finished}/{self.total} conversations finished, "
+            f"{self.total - self.finished} in flight or queued ({waited:.0f}s on this test)"
+        )
+        if paused:
+            text += "; waiting for rate limits: " + ", ".join(paused)
+        return text
 
 
 class ScheduledTest(Protocol):

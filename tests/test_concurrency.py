@@ -119,6 +119,7 @@ def test_retry_after_pauses_every_call_to_that_model(suite: Suite) -> None:
     assert len(later) == 3  # the retry, and the other tests' calls
     # No call to the model starts during the pause it asked for, not only the retry.
     assert all(c["started"] >= limited["ended"] + 0.95 for c in later)
+    result.stdout.fnmatch_lines(["*waited 1.?s for model rate limits*slowed, not failed"])
 
 
 def test_outcomes_and_stored_results_are_those_of_a_serial_run(suite: Suite) -> None:
@@ -265,3 +266,19 @@ def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(suite: Suit
     assert process.returncode == 2, out
     assert "KeyboardInterrupt" in out
     assert "no tests ran" in out or "interrupted" in out.lower()
+
+
+def test_a_long_wait_shows_progress(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_amigo_metrics import scheduler
+
+    monkeypatch.setattr(scheduler, "TICK", 0.3)
+    suite.standard()
+    suite.unit_test(runs=2)
+    suite.scripted({"judge": [{**SLOW_GOOD, "sleep": 1.0}]})
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["amigo: 0/2 conversations finished, 2 in flight or queued (*s on this test)"]
+    )
+    quiet = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "-q")
+    assert "conversations finished" not in quiet.stdout.str()

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from openai_server import closed_port_url, openai_server
 
 from conftest import Suite
-from openai_server import closed_port_url, openai_server
 
 VERDICT = json.dumps({"value": 8, "justification": "Warm and apologetic.", "references": []})
 

@@ -41,10 +41,16 @@ def summary_lines(
             f"{outcome.passed_runs}/{len(outcome.runs)} runs passed "
             f"(required {outcome.min_pass_rate:.0%})"
         )
-        if quiet and outcome.status == "passed" and outcome.rate_limit_wait < 0.05:
+        waited = outcome.rate_limit_wait >= 0.05 or outcome.model_wait >= 0.05
+        if quiet and outcome.status == "passed" and not waited:
             continue
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
+        if outcome.model_wait >= 0.05:
+            lines.append(
+                f"        waited {outcome.model_wait:.1f}s for model rate limits "
+                "(requests per minute, or a pause the provider asked for): slowed, not failed"
+            )
         if outcome.rate_limit_wait >= 0.05:
             lines.append(
                 f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
