@@ -253,6 +253,9 @@ def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(suite: Suit
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A terminal's Ctrl-C: a CI shell may start us with SIGINT ignored, and children
+        # inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60
     while not (suite.path / "started").exists() and time.time() < deadline:
