@@ -43,9 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # takes over a second, and none of them needs collecting then.
     atexit.unregister(gc.freeze)  # once per process, however many sessions it runs
     atexit.register(gc.freeze)
-    # Calls cancelled when the session stops early (-x) leave litellm's coroutines unawaited.
+    # Calls cancelled when the session stops early (-x), or a loop closed while litellm's
+    # logging worker still held work, leave litellm's coroutines unawaited.
     config.addinivalue_line(
-        "filterwarnings", "ignore:coroutine '.*acompletion' was never awaited:RuntimeWarning"
+        "filterwarnings",
+        "ignore:coroutine '(.*acompletion|Logging\\..*)' was never awaited:RuntimeWarning",
     )
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(RUN_ID_KEY) or new_id()
