@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +36,7 @@ class Judge(Protocol):
 
     async def evaluate_all(
         self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
-    ) -> list[Verdict]: ...
+    ) -> Sequence[Verdict | AmigoRunError]: ...
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,18 @@ async def _exchange(
     return "agent_ended" if chat.ended else "max_turns"
 
 
-async def judge_checks(judge: Judge, checks: list[Check], transcript: Transcript) -> list[Verdict]:
-    """One verdict per check, in order; checks judged on the same part of the conversation
-    go to the judge together."""
-    verdicts: dict[int, Verdict] = {}
+async def judge_checks(
+    judge: Judge, checks: list[Check], transcript: Transcript
+) -> list[Verdict | AmigoRunError]:
+    """One verdict per check, in order, or the error that kept it from one (the other
+    verdicts are kept); checks judged on the same part of the conversation go together."""
+    verdicts: dict[int, Verdict | AmigoRunError] = {}
     for turn in dict.fromkeys(c.up_to_turn for c in checks):
         group = [i for i, c in enumerate(checks) if c.up_to_turn == turn]
-        found = await judge.evaluate_all([checks[i].metric for i in group], transcript, turn)
+        try:
+            found = await judge.evaluate_all([checks[i].metric for i in group], transcript, turn)
+        except AmigoRunError as exc:
+            found = [exc] * len(group)
         verdicts.update(zip(group, found, strict=True))
     return [verdicts[i] for i in range(len(checks))]
 
@@ -105,7 +110,10 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
         verdicts = await judge_checks(plan.judge, plan.checks, transcript)
+        failures = list(dict.fromkeys(str(v) for v in verdicts if isinstance(v, AmigoRunError)))
         for check, verdict in zip(plan.checks, verdicts, strict=True):
+            if isinstance(verdict, AmigoRunError):
+                continue
             metrics.append(
                 MetricOutcome(
                     metric=check.metric.name,
@@ -119,7 +127,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     judge_model=verdict.model,
                 )
             )
-        error = None
+        error = redact("\n".join(failures)) if failures else None
     except AmigoRunError as exc:
         error = redact(str(exc))
     return RunOutcome(

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, create_model
 
-from .errors import JudgeOutputError
+from .errors import AmigoRunError, JudgeOutputError
 from .llm import ModelEndpoint, RetryPolicy
 from .metrics import JudgeValue, describe_value_space, value_problem
 from .spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
@@ -61,15 +61,18 @@ class LocalJudge:
 
     async def evaluate_all(
         self, metrics: list[ActiveMetric], transcript: Transcript, up_to_turn: int | None = None
-    ) -> list[Verdict]:
+    ) -> list[Verdict | AmigoRunError]:
         shown = transcript.up_to_turn(up_to_turn)
-        verdicts = await asyncio.gather(
-            *(
-                evaluate(m, shown, model=self.model, retries=self.retries, retry=self.retry)
-                for m in metrics
+        return list(await asyncio.gather(*(self._one(m, shown) for m in metrics)))
+
+    async def _one(self, metric: ActiveMetric, transcript: Transcript) -> Verdict | AmigoRunError:
+        """A verdict, or why there is none: one metric's failure keeps no other's verdict."""
+        try:
+            return await evaluate(
+                metric, transcript, model=self.model, retries=self.retries, retry=self.retry
             )
-        )
-        return list(verdicts)
+        except AmigoRunError as exc:
+            return exc
 
 
 def response_schema(metric_value: MetricValue) -> type[BaseModel]:

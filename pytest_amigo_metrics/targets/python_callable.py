@@ -8,6 +8,7 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,29 @@ async def in_agent_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await loop.run_in_executor(AGENT_THREADS.get(), context.run, function, *args)
 
 
+@dataclass(frozen=True)
+class _Escaped:
+    """A sync agent raised SystemExit or KeyboardInterrupt in its thread: that ends its run in
+    error, never the session (in a thread, a KeyboardInterrupt can only be the agent's)."""
+
+    exc: BaseException
+
+    def describe(self, ref: str) -> str:
+        if isinstance(self.exc, SystemExit):
+            return (
+                f"SystemExit raised by the agent {ref!r}: it called sys.exit({self.exc.code!r}); "
+                "an agent returns its reply instead"
+            )
+        return f"{type(self.exc).__name__} raised by the agent {ref!r}: {self.exc}"
+
+
+def _contained(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        return _Escaped(exc)
+
+
 class PythonAgent(StatelessAgent):
     """A Python callable given the conversation so far as OpenAI-style messages
     (`[{"role": "user" | "assistant", "content": ...}]`), sync or async, returning a string."""
@@ -97,9 +121,15 @@ class PythonAgent(StatelessAgent):
             if inspect.iscoroutinefunction(self._function):
                 result = await self._function(messages)
             else:
-                result = await in_agent_thread(self._function, messages)
+                result = await in_agent_thread(_contained, self._function, messages)
+                if isinstance(result, _Escaped):
+                    raise AgentError(result.describe(self.ref))
                 if inspect.isawaitable(result):
                     result = await result
+        except SystemExit as exc:  # an async agent's; a real Ctrl-C is left to end the session
+            raise AgentError(_Escaped(exc).describe(self.ref)) from None
+        except AgentError:
+            raise
         except Exception as exc:
             trace = "".join(traceback.format_exception(exc, limit=-3))
             raise AgentError(
