@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if "PYTEST_CURRENT_TEST" not in os.environ:  # not a pytest run inside a test (pytester)
+        # pytest collects garbage twice at exit, over litellm's million objects: freezing
+        # them first saves about half a second.
+        gc.freeze()
     if SESSION_KEY in config.stash:
         get_session(config).close()
         if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
