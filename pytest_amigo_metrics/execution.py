@@ -61,16 +61,31 @@ async def converse(
 async def _exchange(
     simulator: SimulatedUser, chat: Chat, transcript: Transcript, max_turns: int, run_index: int
 ) -> EndReason:
-    for _ in range(max_turns):
+    for number in range(1, max_turns + 1):
         if chat.ended:
             return "agent_ended"
-        turn = await simulator.next_turn(transcript, run_index)
-        if turn is None:
-            return "script_completed"
-        if turn.action != "send":
-            return turn.action
-        await chat.send(turn.message)
+        try:
+            turn = await simulator.next_turn(transcript, run_index)
+            if turn is None:
+                return "script_completed"
+            if turn.action != "send":
+                return turn.action
+            await _agent_turn(chat, turn.message)
+        except AmigoRunError as exc:
+            raise AmigoRunError(f"user turn {number}: {exc}") from None
     return "agent_ended" if chat.ended else "max_turns"
+
+
+async def _agent_turn(chat: Chat, message: str) -> None:
+    limits = CURRENT_LIMITS.get()
+    limit = limits.settings.turn_timeout if limits is not None else None
+    try:
+        await asyncio.wait_for(chat.send(message), limit)
+    except asyncio.TimeoutError:
+        raise AmigoRunError(
+            f"the agent gave no reply within {limit:g} s (--amigo-turn-timeout); "
+            "the session goes on without this run"
+        ) from None
 
 
 async def judge_checks(
@@ -105,8 +120,17 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     model_waits: list[float] = []
     RATE_LIMIT_WAIT.set(waits)  # this run's own task context
     MODEL_WAIT.set(model_waits)
+    limits = CURRENT_LIMITS.get()
+    limit = limits.settings.conversation_timeout if limits is not None else None
     try:
-        transcript = await converse(plan.simulator, plan.agent, plan.max_turns, run_index)
+        try:
+            transcript = await asyncio.wait_for(
+                converse(plan.simulator, plan.agent, plan.max_turns, run_index), limit
+            )
+        except asyncio.TimeoutError:
+            raise AmigoRunError(
+                f"the conversation did not end within {limit:g} s (--amigo-conversation-timeout)"
+            ) from None
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
         verdicts = await judge_checks(plan.judge, plan.checks, transcript)

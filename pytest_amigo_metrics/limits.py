@@ -24,6 +24,10 @@ class LimitSettings:
     model_in_flight: int = 64
     model_per_minute: float | None = None
     conversations: int = 64
+    # Seconds (None: no limit): one model call, one agent turn, one whole conversation.
+    call_timeout: float | None = None
+    turn_timeout: float | None = None
+    conversation_timeout: float | None = None
 
 
 @dataclass

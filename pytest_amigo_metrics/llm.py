@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import ModelCallError
-from .limits import model_slot
+from .limits import CURRENT_LIMITS, model_slot
 from .redact import redact
 
 OFFLINE_PROVIDER = "offline"
@@ -257,14 +257,22 @@ async def complete(
     who = f"{role} model {endpoint.model!r}" + (
         f" at {redact(endpoint.api_base)}" if endpoint.api_base else ""
     )
+    limits = CURRENT_LIMITS.get()
+    timeout = limits.settings.call_timeout if limits is not None else None
+    if timeout:
+        kwargs["timeout"] = timeout  # the provider's HTTP client gives up too
     last_error = ""
     for attempt in range(retry.attempts):
         asked: float | None = None
         async with model_slot(endpoint.model, endpoint.api_base) as gate:
             try:
-                response = await litellm.acompletion(
-                    model=endpoint.model, messages=messages, **kwargs
+                response = await asyncio.wait_for(
+                    litellm.acompletion(model=endpoint.model, messages=messages, **kwargs),
+                    timeout,
                 )
+            except asyncio.TimeoutError:
+                response = None
+                last_error = f"no answer within {timeout:g} s (--amigo-call-timeout)"
             except Exception as exc:
                 response = None
                 last_error = clean_error(exc)
@@ -282,7 +290,8 @@ async def complete(
         content = response.choices[0].message.content
         return Completion(text=content or "", model=endpoint.model)
     unreachable = endpoint.api_base and re.search(r"(?i)connect", last_error)
-    what = "could not be reached" if unreachable else "still failing"
+    timed_out = last_error.startswith("no answer within")
+    what = "could not be reached" if unreachable else "timed out" if timed_out else "still failing"
     raise ModelCallError(
         f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"

@@ -106,6 +106,9 @@ class AmigoSession:
                     model_in_flight=self.settings.model_concurrency,
                     model_per_minute=self.settings.model_rpm,
                     conversations=self.settings.concurrency,
+                    call_timeout=self.settings.call_timeout or None,
+                    turn_timeout=self.settings.turn_timeout or None,
+                    conversation_timeout=self.settings.conversation_timeout or None,
                 )
             )
             self._scheduler = Scheduler(limits, threads=self.settings.concurrency)

@@ -68,6 +68,26 @@ OPTIONS = [
         float,
     ),
     Option(
+        "call_timeout",
+        "seconds one model call may take before it counts as failed and is retried "
+        "(default 300; 0: no limit)",
+        300.0,
+        float,
+    ),
+    Option(
+        "turn_timeout",
+        "seconds the agent under test may take to reply to one user turn (default 300; 0: no "
+        "limit)",
+        300.0,
+        float,
+    ),
+    Option(
+        "conversation_timeout",
+        "seconds one whole conversation may take (default 1800; 0: no limit)",
+        1800.0,
+        float,
+    ),
+    Option(
         "offline_latency",
         "seconds each call to the built-in offline provider takes (default 0; for benchmarks)",
         0.0,
@@ -140,6 +160,9 @@ class Settings:
     model_concurrency: int = 64
     model_rpm: float | None = None
     offline_latency: float = 0.0
+    call_timeout: float = 300.0
+    turn_timeout: float = 300.0
+    conversation_timeout: float = 1800.0
     backend: str = "local"
     judge: str = "local"
     rate_window: float = 60.0
@@ -225,6 +248,9 @@ def resolve_settings(config: pytest.Config) -> Settings:
         model_concurrency=values["model_concurrency"],
         model_rpm=values["model_rpm"],
         offline_latency=values["offline_latency"],
+        call_timeout=values["call_timeout"],
+        turn_timeout=values["turn_timeout"],
+        conversation_timeout=values["conversation_timeout"],
         retry=RetryPolicy(attempts=values["retry_attempts"], base_delay=values["retry_base_delay"]),
         backend=values["backend"],
         judge=values["judge"],

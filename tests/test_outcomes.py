@@ -173,7 +173,7 @@ def test_non_transient_model_error_is_not_retried(suite: Suite) -> None:
     [
         (
             "def respond(messages):\n    raise KeyError('boom')\n",
-            "run 0: KeyError raised by the agent 'agent:respond': 'boom'",
+            "run 0: user turn 1: KeyError raised by the agent 'agent:respond': 'boom'",
         ),
         ("def respond(messages):\n    return None\n", "*must return a non-empty string, got None*"),
         (

@@ -15,15 +15,15 @@ from conftest import Suite
     [
         (
             "import sys\ndef respond(messages):\n    sys.exit(3)\n",
-            "run 0: SystemExit raised by the agent 'agent:respond': it called sys.exit(3)*",
+            "run 0: user turn 1: SystemExit raised by the agent 'agent:respond': it called sys.exit(3)*",
         ),
         (
             "def respond(messages):\n    raise KeyboardInterrupt('agent gave up')\n",
-            "run 0: KeyboardInterrupt raised by the agent 'agent:respond': agent gave up",
+            "run 0: user turn 1: KeyboardInterrupt raised by the agent 'agent:respond': agent gave up",
         ),
         (
             "import sys\nasync def respond(messages):\n    sys.exit('bye')\n",
-            "run 0: SystemExit raised by the agent 'agent:respond': it called sys.exit('bye')*",
+            "run 0: user turn 1: SystemExit raised by the agent 'agent:respond': it called sys.exit('bye')*",
         ),
     ],
 )
@@ -76,3 +76,75 @@ def test_a_judge_failing_on_one_metric_keeps_the_other_verdicts(suite: Suite) ->
     assert [(json.loads(r["result"]), r["justification"]) for r in stored] == [
         ("resolved", "Solved.")
     ]
+
+
+HANGS_ON_SECOND_TURN = """
+import time
+
+def respond(messages):
+    if sum(1 for m in messages if m["role"] == "user") == 2:
+        time.sleep(60)
+    return "I apologise; resolved."
+"""
+
+
+def test_an_agent_turn_that_never_ends_is_an_error_naming_run_turn_and_limit(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", HANGS_ON_SECOND_TURN)
+    suite.unit_test(file="hangs.amigo.yaml", name="hangs", runs=2)
+    suite.unit_test(
+        file="fine.amigo.yaml",
+        name="fine",
+        script='["only one turn"]',
+        expectations=["{metric: Outcome, expect: resolved}"],
+    )
+    result = suite.pytester.runpytest("--amigo-turn-timeout", "0.5")
+    result.assert_outcomes(errors=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "simulation unit test 'hangs' could not be evaluated: 2 of 2 runs ended in error*",
+            "run 0: user turn 2: the agent gave no reply within 0.5 s (--amigo-turn-timeout)*",
+            "run 1: user turn 2: the agent gave no reply within 0.5 s (--amigo-turn-timeout)*",
+        ]
+    )
+
+
+def test_a_model_call_that_never_answers_times_out_and_is_retried(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted({"judge": [{"sleep": 30, "text": "{}"}]})
+    suite.unit_test()
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model",
+        "scripted/judge",
+        "--amigo-call-timeout",
+        "0.3",
+        "--amigo-retry-attempts",
+        "2",
+        "--amigo-retry-base-delay",
+        "0",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["run 0: judge model 'scripted/judge' timed out after 2 attempts*no answer within 0.3 s*"]
+    )
+    assert len([c for c in suite.calls() if c["model"] == "judge"]) == 0  # none ever finished
+
+
+def test_a_conversation_that_runs_too_long_is_an_error(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "agent.py", "import time\ndef respond(messages):\n    time.sleep(0.3)\n    return 'ok'\n"
+    )
+    suite.unit_test(script='["one", "two", "three", "four", "five"]')
+    result = suite.pytester.runpytest("--amigo-conversation-timeout", "0.5")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["run 0: the conversation did not end within 0.5 s (--amigo-conversation-timeout)"]
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_negative_or_nan_option_values_are_usage_errors(suite: Suite, value: str) -> None:
+    result = suite.pytester.runpytest("--amigo-turn-timeout", value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--amigo-turn-timeout*is not allowed*"])
