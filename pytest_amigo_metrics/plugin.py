@@ -102,6 +102,9 @@ class OutcomeListener:
         data = getattr(report, "amigo_outcome", None)
         if data is not None:
             self.amigo.outcomes.append(TestOutcome.model_validate(data))
+        elif report.failed and report.when not in ("setup", "call", "teardown"):
+            # xdist reports an item whose worker crashed with when="???" and no outcome.
+            self.amigo.lost(report.nodeid, report.longreprtext)
 
 
 class XdistHooks:

@@ -12,7 +12,7 @@ import pytest
 from . import llm
 from .capture import OUTPUT_OWNER, OutputRouter
 from .catalog import Catalog
-from .discovery import find_suite_files, ignored_by_pytest, may_declare_metrics
+from .discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
 from .errors import AgentError, AmigoRunError, SpecProblem
 from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
@@ -304,6 +304,33 @@ class AmigoSession:
                     self.start(test)
 
         self._poll = poll
+
+    def lost(self, nodeid: str, why: str) -> None:
+        """A simulation test that never reported (its xdist worker crashed): an error in the
+        summary, so it does not vanish."""
+        file_name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        if not matches(file_name, self.settings.file_patterns):
+            return
+        reason = why.strip().splitlines()[0] if why.strip() else "it never reported"
+        run = RunOutcome(
+            run_index=0,
+            conversation_id="",
+            end_reason=None,
+            messages=[],
+            metrics=[],
+            error=redact(f"no outcome: {reason}"),
+        )
+        self.outcomes.append(
+            TestOutcome(
+                nodeid=nodeid,
+                name=nodeid.rsplit("::", 1)[-1],
+                unit_test_id=stable_id("unit_test", nodeid),
+                simulation_unit_test_set_run_id=self.run_id,
+                min_pass_rate=1.0,
+                models={},
+                runs=[run],
+            )
+        )
 
     def start(self, test: ScheduledTest) -> None:
         """Start every run of the test on the session's loop (once)."""

@@ -148,3 +148,24 @@ def test_negative_or_nan_option_values_are_usage_errors(suite: Suite, value: str
     result = suite.pytester.runpytest("--amigo-turn-timeout", value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--amigo-turn-timeout*is not allowed*"])
+
+
+def test_an_item_whose_xdist_worker_crashed_is_in_the_summary_as_an_error(suite: Suite) -> None:
+    suite.standard()
+    suite.write("crash.py", "import os\ndef respond(messages):\n    os._exit(1)\n")
+    suite.write(
+        "crash.amigo.yaml",
+        suite.unit_test(file="tmp.amigo.yaml", name="crashes")
+        .read_text()
+        .replace("agent:respond", "crash:respond"),
+    )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    suite.unit_test(
+        file="fine.amigo.yaml", name="fine", expectations=["{metric: Outcome, expect: resolved}"]
+    )
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+    result.assert_outcomes(failed=1, passed=1)
+    summary = result.stdout.str().split("amigo metrics")[1]
+    assert "ERROR   crash.amigo.yaml::crashes  0/1 runs passed" in summary
+    assert "run 0: error: no outcome: " in summary and "crashed" in summary
+    assert "PASSED  fine.amigo.yaml::fine" in summary
