@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TextIO
 
+from .redact import redact
+
 # The node id of the test whose run the current task or agent thread belongs to.
 OUTPUT_OWNER: ContextVar[str | None] = ContextVar("amigo_output_owner", default=None)
 
@@ -32,8 +34,9 @@ class _Routed(io.TextIOBase):
     def write(self, text: str) -> int:
         owner = OUTPUT_OWNER.get()
         if owner is None or owner == self.current:
-            return self.through.write(text)
-        self.aside[owner].append(text)
+            self.through.write(redact(text))
+        else:
+            self.aside[owner].append(redact(text))
         return len(text)
 
     def flush(self) -> None:
@@ -50,6 +53,9 @@ class _SetAside(logging.Filter):
         self.aside = aside
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_amigo_redacted", False):
+            record.msg, record.args = redact(record.getMessage()), None
+            record._amigo_redacted = True
         owner = OUTPUT_OWNER.get()
         if owner is None or owner == self.current:
             return True

@@ -144,7 +144,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     metric_id=check.metric.id,
                     version=verdict.version or check.metric.version,
                     value=verdict.value,
-                    justification=verdict.justification,
+                    justification=redact(verdict.justification),
                     references=verdict.references,
                     expectation=check.describe(),
                     passed=check.expectation.met_by(verdict.value),
@@ -158,7 +158,10 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         run_index=run_index,
         conversation_id=transcript.conversation_id if transcript else "",
         end_reason=transcript.end_reason if transcript else None,
-        messages=transcript.messages if transcript else [],
+        # Reports and the store never get a secret an agent or a user turn let slip.
+        messages=[m.model_copy(update={"content": redact(m.content)}) for m in transcript.messages]
+        if transcript
+        else [],
         metrics=metrics,
         error=error,
         rate_limit_wait=round(sum(waits), 3),

@@ -169,3 +169,38 @@ def test_an_item_whose_xdist_worker_crashed_is_in_the_summary_as_an_error(suite:
     assert "ERROR   crash.amigo.yaml::crashes  0/1 runs passed" in summary
     assert "run 0: error: no outcome: " in summary and "crashed" in summary
     assert "PASSED  fine.amigo.yaml::fine" in summary
+
+
+LEAKY_AGENT = """
+import logging, os
+
+def respond(messages):
+    token = os.environ["SUPPORT_DB_TOKEN"]
+    logging.getLogger("agent").warning("calling the CRM with Bearer abcdefghijklmnop123456")
+    print("connecting to postgres://app:hunter2-secret@db.internal/crm")
+    return f"Your case is resolved. (debug: token {token})"
+"""
+
+
+def test_secrets_an_agent_or_judge_let_slip_are_in_no_report_nor_the_store(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "tok-0123456789abcdef"
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", secret)
+    suite.standard()
+    suite.write("agent.py", LEAKY_AGENT)
+    verdict = {"value": 2, "justification": f"It printed {secret}.", "references": []}
+    suite.scripted({"judge": [json.dumps(verdict)]})
+    suite.unit_test()
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model", "scripted/judge", "--junitxml=out.xml", "-rA"
+    )
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "It printed ***." in out, "the justification is shown, scrubbed"
+    artifacts = [out, (suite.path / "out.xml").read_text()]
+    store = suite.path / ".amigo-metrics"
+    artifacts += [p.read_bytes().decode("latin-1") for p in store.iterdir()]
+    for text in artifacts:
+        for leaked in (secret, "hunter2-secret", "abcdefghijklmnop123456"):
+            assert leaked not in text
