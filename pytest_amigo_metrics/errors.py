@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
+
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxstring = _BOUNDED.maxother = 50
+_BOUNDED.maxlevel = 3
+
+
+def bounded_repr(value: object) -> str:
+    """A repr of at most about 60 characters, never built whole: values from YAML may be huge
+    or deeply nested."""
+    text = _BOUNDED.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def shown_path(path: Path, root: Path | None) -> Path:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import bounded_repr
 from .metrics import JudgeValue, format_value
 from .spec import (
     BooleanMetricValue,
@@ -73,7 +75,7 @@ def parse_expectation(raw: Any, metric_value: MetricValue, allow_na: bool = Fals
 def _boolean(raw: Any, allow_na: bool) -> Expectation:
     if not isinstance(raw, bool):
         raise ExpectationError(
-            f"a boolean metric expects true or false, got {raw!r}",
+            f"a boolean metric expects true or false, got {bounded_repr(raw)}",
             "write `expect: true` or `false`",
         )
     return Expectation(format_value(raw), lambda v: v is raw, allow_na)
@@ -83,7 +85,9 @@ def _categorical(raw: Any, metric_value: CategoricalMetricValue, allow_na: bool)
     allowed = [raw] if isinstance(raw, str) else raw
     hint = f"use one category or a list of them from: {', '.join(metric_value.categories)}"
     if not isinstance(allowed, list) or not allowed or not all(isinstance(c, str) for c in allowed):
-        raise ExpectationError(f"a categorical metric expects categories, got {raw!r}", hint)
+        raise ExpectationError(
+            f"a categorical metric expects categories, got {bounded_repr(raw)}", hint
+        )
     unknown = [c for c in allowed if c not in metric_value.categories]
     if unknown:
         raise ExpectationError(
@@ -131,11 +135,12 @@ def _numerical_parts(
             lo, hi = raw["between"]
             if _is_number(lo) and _is_number(hi):
                 return None, None, (float(lo), float(hi))
-    raise ExpectationError(f"not a numerical expectation: {raw!r}", hint)
+    raise ExpectationError(f"not a numerical expectation: {bounded_repr(raw)}", hint)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number as YAML wrote it (true is not 1, and .nan or .inf is no threshold)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _within(threshold: float, metric_value: NumericalMetricValue, hint: str) -> None:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import SpecError, SpecProblem
+from .errors import SpecError, SpecProblem, bounded_repr
 from .spec import (
     DEFAULT_MAX_TURNS,
     DEFAULT_MIN_PASS_RATE,
@@ -27,7 +27,7 @@ from .spec import (
     first_set,
     merge_models,
 )
-from .yaml_lines import LineDict, line_of, load_with_lines
+from .yaml_lines import MAX_VALUES, LineDict, expanded_size, line_of, load_with_lines
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ def load_suite(path: Path) -> LoadedSuite:
     text = read_text(path)
     try:
         document = load_with_lines(text)
+    except RecursionError:
+        problem = SpecProblem(path, 1, "", "the YAML is nested too deeply to read", _DEEP_HINT)
+        raise SpecError([problem], metric_names=None) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         message = f"invalid YAML: character {exc.character!r} is not allowed in YAML text"
@@ -92,6 +95,12 @@ def load_suite(path: Path) -> LoadedSuite:
         ) from None
     if document is None:
         return LoadedSuite(path, [], [])
+    if expanded_size(document) > MAX_VALUES:
+        message = (
+            f"the document expands to more than {MAX_VALUES:,} values through YAML aliases "
+            "(`&anchor` ... `*anchor`)"
+        )
+        raise SpecError([SpecProblem(path, 1, "", message, _DEEP_HINT)], metric_names=None)
     if not isinstance(document, LineDict):
         raise SpecError(
             [
@@ -139,6 +148,7 @@ def _metric_names(document: LineDict) -> tuple[str, ...]:
     return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
 
 
+_DEEP_HINT = "write the suite out plainly: a suite file needs a few thousand values at most"
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
 
 
@@ -270,6 +280,9 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
 
 
 _TYPE_HINTS = {
+    "int_type": "write a whole number",
+    "float_type": "write a number",
+    "finite_number": "write a finite number (.nan and .inf are not allowed)",
     "int_parsing": "write a whole number",
     "int_from_float": "write a whole number",
     "float_parsing": "write a number",
@@ -294,9 +307,7 @@ def _type_hint(err: ErrorDetails) -> str:
     return _TYPE_HINTS.get(err["type"], "")
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_short = bounded_repr
 
 
 def _hint(loc: tuple[int | str, ...]) -> str:

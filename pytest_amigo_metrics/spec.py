@@ -15,12 +15,16 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StringConstraints,
     Tag,
     field_validator,
     model_validator,
 )
 
+# YAML numbers as written: `true` is not a count, and NaN or infinity is not a bound.
+Count = Annotated[int, Strict()]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TagStr = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[\w\s]+$")
@@ -44,8 +48,8 @@ class BooleanMetricValue(StrictModel):
 
 class NumericalMetricValue(StrictModel):
     type: Literal["numerical"]
-    lower_bound: float
-    upper_bound: float
+    lower_bound: Number
+    upper_bound: Number
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> NumericalMetricValue:
@@ -201,7 +205,7 @@ class ExpectationSpec(StrictModel):
     expect: Any
     allow_not_applicable: bool = False
     # Judge the conversation only up to the agent's reply to the n-th user message.
-    up_to_turn: int | None = Field(default=None, ge=1, le=100)
+    up_to_turn: Count | None = Field(default=None, ge=1, le=100)
 
     @model_validator(mode="before")
     @classmethod
@@ -213,9 +217,9 @@ class ExpectationSpec(StrictModel):
 
 class DefaultsSpec(StrictModel):
     target: TargetSpec | None = None
-    max_turns: int | None = Field(default=None, ge=1, le=100)
-    runs: int | None = Field(default=None, ge=1, le=100)
-    min_pass_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_turns: Count | None = Field(default=None, ge=1, le=100)
+    runs: Count | None = Field(default=None, ge=1, le=100)
+    min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
 
 
@@ -225,9 +229,9 @@ class SimulationUnitTestSpec(StrictModel):
     scenario: Scenario
     script: list[NonEmptyStr] | None = Field(default=None, min_length=1)
     target: TargetSpec | None = None
-    max_turns: int | None = Field(default=None, ge=1, le=100)
-    runs: int | None = Field(default=None, ge=1, le=100)
-    min_pass_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_turns: Count | None = Field(default=None, ge=1, le=100)
+    runs: Count | None = Field(default=None, ge=1, le=100)
+    min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
     metrics: list[ExpectationSpec] = Field(min_length=1)
 

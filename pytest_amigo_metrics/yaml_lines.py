@@ -30,21 +30,56 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type, misc]
     pass
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_VALUES = 200_000  # values in a document once aliases are expanded
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
+    own = sum(1 for key, _ in node.value if key.tag != MERGE_TAG)
+    loader.flatten_mapping(node)  # `<<: *base` entries first, then the mapping's own
+    merged = len(node.value) - own
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
-    for key_node, value_node in node.value:
+    own_keys: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
-        if key in result.key_lines:
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise DuplicateKeyError(
+                problem="a key must be a plain value such as a name, not a list or a mapping",
+                problem_mark=key_node.start_mark,
+            )
+        is_own = index >= merged
+        if is_own and key in own_keys:
             raise DuplicateKeyError(
                 problem=f"duplicate key {key!r} (first at line {result.key_lines[key]})",
                 problem_mark=key_node.start_mark,
             )
+        if is_own:
+            own_keys.add(key)
         result.key_lines[key] = key_node.start_mark.line + 1
-        result[key] = loader.construct_object(value_node, deep=True)
+        result[key] = loader.construct_object(value_node, deep=True)  # own keys override
     return result
+
+
+def expanded_size(document: Any, cap: int = MAX_VALUES) -> int:
+    """How many values the document holds with every alias expanded, counted up to `cap`
+    without expanding anything: an alias is the same object, so each is sized once."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(document, False)]
+    while stack:
+        value, children_done = stack.pop()
+        if id(value) in sizes:
+            continue
+        children = list(value.values()) if isinstance(value, dict) else value
+        if not isinstance(value, dict | list):
+            sizes[id(value)] = 1
+        elif children_done:
+            sizes[id(value)] = min(cap + 1, 1 + sum(sizes[id(c)] for c in children))
+        else:
+            stack.append((value, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(document)]
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:

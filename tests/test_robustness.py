@@ -204,3 +204,79 @@ def test_secrets_an_agent_or_judge_let_slip_are_in_no_report_nor_the_store(
     for text in artifacts:
         for leaked in (secret, "hunter2-secret", "abcdefghijklmnop123456"):
             assert leaked not in text
+
+
+ALIAS_BOMB = """
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+simulation_unit_tests:
+  - name: bomb
+    persona: {name: Sam, background: A busy customer.}
+    scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+    script: ["hi"]
+    target: {python: "agent:respond"}
+    metrics: [{metric: Outcome, expect: *g}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (ALIAS_BOMB, "bad.amigo.yaml:1: the document expands to more than 200,000 values*"),
+        ("? [a, b]\n: 1\n", "bad.amigo.yaml:1: invalid YAML: a key must be a plain value*"),
+        ("metrics: " + "[" * 5000 + "]" * 5000 + "\n", "bad.amigo.yaml:1: *"),
+        (
+            "simulation_unit_tests:\n  - name: t\n    runs: true\n",
+            "bad.amigo.yaml:3: simulation_unit_tests[[]0].runs: Input should be a valid integer*",
+        ),
+        (
+            "metrics:\n  - name: M\n    description: d\n"
+            "    metric_value: {type: numerical, lower_bound: .nan, upper_bound: 10}\n",
+            "bad.amigo.yaml:4: *lower_bound: Input should be a finite number*",
+        ),
+    ],
+)
+def test_hostile_yaml_is_a_located_error_in_bounded_time(
+    suite: Suite, text: str, message: str
+) -> None:
+    suite.standard()
+    suite.write("bad.amigo.yaml", text)
+    result = suite.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([message])
+    out = result.stdout.str()
+    assert "Traceback" not in out and "INTERNALERROR" not in out and len(out) < 20_000
+    assert not suite.store.exists()
+
+
+def test_merge_keys_let_a_test_override_a_shared_block(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "t.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - &first
+            name: first
+            persona: {name: Sam, background: A busy customer.}
+            scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+            target: {python: "agent:respond"}
+            script: ["the first script"]
+            metrics: [{metric: Outcome, expect: resolved}]
+          - <<: *first
+            name: second
+            script: ["the second script"]
+        """,
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    rows = suite.rows("SELECT nodeid, messages FROM conversations ORDER BY nodeid")
+    firsts = {r["nodeid"]: json.loads(r["messages"])[0]["content"] for r in rows}
+    assert firsts == {
+        "t.amigo.yaml::first": "the first script",
+        "t.amigo.yaml::second": "the second script",
+    }
