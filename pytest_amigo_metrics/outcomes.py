@@ -52,6 +52,7 @@ class TestOutcome(BaseModel):
     min_pass_rate: float
     models: dict[str, str]
     runs: list[RunOutcome]
+    store_error: str | None = None  # why its results could not be stored
 
     @property
     def rate_limit_wait(self) -> float:
@@ -70,7 +71,12 @@ class TestOutcome(BaseModel):
         return self.passed_runs / len(self.runs) if self.runs else 0.0
 
     @property
+    def unstored(self) -> int:
+        """Results that could not be stored."""
+        return sum(len(r.metrics) for r in self.runs) if self.store_error else 0
+
+    @property
     def status(self) -> Status:
-        if any(r.error for r in self.runs):
+        if self.store_error or any(r.error for r in self.runs):
             return "error"
         return "passed" if self.pass_rate >= self.min_pass_rate else "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -344,8 +345,14 @@ class AmigoSession:
         self.start(test)
         with self.output.waiting_for(test.nodeid):
             outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll, self._tick)
-        for run in outcome.runs:
-            self.store.save_run(self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models)
+        try:
+            for run in outcome.runs:
+                self.store.save_run(
+                    self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models
+                )
+        except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
+            reason = f"{type(exc).__name__}: {exc}"
+            outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"
         return outcome
 
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:

@@ -87,8 +87,19 @@ def now() -> str:
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        if path.is_dir():
+            raise StoreError(
+                f"the results store {path} is a folder; point --amigo-store at a file in it "
+                f"(e.g. {path / 'results.sqlite3'})"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"the results store {path} cannot be created or opened ({exc}); point "
+                "--amigo-store at a writable file"
+            ) from None
         self._db.row_factory = sqlite3.Row
         self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         try:

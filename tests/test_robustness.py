@@ -280,3 +280,52 @@ def test_merge_keys_let_a_test_override_a_shared_block(suite: Suite) -> None:
         "t.amigo.yaml::first": "the first script",
         "t.amigo.yaml::second": "the second script",
     }
+
+
+@pytest.mark.parametrize("layout", ["store is a folder", "parent is a file"])
+def test_an_unusable_store_path_is_a_usage_error_before_any_conversation(
+    suite: Suite, layout: str
+) -> None:
+    suite.standard()
+    suite.scripted({"judge": ["{}"]})
+    suite.unit_test()
+    if layout == "store is a folder":
+        (suite.path / "results").mkdir()
+        store = "results"
+    else:
+        (suite.path / "afile").write_text("x")
+        store = "afile/results.sqlite3"
+    result = suite.pytester.runpytest(
+        "--amigo-store", store, "--amigo-judge-model", "scripted/judge"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*the results store *{store.split('/')[0]}* *"])
+    assert suite.calls() == []
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+DISK_FULL = """
+import sqlite3
+from pytest_amigo_metrics.store import Store
+
+def pytest_configure(config):
+    def save_run(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+    Store.save_run = save_run
+"""
+
+
+def test_a_store_failing_during_the_run_is_one_error_per_test_and_counted(suite: Suite) -> None:
+    suite.standard()
+    suite.write("conftest.py", DISK_FULL)
+    suite.unit_test(file="a.amigo.yaml", name="a", runs=2)
+    suite.unit_test(file="b.amigo.yaml", name="b")
+    result = suite.pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "simulation unit test 'a' ran, but its 2 results were not stored: results not stored "
+            "in *results.sqlite3 (OperationalError: database or disk is full)*",
+            "warning: 3 results could not be stored in *results.sqlite3",
+        ]
+    )

@@ -58,6 +58,12 @@ def failure_text(outcome: TestOutcome) -> str:
 
 
 def error_text(outcome: TestOutcome) -> str:
+    if outcome.store_error:
+        return (
+            f"simulation unit test {outcome.name!r} ran, but its "
+            f"{outcome.unstored} results were not stored: {outcome.store_error} "
+            "(infrastructure, not a quality failure)"
+        )
     errored = [r for r in outcome.runs if r.error]
     lines = [
         f"simulation unit test {outcome.name!r} could not be evaluated: "

@@ -63,6 +63,9 @@ def summary_lines(
         for run in outcome.runs:
             if run.error:
                 lines.append(f"        run {run.run_index}: error: {run.error.splitlines()[0]}")
+    unstored = sum(o.unstored for o in outcomes)
+    if unstored:
+        lines.append(f"warning: {unstored} results could not be stored in {store}")
     if any(is_offline(m) for o in outcomes for m in o.models.values()):
         lines.append(f"note: roles marked offline/... used the built-in {OFFLINE_LABEL}")
     return lines
