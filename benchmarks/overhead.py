@@ -21,19 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-METRICS = """metrics:
-  - name: Outcome
-    description: Classify how the conversation ended.
-    metric_value: {type: categorical, categories: [resolved, escalated, abandoned]}
-"""
-TEST = """  - name: case {index}
-    persona: {{name: Sam, background: A busy customer.}}
-    scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
-    script: ["I forgot my password."]
-    target: {{python: "agent:respond"}}
-    metrics:
-      - {{metric: Outcome, expect: resolved}}
-"""
+from collection import METRICS, TEST  # the same single-turn, single-metric test
 
 
 def timed(folder: Path) -> float:
