@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SpecError, SpecProblem
+from .errors import SpecError, SpecProblem, bounded_repr
 from .expectations import BoundExpectation, ExpectationError, parse_expectation
 from .loader import LoadedSuite, LocatedMetric, load_suite
 from .metrics import MetricRegistry
@@ -101,7 +101,7 @@ class Catalog:
     def _bind(self, test: UnitTest, index: int, path: Path) -> BoundExpectation | SpecProblem:
         expected = test.metrics[index]
         line = test.expect_lines[index]
-        field_name = f"simulation_unit_tests[{test.name!r}].metrics[{index}]"
+        field_name = f"simulation_unit_tests[{bounded_repr(test.name)}].metrics[{index}]"
         located = self.registry.get(expected.metric)
         if located is None:
             if expected.metric in self.registry.rejected or self._unreadable:
@@ -110,7 +110,7 @@ class Catalog:
                 path,
                 line,
                 field_name + ".metric",
-                f"unknown metric {expected.metric!r}",
+                f"unknown metric {bounded_repr(expected.metric)}",
                 self._unknown_metric_hint(expected.metric),
             )
         try:
@@ -122,7 +122,8 @@ class Catalog:
                 path,
                 line,
                 field_name + ".expect",
-                f"{exc} (metric {expected.metric!r} is {located.spec.metric_value.type})",
+                f"{exc} (metric {bounded_repr(expected.metric)} is "
+                f"{located.spec.metric_value.type})",
                 exc.hint,
             )
         turns = len(test.script) if test.script else test.max_turns

@@ -169,7 +169,8 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                     path,
                     line,
                     f"simulation_unit_tests[{index}].name",
-                    f"test name {test.name!r} is already used at line {first_line[test.name]}",
+                    f"test name {bounded_repr(test.name)} is already used at line "
+                    f"{first_line[test.name]}",
                     "give every simulation unit test in a file its own name",
                 )
             )
@@ -256,7 +257,7 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
             path,
             line,
             field,
-            f"unknown key {unknown!r}",
+            f"unknown key {bounded_repr(unknown)}",
             hint + f"allowed keys: {', '.join(allowed)}",
         )
     if kind == "missing":
@@ -269,7 +270,9 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
             path,
             line,
             field + ".type",
-            f"unknown or missing metric value type {given!r}" if given else "missing `type`",
+            f"unknown or missing metric value type {bounded_repr(given)}"
+            if given
+            else "missing `type`",
             hint + f"use one of: {', '.join(METRIC_VALUE_TYPES)}",
         )
     if kind == "value_error":

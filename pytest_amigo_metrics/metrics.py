@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SpecProblem, shown_path
+from .errors import SpecProblem, bounded_repr, shown_path
 from .ids import stable_id
 from .loader import LocatedMetric
 from .spec import (
@@ -87,7 +87,7 @@ class MetricRegistry:
                 located.path,
                 located.line,
                 "metrics.name",
-                f"metric {name!r} is already declared at {self._where(earlier)}",
+                f"metric {bounded_repr(name)} is already declared at {self._where(earlier)}",
                 "declare each metric once per session; reference it by name from any file",
             )
         self.metrics[name] = located

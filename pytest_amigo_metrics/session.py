@@ -14,7 +14,7 @@ from . import llm
 from .capture import OUTPUT_OWNER, OutputRouter
 from .catalog import Catalog
 from .discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
-from .errors import AgentError, AmigoRunError, SpecProblem
+from .errors import AgentError, AmigoRunError, SpecProblem, bounded_repr
 from .execution import Check, Judge, RunPlan, run_all
 from .expectations import BoundExpectation
 from .ids import stable_id
@@ -210,7 +210,7 @@ class AmigoSession:
                 SpecProblem(
                     path,
                     test.line,
-                    f"simulation_unit_tests[{test.name!r}].target",
+                    f"simulation_unit_tests[{bounded_repr(test.name)}].target",
                     f"the Amigo judge evaluates conversations held by Amigo, and this test talks "
                     f"to {test.target.describe()}",
                     "give the test an `amigo: {service_id: ...}` target, or run it with "
