@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isolated import environment, pytest_command
+
 METRICS = """metrics:
   - name: Outcome
     description: Classify how the conversation ended.
@@ -62,7 +64,8 @@ def collect(folder: Path) -> float:
     for _ in range(3):
         start = time.time()
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+            pytest_command("--collect-only", "-q"),
+            env=environment(),
             cwd=folder,
             capture_output=True,
             text=True,

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isolated import XDIST, environment, pytest_command
+
 METRICS = """metrics:
   - name: Helpfulness
     description: Did the agent answer the question and explain what happens next?
@@ -53,12 +55,14 @@ TEST = """  - name: case {index}
 # when the last worker finished collecting).
 TIMING_CONFTEST = """
 import json, time, pathlib
+import pytest
 
 STAMPS = {}
 
 def pytest_collection_finish(session):
     STAMPS.setdefault("collected", time.time())
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids):
     STAMPS["collected"] = time.time()
 
@@ -79,11 +83,11 @@ def write_suite(folder: Path, tests: int, runs: int = 1) -> None:
 
 
 def run(folder: Path, latency: float, workers: int, extra: list[str]) -> dict[str, float]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command = pytest_command("-q")
     command += ["--amigo-offline-latency", str(latency), *extra]
     if workers:
-        command += ["-p", "xdist", "-n", str(workers)]
-    env = {**__import__("os").environ, "BENCH_AGENT_LATENCY": str(latency)}
+        command += [*XDIST, "-n", str(workers)]
+    env = environment(BENCH_AGENT_LATENCY=str(latency))
     start = time.time()
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     total = time.time() - start

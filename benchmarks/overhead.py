@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 
 from collection import METRICS, TEST  # the same single-turn, single-metric test
+from isolated import environment, pytest_command
 
 
 def timed(folder: Path) -> float:
     start = time.time()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        pytest_command("-q"),
+        env=environment(),
         cwd=folder,
         capture_output=True,
         text=True,

@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(
         OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes"
     )
-    if config.pluginmanager.hasplugin("xdist"):
+    if any(config.pluginmanager.hasplugin(n) for n in ("xdist", "xdist.plugin")):
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
 
 
