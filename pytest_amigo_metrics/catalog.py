@@ -64,9 +64,6 @@ class Catalog:
             if isinstance(loaded, SpecError) and path not in self._reported
         ]
 
-    def mark_reported(self, path: Path) -> None:
-        self._reported.add(path.resolve())
-
     def _read(self, path: Path) -> LoadedSuite | SpecError:
         try:
             suite = load_suite(path)

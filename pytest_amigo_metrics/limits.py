@@ -37,13 +37,14 @@ class ModelGate:
     _slots: asyncio.Semaphore = field(init=False)
     _starts: collections.deque[float] = field(default_factory=collections.deque)
     _paused_until: float = 0.0
-    waited: float = 0.0  # seconds callers spent waiting for the rate or a pause
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.in_flight)
 
     def resume_in(self, now: float) -> float:
         """Seconds before the next call may start (0: now)."""
+        while self._starts and now - self._starts[0] >= WINDOW:
+            self._starts.popleft()
         wait = self._paused_until - now
         if self.per_minute and len(self._starts) >= self.per_minute:
             wait = max(wait, self._starts[0] + WINDOW - now)
@@ -62,16 +63,10 @@ class ModelGate:
     async def _wait_turn(self) -> None:
         while True:
             now = time.monotonic()
-            wait = self._paused_until - now
-            if self.per_minute:
-                while self._starts and now - self._starts[0] >= WINDOW:
-                    self._starts.popleft()
-                if len(self._starts) >= self.per_minute:
-                    wait = max(wait, self._starts[0] + WINDOW - now)
+            wait = self.resume_in(now)
             if wait <= 0:
                 self._starts.append(now)
                 return
-            self.waited += wait
             waits = MODEL_WAIT.get()
             if waits is not None:
                 waits.append(wait)

@@ -183,10 +183,6 @@ def _import_litellm() -> Any:
     return litellm
 
 
-def litellm_loaded() -> bool:
-    return _loaded is not None
-
-
 @contextlib.contextmanager
 def litellm_warnings_silenced() -> Iterator[None]:
     """Around the session's event loop: litellm's background logging emits them too."""

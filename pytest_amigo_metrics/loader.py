@@ -279,7 +279,7 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
         return SpecProblem(path, line, field, err["msg"].removeprefix("Value error, "), _hint(loc))
     message = "has a form that is not allowed" if kind == "string_pattern_mismatch" else err["msg"]
     hint = _hint(loc) or _type_hint(err)
-    return SpecProblem(path, line, field, f"{message} (got {_short(err.get('input'))})", hint)
+    return SpecProblem(path, line, field, f"{message} (got {bounded_repr(err.get('input'))})", hint)
 
 
 _TYPE_HINTS = {
@@ -308,9 +308,6 @@ def _type_hint(err: ErrorDetails) -> str:
         if bound in ctx:
             return f"use a value {words} {ctx[bound]}"
     return _TYPE_HINTS.get(err["type"], "")
-
-
-_short = bounded_repr
 
 
 def _hint(loc: tuple[int | str, ...]) -> str:

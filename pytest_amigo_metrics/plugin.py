@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import gc
 import os
 from collections.abc import Generator
@@ -40,10 +39,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "amigo: a simulation unit test from a YAML suite file")
-    # litellm's import leaves about a million objects; collecting them at interpreter exit
-    # takes over a second, and none of them needs collecting then.
-    atexit.unregister(gc.freeze)  # once per process, however many sessions it runs
-    atexit.register(gc.freeze)
     # Calls cancelled when the session stops early (-x), or a loop closed while litellm's
     # logging worker still held work, leave litellm's coroutines unawaited.
     config.addinivalue_line(
@@ -72,8 +67,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "PYTEST_CURRENT_TEST" not in os.environ:  # not a pytest run inside a test (pytester)
-        # pytest collects garbage twice at exit, over litellm's million objects: freezing
-        # them first saves about half a second.
+        # litellm's import leaves about a million objects; pytest's garbage collections at
+        # exit and the interpreter's would walk them all (over a second). Nothing of them
+        # needs collecting then.
         gc.freeze()
     if SESSION_KEY in config.stash:
         get_session(config).close()

@@ -9,8 +9,8 @@ _PATTERNS = [
     re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{4,}"),  # JWTs
     re.compile(r"\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"),  # provider API keys
     re.compile(r"(?i)(bearer|api[_-]?key[\"']?\s*[:=]\s*[\"']?)\s*[A-Za-z0-9._~+/-]{12,}"),
-    re.compile(r"(\b[a-z][\w+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"),  # a password inside a URL
 ]
+_URL_PASSWORD = re.compile(r"(\b[a-z][\w+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)")
 _SECRET_ENV = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD)")
 MASK = "***"
 
@@ -19,6 +19,6 @@ def redact(text: str) -> str:
     for name, value in os.environ.items():
         if len(value) >= 8 and _SECRET_ENV.search(name) and value in text:
             text = text.replace(value, MASK)
-    for pattern in _PATTERNS[:3]:
+    for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, text)
-    return _PATTERNS[3].sub(lambda m: m.group(1) + MASK, text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)

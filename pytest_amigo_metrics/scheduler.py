@@ -85,11 +85,6 @@ class Scheduler:
         with litellm_warnings_silenced():
             return self.loop.run_until_complete(self._limited(lambda: work))
 
-    def cancel(self, key: str) -> None:
-        task = self.jobs.pop(key, None)
-        if task is not None:
-            task.cancel()
-
     def close(self) -> None:
         """Cancel what never got reported, close the loop; threads are left to the exit."""
         with litellm_warnings_silenced():

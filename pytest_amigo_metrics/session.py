@@ -399,11 +399,9 @@ class Progress:
 
     total: int = 0
     finished: int = 0
-    waited: float = 0.0  # seconds the finished runs waited for rate limits
 
     def ended(self, run: RunOutcome) -> None:
         self.finished += 1
-        self.waited += run.model_wait + run.rate_limit_wait
 
     def line(self, waited: float, paused: list[str]) -> str:
         text = (

@@ -175,11 +175,7 @@ class Settings:
         whichever model the role uses."""
         if self.offline:
             return ModelEndpoint(OFFLINE_MODELS[role])
-        configured = {
-            "simulator": self.simulator_model,
-            "judge": self.judge_model,
-            "agent": self.agent_model,
-        }[role]
+        configured = self._option_model(role)
         if configured:
             endpoint = ModelEndpoint(configured)
         elif from_yaml is not None:
@@ -196,12 +192,14 @@ class Settings:
 
     def model_from_option(self, role: Role) -> bool:
         """Whether the role's model comes from the command line, environment or ini."""
-        options = {
+        return not self.offline and bool(self._option_model(role))
+
+    def _option_model(self, role: Role) -> str | None:
+        return {
             "simulator": self.simulator_model,
             "judge": self.judge_model,
             "agent": self.agent_model,
-        }
-        return not self.offline and bool(options[role])
+        }[role]
 
 
 def resolve_settings(config: pytest.Config) -> Settings:
