@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel
@@ -10,6 +11,31 @@ from .metrics import JudgeValue
 from .transcript import EndReason, Message
 
 Status = Literal["passed", "failed", "error"]
+
+
+class Usage(BaseModel):
+    """Model calls and what they used: tokens, and cost in USD where litellm knows the model's
+    price (None: unknown for at least one call). Replayed calls use nothing."""
+
+    calls: int = 0
+    replayed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = (
+            None
+            if self.cost_usd is None or other.cost_usd is None
+            else self.cost_usd + other.cost_usd
+        )
+        return Usage(
+            calls=self.calls + other.calls,
+            replayed_calls=self.replayed_calls + other.replayed_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=cost,
+        )
 
 
 class MetricOutcome(BaseModel):
@@ -22,6 +48,9 @@ class MetricOutcome(BaseModel):
     expectation: str
     passed: bool
     judge_model: str
+    # With judge_samples > 1: every sample's value, and the share that agreed with `value`.
+    samples: list[JudgeValue] = []
+    agreement: float | None = None
 
 
 class RunOutcome(BaseModel):
@@ -33,6 +62,7 @@ class RunOutcome(BaseModel):
     error: str | None = None
     rate_limit_wait: float = 0.0  # seconds queued for the Amigo API's limits
     model_wait: float = 0.0  # seconds waited for a model's rate limit or Retry-After
+    usage: Usage = Usage()  # every model call of the run: simulator, agent, judge
 
     @property
     def passed(self) -> bool:
@@ -57,6 +87,19 @@ class TestOutcome(BaseModel):
     @property
     def rate_limit_wait(self) -> float:
         return sum(r.rate_limit_wait for r in self.runs)
+
+    @property
+    def usage(self) -> Usage:
+        return sum((r.usage for r in self.runs), Usage())
+
+    @property
+    def file(self) -> str:
+        return self.nodeid.split("::", 1)[0]
+
+    @property
+    def required_runs(self) -> int:
+        """Runs that must pass to meet `min_pass_rate`."""
+        return math.ceil(self.min_pass_rate * len(self.runs) - 1e-9)
 
     @property
     def model_wait(self) -> float:
