@@ -89,7 +89,7 @@ class AmigoSession:
     def store(self) -> Store:
         if self._store is None:
             try:
-                self._store = Store(self.settings.store_path)
+                self._store = Store(self.settings.store_path, self.settings.store_timeout)
             except StoreError as exc:
                 raise pytest.UsageError(str(exc)) from None
         return self._store

@@ -48,6 +48,12 @@ OPTIONS = [
     Option("judge_api_base", "base URL of the judge's model server (litellm api_base)"),
     Option("agent_api_base", "base URL of a `model:` target's server (litellm api_base)"),
     Option("store", f"SQLite results file, relative to the rootdir (default {DEFAULT_STORE})"),
+    Option(
+        "store_timeout",
+        "seconds to wait for another process's lock on the results store (default 30)",
+        30.0,
+        float,
+    ),
     Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
     Option(
         "concurrency",
@@ -167,6 +173,7 @@ class Settings:
     judge: str = "local"
     rate_window: float = 60.0
     api_bases: dict[str, str] = field(default_factory=dict)
+    store_timeout: float = 30.0
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -240,6 +247,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         agent_model=values["agent_model"],
         offline=offline,
         store_path=store if store.is_absolute() else config.rootpath / store,
+        store_timeout=values["store_timeout"],
         file_patterns=list(config.getini("amigo_file_pattern")) or [DEFAULT_PATTERN],
         judge_retries=values["judge_retries"],
         concurrency=values["concurrency"],

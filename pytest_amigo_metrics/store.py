@@ -6,6 +6,7 @@ transaction, and readers never block writers.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -80,13 +81,63 @@ class Registration:
     new_version: bool
 
 
+def unusable(path: Path, exc: sqlite3.DatabaseError, busy_timeout: float) -> str:
+    """What is wrong with a store that SQLite refused, and what to do about it."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"the results store {path} is locked by another process for longer than "
+            f"{busy_timeout:g} s; wait for that process to end, or raise --amigo-store-timeout"
+        )
+    if "readonly" in text or "read-only" in text:
+        return (
+            f"the results store {path} is read-only ({text}); make the file and its folder "
+            "writable, or point --amigo-store at a writable file"
+        )
+    if "unable to open" in text:
+        return (
+            f"the results store {path} cannot be opened for writing ({text}); its folder must "
+            f"be writable too (SQLite keeps {path.name}-wal and {path.name}-shm beside it), or "
+            "point --amigo-store at a writable file"
+        )
+    return f"{path} is not a usable SQLite store ({text})"
+
+
+def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {n: {r[1] for r in db.execute(f'PRAGMA table_info("{n}")')} for n in names}
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    memory = sqlite3.connect(":memory:")
+    memory.executescript(SCHEMA)
+    try:
+        return _columns(memory)
+    finally:
+        memory.close()
+
+
+def schema_damage(db: sqlite3.Connection) -> str | None:
+    """Tables or columns of this format that the file lacks, or None when it has them all."""
+    found = _columns(db)
+    missing = []
+    for table, columns in _expected_columns().items():
+        if table not in found:
+            missing.append(f"table {table} is missing")
+        elif lacking := sorted(columns - found[table]):
+            missing.append(f"table {table} lacks {', '.join(lacking)}")
+    return "; ".join(missing) or None
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
 class Store:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path = Path(path)
+        self.busy_timeout = busy_timeout
         if path.is_dir():
             raise StoreError(
                 f"the results store {path} is a folder; point --amigo-store at a file in it "
@@ -94,19 +145,19 @@ class Store:
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"the results store {path} cannot be created or opened ({exc}); point "
                 "--amigo-store at a writable file"
             ) from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         try:
             self._open()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StoreError(f"{path} is not a usable SQLite store ({exc})") from None
+            raise StoreError(unusable(path, exc, busy_timeout)) from None
         except StoreError:
             self._db.close()
             raise
@@ -114,7 +165,7 @@ class Store:
     def _open(self) -> None:
         # Switching a new file to WAL while other processes open it can fail with "locked"
         # without waiting on the busy timeout, so that step waits here.
-        deadline = time.monotonic() + BUSY_TIMEOUT
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -129,7 +180,8 @@ class Store:
 
     def _create_or_check(self) -> None:
         """Create the tables and stamp the format in one transaction, so that another process
-        (an xdist worker) never sees tables without their format."""
+        (an xdist worker) never sees tables without their format. Stamping an existing file
+        again is the check that it can be written to, before any conversation starts."""
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -144,7 +196,14 @@ class Store:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                damage = schema_damage(db)
+                if damage:
+                    raise StoreError(
+                        f"{self.path} is damaged: {damage}. It is left as it is: point "
+                        "--amigo-store at a new file (or restore it from a copy)"
+                    )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()

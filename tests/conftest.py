@@ -108,6 +108,14 @@ class Suite:
     def store(self) -> Path:
         return self.path / ".amigo-metrics" / "results.sqlite3"
 
+    def assert_store_intact(self) -> None:
+        """SQLite's own check of every page and index of the store."""
+        db = sqlite3.connect(self.store)
+        try:
+            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            db.close()
+
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         db = sqlite3.connect(self.store)
         db.row_factory = sqlite3.Row

@@ -329,3 +329,4 @@ def test_a_store_failing_during_the_run_is_one_error_per_test_and_counted(suite:
             "warning: 3 results could not be stored in *results.sqlite3",
         ]
     )
+    suite.assert_store_intact()
