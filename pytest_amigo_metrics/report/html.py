@@ -91,8 +91,8 @@ def _header(report: SessionReport) -> str:
         else ""
     )
     return (
-        '<header class="page"><h1>Amigo metrics report</h1><dl class="facts">'
-        f"<dt>Run</dt><dd><code>{text(run.id)}</code></dd>"
+        '<header class="page" id="run"><h1>Amigo metrics report</h1><dl class="facts">'
+        f'<dt>Run</dt><dd><code id="run-id">{text(run.id)}</code></dd>'
         f"<dt>Started</dt><dd>{text(when(run.started_at))}</dd>"
         f"<dt>Ended</dt><dd>{text(when(run.ended_at))}"
         f"{f' (took {text(took)})' if took else ''}</dd>"
