@@ -4,7 +4,9 @@ whose agent answers with markup), the outcomes pytest reported, and a small HTML
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -101,6 +103,7 @@ class Page(HTMLParser):
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.ancestors: list[set[str]] = []  # of each tag: the ids of the elements around it
         self._open: list[Element] = []
+        self.source = html
         self.feed(html)
         self.close()
 
@@ -130,6 +133,17 @@ class Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         for element in self._open:
             element.text += data
+
+    @property
+    def title(self) -> str:
+        """The document's title (the first <title>: the head comes before any SVG)."""
+        found = re.search(r"<title>(.*?)</title>", self.source, re.DOTALL)
+        return unescape(found[1]) if found else ""
+
+    @property
+    def root(self) -> dict[str, str]:
+        """The attributes of the <html> element."""
+        return next(attrs for tag, attrs in self.tags if tag == "html")
 
     def test_section(self, name: str) -> Element:
         """The section of the test of that name."""
