@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..metrics import format_value
+from ..redact import redact
 from .chart import Point, chart_svg, numeric
 from .html_comparison import comparison_section
-from .html_text import anchor, cost, duration, text, tokens, usage_sentence, when
+from .html_text import anchor, cost, duration, plural, text, tokens, usage_sentence, when
 from .model import (
     ReportedMessage,
     ReportedResult,
@@ -222,29 +223,34 @@ def _message(number: int, message: ReportedMessage, own: str, verdicts: dict[str
     )
 
 
+def _run_line(run: ReportedRun) -> str:
+    met = sum(r.met for r in run.results)
+    verdicts = f"{met}/{len(run.results)} expectations met" if run.results else "no verdicts"
+    ended = f" \u00b7 ended: {text(run.end_reason)}" if run.end_reason else ""
+    return (
+        f'Run {run.run_index} {_badge(run.outcome)} <span class="muted">{verdicts}'
+        f" \u00b7 {plural(len(run.messages), 'message')}{ended}"
+        f" \u00b7 {tokens(run.usage):,} tokens \u00b7 {text(cost(run.usage))}</span>"
+    )
+
+
 def _run(index: int, run: ReportedRun) -> str:
     base = anchor("test", index, "run", run.run_index)
-    messages = {
-        m.id: (n, m, anchor(base, "msg", m.id)) for n, m in enumerate(run.messages, start=1)
-    }
+    numbered = [(n, m, anchor(base, "msg", m.id)) for n, m in enumerate(run.messages, start=1)]
+    messages = {m.id: (n, m, own) for n, m, own in numbered}
     verdict_ids = [anchor(base, "verdict", n) for n in range(len(run.results))]
     by_metric: dict[str, str] = {}
     for result, own in zip(run.results, verdict_ids, strict=True):
         by_metric.setdefault(result.metric_name, own)
-    met = sum(r.met for r in run.results)
-    ended = f" \u00b7 ended: {text(run.end_reason)}" if run.end_reason else ""
     error = f'<div class="problem">{text(run.error)}</div>' if run.error else ""
     verdicts = "".join(
         _verdict(r, own, messages) for r, own in zip(run.results, verdict_ids, strict=True)
     )
-    transcript = "".join(_message(n, m, own, by_metric) for n, m, own in messages.values())
+    transcript = "".join(_message(n, m, own, by_metric) for n, m, own in numbered)
     return (
         f'<details class="run {text(run.outcome)}" id="{base}"'
-        f"{' open' if run.outcome != 'passed' else ''}><summary>Run {run.run_index} "
-        f'{_badge(run.outcome)} <span class="muted">{met}/{len(run.results)} expectations met'
-        f" \u00b7 {len(run.messages)} messages{ended} \u00b7 {tokens(run.usage):,} tokens"
-        f" \u00b7 {text(cost(run.usage))}</span></summary>{error}"
-        f'<div class="run-body"><div><h4 class="muted">Verdicts</h4>'
+        f"{' open' if run.outcome != 'passed' else ''}><summary>{_run_line(run)}</summary>"
+        f'{error}<div class="run-body"><div><h4 class="muted">Verdicts</h4>'
         f"{verdicts or '<p>No verdicts.</p>'}</div>"
         f'<div><h4 class="muted">Transcript <code>{text(run.conversation_id)}</code></h4>'
         f'<ol class="transcript">{transcript}</ol></div></div></details>'
@@ -286,7 +292,9 @@ def render_html(report: SessionReport) -> str:
         {
             "CSP": text(_csp(template)),
             "TITLE": text(f"Amigo metrics report {report.run.id}"),
-            "CONTENT": content,
+            # Outcomes are redacted where they are made; this pass (one, over the whole
+            # page: redacting each value walks the environment each time) is the backstop.
+            "CONTENT": redact(content),
         },
     )
 

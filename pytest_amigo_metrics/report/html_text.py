@@ -1,4 +1,4 @@
-"""Small text helpers of the HTML report: escaping (secrets redacted first), anchors, numbers."""
+"""Small text helpers of the HTML report: escaping, anchors, numbers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from datetime import datetime
 from html import escape
 
 from ..outcomes import Usage
-from ..redact import redact
 
 _UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def text(value: object) -> str:
-    """Any value as HTML text or attribute content: secrets masked, markup escaped."""
-    return escape(redact(str(value)), quote=True)
+    """Any value as HTML text or attribute content (markup escaped)."""
+    return escape(str(value), quote=True)
 
 
 def anchor(*parts: object) -> str:
@@ -38,6 +37,10 @@ def duration(started: datetime, ended: datetime | None) -> str:
     return f"{minutes} min {rest} s"
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def percent(rate: float | None) -> str:
     return "\u2013" if rate is None else f"{rate * 100:.0f} %"
 
@@ -59,7 +62,7 @@ def usage_sentence(usage: Usage) -> str:
     replayed = f" ({usage.replayed_calls} replayed)" if usage.replayed_calls else ""
     unknown = " (a model without a known price was used)" if usage.cost_usd is None else ""
     return (
-        f"{usage.calls} model call{'s' if usage.calls != 1 else ''}{replayed}; "
+        f"{plural(usage.calls, 'model call')}{replayed}; "
         f"{tokens(usage):,} tokens ({usage.prompt_tokens:,} prompt, "
         f"{usage.completion_tokens:,} completion); cost {cost(usage)}{unknown}"
     )
