@@ -19,7 +19,7 @@ from html_suite import (
 
 from conftest import Suite
 from pytest_amigo_metrics.outcomes import TestOutcome, Usage
-from pytest_amigo_metrics.report.chart import Point, chart_svg
+from pytest_amigo_metrics.report.chart import Point, chart_svg, thresholds
 from pytest_amigo_metrics.report.html import render_html
 from pytest_amigo_metrics.report.model import (
     Comparison,
@@ -124,6 +124,7 @@ def test_numerical_metric_is_charted_across_runs(
         m.passed for r in session[PASSING].runs for m in r.metrics if m.metric == "Empathy Score"
     ]
     assert [("met" in d["class"].split()) for d in dots] == met
+    assert len(page.with_class("line", "threshold", inside=passing)) == 1  # >= 7, dashed
     labels = [c["aria-label"] for c in page.with_class("svg", "chart")]
     assert len(labels) == 2, "one per test: Identity Verified (a boolean) is not charted"
     assert len(page.with_class("circle", "dot")) == 3 + 2
@@ -141,6 +142,12 @@ def test_chart_leaves_gaps_at_not_applicable_and_handles_equal_values() -> None:
     flat = Page(chart_svg("Flat", [Point(0, 5, True), Point(1, 5, True)]))
     assert all("nan" not in str(a) for _, a in flat.tags)
     assert chart_svg("Words", [Point(0, "resolved", True), Point(1, True, True)]) == ""
+    two = [Point(0, 5, True), Point(1, 6, True)]
+    assert thresholds(">= 7") == [7.0] and thresholds("between 2 and 10 (or n/a)") == [2.0, 10.0]
+    assert thresholds("in [resolved, escalated]") == [] and thresholds("true") == []
+    between = Page(chart_svg("Score", two, "between 2 and 10"))
+    assert len(between.with_class("line", "threshold")) == 2
+    assert ">2</text>" in between.source and ">10</text>" in between.source, "axis spans both"
 
 
 def test_report_loads_nothing_from_outside(suite: Suite, session: dict[str, TestOutcome]) -> None:

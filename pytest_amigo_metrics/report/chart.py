@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -10,6 +11,10 @@ from ..metrics import JudgeValue, format_value
 WIDTH, HEIGHT = 360, 150
 LEFT, RIGHT, TOP, BOTTOM = 44, 14, 14, 34
 MAX_X_LABELS = 12
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_THRESHOLD = re.compile(
+    rf"^\s*(?:==|!=|<=|>=|<|>)\s*{_NUMBER}|^\s*between\s+{_NUMBER}\s+and\s+{_NUMBER}"
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,12 @@ def numeric(value: JudgeValue) -> float | None:
     return float(value)
 
 
+def thresholds(expectation: str) -> list[float]:
+    """The numbers a numerical expectation (`>= 7`, `between 4 and 6`) compares with."""
+    found = _THRESHOLD.match(expectation)
+    return [float(n) for n in found.groups() if n is not None] if found else []
+
+
 def _y_range(values: list[float]) -> tuple[float, float]:
     low, high = min(values), max(values)
     if low == high:
@@ -37,14 +48,15 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
-def chart_svg(title: str, points: list[Point]) -> str:
-    """Values as dots joined by a line (gaps at n/a), met in green and unmet in red; an
-    accessible name lists every value."""
+def chart_svg(title: str, points: list[Point], expectation: str = "") -> str:
+    """Values as dots joined by a line (gaps at n/a), met in green and unmet in red, the
+    expectation's thresholds dashed; an accessible name lists every value."""
     numbers = [numeric(p.value) for p in points]
     known = [n for n in numbers if n is not None]
     if not known:
         return ""
-    low, high = _y_range(known)
+    limits = thresholds(expectation)
+    low, high = _y_range(known + limits)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points) - 1, 1)
     xs = [LEFT + (i * step if len(points) > 1 else plot_w / 2) for i in range(len(points))]
@@ -64,6 +76,11 @@ def chart_svg(title: str, points: list[Point]) -> str:
             f'y2="{y(value):.1f}"/>'
             f'<text class="axis" x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
             f"{escape(_label(value))}</text>"
+        )
+    for limit in limits:
+        parts.append(
+            f'<line class="threshold" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(limit):.1f}" '
+            f'y2="{y(limit):.1f}"><title>expected {escape(expectation)}</title></line>'
         )
     every = -(-len(points) // MAX_X_LABELS)
     for i, point in enumerate(points):

@@ -164,8 +164,8 @@ def _charts(test: ReportedTest) -> str:
         title = f"{e.metric_name} v{e.metric_version} per run (expected {e.expectation})"
         values = ", ".join(format_value(p.value) for p in points)
         figures.append(
-            f"<figure>{chart_svg(title, points)}<figcaption>{text(title)}: {text(values)}"
-            "</figcaption></figure>"
+            f"<figure>{chart_svg(title, points, e.expectation)}"
+            f"<figcaption>{text(title)}: {text(values)}</figcaption></figure>"
         )
     return f'<h3>Values across runs</h3><div class="charts">{"".join(figures)}</div>' * bool(
         figures
