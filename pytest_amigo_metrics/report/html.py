@@ -124,9 +124,10 @@ def _summary(report: SessionReport) -> str:
         '<h2 id="summary-title">Summary</h2><div class="filter">'
         '<label><input type="checkbox" id="failures-only" disabled> Failures only</label>'
         '<span id="filter-status" class="muted" aria-live="polite"></span></div>'
-        '<table><thead><tr><th scope="col">Test</th><th scope="col">Outcome</th>'
+        '<div class="scroll"><table><thead><tr><th scope="col">Test</th>'
+        '<th scope="col">Outcome</th>'
         '<th scope="col">Pass rate</th><th scope="col" class="num">Tokens</th>'
-        f'<th scope="col" class="num">Cost</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<th scope="col" class="num">Cost</th></tr></thead><tbody>{rows}</tbody></table></div>'
         "</section>"
     )
 
@@ -141,9 +142,9 @@ def _expectations(test: ReportedTest) -> str:
         for e in test.expectations
     )
     return (
-        '<h3>Expectations</h3><table><thead><tr><th scope="col">Metric</th>'
+        '<h3>Expectations</h3><div class="scroll"><table><thead><tr><th scope="col">Metric</th>'
         '<th scope="col">Version</th><th scope="col">Expected</th>'
-        f'<th scope="col" class="num">Met</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<th scope="col" class="num">Met</th></tr></thead><tbody>{rows}</tbody></table></div>'
     )
 
 

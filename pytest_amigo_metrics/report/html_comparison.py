@@ -83,8 +83,8 @@ def comparison_section(comparison: Comparison, anchors: dict[str, str]) -> str:
         f"<code>{text(comparison.baseline_run_id)}</code></h2>"
         f"<p>Baseline started {text(when(comparison.baseline_started_at))}. {tally}.</p>"
         f"{versions}"
-        '<table><thead><tr><th scope="col">Test</th><th scope="col">Change</th>'
+        '<div class="scroll"><table><thead><tr><th scope="col">Test</th><th scope="col">Change</th>'
         '<th scope="col">Outcome (baseline \u2192 now)</th>'
         '<th scope="col" class="num">Pass rate</th><th scope="col">Metrics</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table></section>"
+        f"<tbody>{rows}</tbody></table></div></section>"
     )
