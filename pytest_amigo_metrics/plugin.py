@@ -175,3 +175,23 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in summary_lines(amigo.outcomes, amigo.run_id, store, quiet=quiet):
         status = line.split(" ", 1)[0]
         terminalreporter.write_line(line, **STATUS_MARKUP.get(status, {}))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    path = get_session(config).settings.html_path
+    if path is None or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    from .report.html import write_session_html
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        write_session_html(get_session(config), path)
+    except OSError as exc:
+        message = f"amigo metrics: cannot write the HTML report {path}: {exc.strerror or exc}"
+        if reporter is not None:
+            reporter.write_line(f"ERROR {message}; give --amigo-html a writable file", red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
+    if reporter is not None and config.get_verbosity() >= 0:
+        reporter.write_line(f"amigo metrics: HTML report written to {path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -61,6 +62,7 @@ class AmigoSession:
     output: OutputRouter = field(default_factory=OutputRouter)
     progress: Progress = field(default_factory=lambda: Progress())
     show: Callable[[str], None] | None = None  # the terminal, for progress lines
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def _tick(self, waited: float) -> None:
         if self.show is not None:

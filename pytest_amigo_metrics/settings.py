@@ -116,6 +116,7 @@ OPTIONS = [
         60.0,
         float,
     ),
+    Option("html", "write the HTML report of the session to this file (self-contained)"),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -174,6 +175,7 @@ class Settings:
     rate_window: float = 60.0
     api_bases: dict[str, str] = field(default_factory=dict)
     store_timeout: float = 30.0
+    html_path: Path | None = None  # --amigo-html, from the invocation directory
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -266,6 +268,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
             for role in ("simulator", "judge", "agent")
             if values[f"{role}_api_base"]
         },
+        html_path=config.invocation_params.dir / values["html"] if values["html"] else None,
     )
 
 
