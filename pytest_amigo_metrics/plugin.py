@@ -16,6 +16,8 @@ from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .once import forget
 from .outcomes import TestOutcome
+from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
+from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
 from .session import AmigoSession
 from .settings import add_options, resolve_settings
@@ -55,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if any(config.pluginmanager.hasplugin(n) for n in ("xdist", "xdist.plugin")):
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
+    config.pluginmanager.register(ReportHooks(), "amigo-metrics-reports")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -101,6 +104,31 @@ class OutcomeListener:
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             # xdist reports an item whose worker crashed with when="???" and no outcome.
             self.amigo.lost(report.nodeid, report.longreprtext)
+
+
+class ReportHooks:
+    """The run record, the baseline comparison and the JSON/HTML reports: by the process that
+    owns the session (the controller under xdist), at its start and end."""
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        start_session(session.config)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        finish_session(session)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        end = config.stash.get(END_KEY, None)
+        if end is None:
+            return
+        if end.comparison is not None:
+            terminalreporter.section("amigo baseline")
+            for line in comparison_lines(end.comparison, quiet=config.get_verbosity() < 0):
+                terminalreporter.write_line(line, **MARKUP.get(line.split(" ", 1)[0], {}))
+        for note in end.notes:
+            terminalreporter.write_line(note, red=note.startswith(("error", "warning")))
+        if end.failed_by_regression and end.comparison is not None:
+            terminalreporter.write_line(regression_verdict(end.comparison), red=True, bold=True)
 
 
 class XdistHooks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -61,6 +62,7 @@ class AmigoSession:
     output: OutputRouter = field(default_factory=OutputRouter)
     progress: Progress = field(default_factory=lambda: Progress())
     show: Callable[[str], None] | None = None  # the terminal, for progress lines
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def _tick(self, waited: float) -> None:
         if self.show is not None:
@@ -350,6 +352,7 @@ class AmigoSession:
                 self.store.save_run(
                     self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models
                 )
+            self.store.save_test(self.run_id, outcome)
         except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
             reason = f"{type(exc).__name__}: {exc}"
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"

@@ -65,6 +65,7 @@ class SimulationSource(BaseModel):
 class ReportedResult(BaseModel):
     """A MetricEvaluationResultInstance (simulation source), with the expectation it was held to."""
 
+    id: str | None = None  # the stored evaluation result's id (None: it was not stored)
     metric_id: str
     metric_name: str
     metric_version: int
@@ -200,6 +201,7 @@ def pass_rate_of(outcome: TestOutcome) -> PassRate:
 
 def _result(outcome: TestOutcome, run: RunOutcome, metric: MetricOutcome) -> ReportedResult:
     return ReportedResult(
+        id=metric.result_id,
         metric_id=metric.metric_id,
         metric_name=metric.metric,
         metric_version=metric.version,
