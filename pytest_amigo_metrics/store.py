@@ -33,7 +33,6 @@ from .records import (
 )
 from .report.model import OutcomeCounts, SessionRun
 from .spec import MetricSpec, MetricValue
-from .transcript import Message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metrics (

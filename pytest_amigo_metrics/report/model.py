@@ -8,7 +8,7 @@ import math
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ..metrics import JudgeValue
 from ..outcomes import MetricOutcome, RunOutcome, Status, TestOutcome, Usage
@@ -148,8 +148,10 @@ class MetricComparison(BaseModel):
     baseline_distribution: dict[str, int] = {}  # boolean, categorical: value -> runs
     distribution: dict[str, int] = {}
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def version_changed(self) -> bool:
+        """Both sides judged different versions: the values measure different things."""
         return None not in (self.baseline_version, self.version) and (
             self.baseline_version != self.version
         )
@@ -176,6 +178,12 @@ class Comparison(BaseModel):
     @property
     def regressions(self) -> list[TestComparison]:
         return [t for t in self.tests if t.status == "regressed"]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def regressed(self) -> list[str]:
+        """Node ids of the tests that regressed."""
+        return [t.nodeid for t in self.regressions]
 
 
 class SessionReport(BaseModel):
