@@ -203,8 +203,17 @@ def format_1_store(path: Path) -> None:
         db.execute(
             "INSERT INTO evaluation_results VALUES (?, ?, 1, ?, 'why', ?, 'simulation', ?, ?, ?,"
             " 'offline/judge', ?, ?)",
-            (f"{index:024d}", EMPATHY_ID, json.dumps(result), json.dumps(source), OLD_RUN)
-            + ("u" * 24, index, f"2026-11-01T10:00:0{index}+00:00", stamp),
+            (
+                f"{index:024d}",
+                EMPATHY_ID,
+                json.dumps(result),
+                json.dumps(source),
+                OLD_RUN,
+                "u" * 24,
+                index,
+                f"2026-11-01T10:00:0{index}+00:00",
+                stamp,
+            ),
         )
     db.execute("PRAGMA user_version = 1")
     db.commit()
