@@ -485,7 +485,9 @@ def test_report_writes_the_json_report_of_any_past_run(suite: Suite) -> None:
     assert report["tests"][0]["runs"][0]["messages"][0]["content"] == "I forgot my password."
     nothing = cli(suite, "report", first)
     assert nothing.ret == 4
-    nothing.stderr.fnmatch_lines(["error: say where to write the report: --json FILE and/or --html FILE"])
+    nothing.stderr.fnmatch_lines(
+        ["error: say where to write the report: --json FILE and/or --html FILE"]
+    )
 
 
 def test_report_writes_the_html_report_of_a_past_run(suite: Suite) -> None:
