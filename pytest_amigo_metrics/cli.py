@@ -289,6 +289,11 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="RUN", help=RUN_HELP)
     parser.add_argument("--json", metavar="FILE", type=Path, help="write the JSON report here")
     parser.add_argument("--html", metavar="FILE", type=Path, help="write the HTML report here")
+    parser.add_argument(
+        "--baseline",
+        metavar="RUN_A",
+        help="include the comparison with this earlier run, as --amigo-baseline does",
+    )
     _store_argument(parser)
 
 
@@ -339,7 +344,7 @@ def run_report(args: argparse.Namespace) -> int:
             "error: say where to write the report: --json FILE and/or --html FILE", file=sys.stderr
         )
         return EXIT_USAGE
-    report = past_report(open_store(args.store), args.ref)
+    report = past_report(open_store(args.store), args.ref, args.baseline)
     code = EXIT_OK
     for path, kind, write in ((args.json, "JSON", write_json), (args.html, "HTML", write_html)):
         note = write_report(report, path, kind, write)

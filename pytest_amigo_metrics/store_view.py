@@ -56,9 +56,14 @@ def show_lines(store: Store, ref: str) -> list[str]:
     return lines + summary_lines(outcomes, run.id, store.path)
 
 
-def past_report(store: Store, ref: str) -> SessionReport:
+def past_report(store: Store, ref: str, baseline_ref: str | None = None) -> SessionReport:
     run = recorded_run(store, ref)
-    return build_report(run, store.test_outcomes(run.id))
+    outcomes = store.test_outcomes(run.id)
+    comparison = None
+    if baseline_ref is not None:
+        baseline = recorded_run(store, baseline_ref)
+        comparison = compare(baseline, store.test_outcomes(baseline.id), outcomes)
+    return build_report(run, outcomes, comparison)
 
 
 def compare_runs(store: Store, baseline_ref: str, ref: str) -> Comparison:

@@ -476,13 +476,18 @@ def test_show_prints_a_runs_tests_and_verdicts(suite: Suite) -> None:
 
 
 def test_report_writes_the_json_report_of_any_past_run(suite: Suite) -> None:
-    first, _ = store_runs(suite)
+    first, second = store_runs(suite)
     result = cli(suite, "report", first, "--json", "out/first.json")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["amigo JSON report: out/first.json"])
     report = json.loads((suite.path / "out" / "first.json").read_text())
     assert report["run"]["id"] == first and report["tests"][0]["outcome"] == "passed"
     assert report["tests"][0]["runs"][0]["messages"][0]["content"] == "I forgot my password."
+    compared = cli(suite, "report", second, "--json", "second.json", "--baseline", first)
+    assert compared.ret == 0, compared.stderr.str()
+    comparison = json.loads((suite.path / "second.json").read_text())["comparison"]
+    assert comparison["baseline_run_id"] == first
+    assert comparison["regressed"] == ["tests.amigo.yaml::password reset"]
     nothing = cli(suite, "report", first)
     assert nothing.ret == 4
     nothing.stderr.fnmatch_lines(
