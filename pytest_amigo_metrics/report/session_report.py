@@ -68,7 +68,8 @@ def options_that_matter(settings: Settings) -> dict[str, str]:
     shown: dict[str, str] = {}
     for option in fields(settings):
         value = getattr(settings, option.name)
-        if option.name in NOT_RECORDED or value in (None, False, "", {}, []):
+        unset = value is None or value is False or value in ("", {}, [])  # 0 is a value
+        if option.name in NOT_RECORDED or unset:
             continue
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         shown[option.name] = redact(text)
