@@ -19,11 +19,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from warnings import WarningMessage
 
 import pytest
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .store import Store
 
 PROG = "python -m pytest_amigo_metrics"
 
@@ -74,7 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
 # --- schema -----------------------------------------------------------------------------------
 
 
+def configure_schema(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the JSON Schema of the --amigo-json report instead (report.schema.json)",
+    )
+
+
 def run_schema(args: argparse.Namespace) -> int:
+    if getattr(args, "report", False):
+        from .report.json_schema import report_schema_text
+
+        sys.stdout.write(report_schema_text())
+        return EXIT_OK
     from .suite_schema import schema_text
 
     sys.stdout.write(schema_text())
@@ -244,6 +262,142 @@ def run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- the results store: runs, show, report, compare ---------------------------------------------
+
+STORE_HELP = (
+    "the results store (default: --amigo-store from the pytest configuration's addopts, else "
+    "the environment variable AMIGO_METRICS_STORE, else the ini option amigo_store, else "
+    ".amigo-metrics/results.sqlite3 under the rootdir)"
+)
+RUN_HELP = "a run id (see `runs`), or `latest`"
+
+
+def _store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="PATH", help=STORE_HELP)
+
+
+def configure_runs(parser: argparse.ArgumentParser) -> None:
+    _store_argument(parser)
+
+
+def configure_show(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="RUN", help=RUN_HELP)
+    _store_argument(parser)
+
+
+def configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="RUN", help=RUN_HELP)
+    parser.add_argument("--json", metavar="FILE", type=Path, help="write the JSON report here")
+    parser.add_argument("--html", metavar="FILE", type=Path, help="write the HTML report here")
+    parser.add_argument(
+        "--baseline",
+        metavar="RUN_A",
+        help="include the comparison with this earlier run, as --amigo-baseline does",
+    )
+    _store_argument(parser)
+
+
+def configure_compare(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("baseline_ref", metavar="RUN_A", help="the baseline: " + RUN_HELP)
+    parser.add_argument("ref", metavar="RUN_B", help="the run compared with it: " + RUN_HELP)
+    _store_argument(parser)
+
+
+def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Runs a store command; a missing or unusable store or an unknown run is a usage error."""
+
+    def run(args: argparse.Namespace) -> int:
+        from .store import RunNotFound, StoreError
+
+        try:
+            return work(args)
+        except (StoreError, RunNotFound, pytest.UsageError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from .store_view import run_lines
+
+    store = open_store(args.store)
+    for line in run_lines(store):
+        print(line)
+    return EXIT_OK
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from .store_view import show_lines
+
+    for line in show_lines(open_store(args.store), args.ref):
+        print(line)
+    return EXIT_OK
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .report.session_report import write_html, write_json, write_report
+    from .store_view import past_report
+
+    if args.json is None and args.html is None:
+        print(
+            "error: say where to write the report: --json FILE and/or --html FILE", file=sys.stderr
+        )
+        return EXIT_USAGE
+    report = past_report(open_store(args.store), args.ref, args.baseline)
+    code = EXIT_OK
+    for path, kind, write in ((args.json, "JSON", write_json), (args.html, "HTML", write_html)):
+        note = write_report(report, path, kind, write)
+        if note is not None:
+            print(note, file=sys.stderr if note.startswith("error") else sys.stdout)
+            code = EXIT_USAGE if note.startswith("error") else code
+    return code
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .report.comparison_text import comparison_lines
+    from .store_view import compare_runs
+
+    for line in comparison_lines(compare_runs(open_store(args.store), args.baseline_ref, args.ref)):
+        print(line)
+    return EXIT_OK
+
+
+def open_store(given: str | None) -> Store:
+    """The store the plugin writes: as given, else as pytest's configuration resolves it."""
+    from .store import Store, StoreError
+
+    path = Path(given) if given else configured_store_path()
+    if not path.is_file():
+        raise StoreError(f"there is no results store at {path}; run the suites first, or --store")
+    return Store(path)
+
+
+@dataclass(eq=False)
+class _SettingsProbe:
+    """Reads the plugin's settings from pytest's configuration, then stops pytest."""
+
+    settings: Settings | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_cmdline_main(self, config: pytest.Config) -> int:
+        from .settings import resolve_settings
+
+        self.settings = resolve_settings(config)
+        return EXIT_OK
+
+
+def configured_store_path() -> Path:
+    probe = _SettingsProbe()
+    args = ["-p", "no:cacheprovider"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "pytest_amigo_metrics.plugin"]
+    code = pytest.main(args, plugins=[probe])
+    if probe.settings is None:
+        raise pytest.UsageError(f"the pytest configuration could not be read (exit code {code})")
+    return probe.settings.store_path
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         name="schema",
@@ -251,7 +405,7 @@ COMMANDS: tuple[Command, ...] = (
         description="Print the JSON Schema (draft 2020-12) of a YAML suite file, as shipped in "
         "the package (pytest_amigo_metrics/suite.schema.json). Point your editor at it for "
         "completion, hover help and checks while you type.",
-        configure=lambda parser: None,
+        configure=configure_schema,
         run=run_schema,
     ),
     Command(
@@ -263,5 +417,38 @@ COMMANDS: tuple[Command, ...] = (
         configure=configure_validate,
         run=run_validate,
         epilog=VALIDATE_EPILOG,
+    ),
+    Command(
+        name="runs",
+        help="list the runs recorded in the results store",
+        description="List the simulation unit test set runs (pytest sessions) in the results "
+        "store, oldest first: id, start, end, outcome counts and models.",
+        configure=configure_runs,
+        run=_on_store(run_runs),
+    ),
+    Command(
+        name="show",
+        help="print a recorded run's tests and verdicts",
+        description="Print a recorded run as the terminal summary showed it: per test its "
+        "outcome, runs passed, models, and per metric its version, values and expectation.",
+        configure=configure_show,
+        run=_on_store(run_show),
+    ),
+    Command(
+        name="report",
+        help="write the JSON and/or HTML report of a recorded run",
+        description="Write the report of any recorded run, as --amigo-json / --amigo-html "
+        "wrote it at the end of that session, from the results store alone.",
+        configure=configure_report,
+        run=_on_store(run_report),
+    ),
+    Command(
+        name="compare",
+        help="compare two recorded runs (RUN_B against the baseline RUN_A)",
+        description="Compare two recorded runs test by test, as --amigo-baseline does: "
+        "outcomes, pass rates, per metric the mean or the distribution of values, and the "
+        "metric versions on each side (flagged when they differ).",
+        configure=configure_compare,
+        run=_on_store(run_compare),
     ),
 )

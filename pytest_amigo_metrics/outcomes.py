@@ -51,6 +51,7 @@ class MetricOutcome(BaseModel):
     # With judge_samples > 1: every sample's value, and the share that agreed with `value`.
     samples: list[JudgeValue] = []
     agreement: float | None = None
+    result_id: str | None = None  # the stored evaluation result's id, once stored
 
 
 class RunOutcome(BaseModel):

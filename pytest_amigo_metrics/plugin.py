@@ -16,6 +16,8 @@ from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .once import forget
 from .outcomes import TestOutcome
+from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
+from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
 from .session import AmigoSession
 from .settings import add_options, resolve_settings
@@ -55,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if any(config.pluginmanager.hasplugin(n) for n in ("xdist", "xdist.plugin")):
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
+    config.pluginmanager.register(ReportHooks(), "amigo-metrics-reports")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -101,6 +104,31 @@ class OutcomeListener:
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             # xdist reports an item whose worker crashed with when="???" and no outcome.
             self.amigo.lost(report.nodeid, report.longreprtext)
+
+
+class ReportHooks:
+    """The run record, the baseline comparison and the JSON/HTML reports: by the process that
+    owns the session (the controller under xdist), at its start and end."""
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        start_session(session.config)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        finish_session(session)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        end = config.stash.get(END_KEY, None)
+        if end is None:
+            return
+        if end.comparison is not None:
+            terminalreporter.section("amigo baseline")
+            for line in comparison_lines(end.comparison, quiet=config.get_verbosity() < 0):
+                terminalreporter.write_line(line, **MARKUP.get(line.split(" ", 1)[0], {}))
+        for note in end.notes:
+            terminalreporter.write_line(note, red=note.startswith(("error", "warning")))
+        if end.failed_by_regression and end.comparison is not None:
+            terminalreporter.write_line(regression_verdict(end.comparison), red=True, bold=True)
 
 
 class XdistHooks:
@@ -175,23 +203,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in summary_lines(amigo.outcomes, amigo.run_id, store, quiet=quiet):
         status = line.split(" ", 1)[0]
         terminalreporter.write_line(line, **STATUS_MARKUP.get(status, {}))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    path = get_session(config).settings.html_path
-    if path is None or hasattr(config, "workerinput") or config.option.collectonly:
-        return
-    from .report.html import write_session_html
-
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    try:
-        write_session_html(get_session(config), path)
-    except OSError as exc:
-        message = f"amigo metrics: cannot write the HTML report {path}: {exc.strerror or exc}"
-        if reporter is not None:
-            reporter.write_line(f"ERROR {message}; give --amigo-html a writable file", red=True)
-        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-        return
-    if reporter is not None and config.get_verbosity() >= 0:
-        reporter.write_line(f"amigo metrics: HTML report written to {path}")

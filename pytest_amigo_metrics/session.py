@@ -352,6 +352,7 @@ class AmigoSession:
                 self.store.save_run(
                     self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models
                 )
+            self.store.save_test(self.run_id, outcome)
         except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
             reason = f"{type(exc).__name__}: {exc}"
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"

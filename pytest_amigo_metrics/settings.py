@@ -116,7 +116,13 @@ OPTIONS = [
         60.0,
         float,
     ),
-    Option("html", "write the HTML report of the session to this file (self-contained)"),
+    Option("json", "write the session's report as JSON to this path (relative: current dir)"),
+    Option("html", "write the session's report as HTML to this path (relative: current dir)"),
+    Option(
+        "baseline",
+        "compare with a stored earlier run: `latest` or a run id (see `python -m "
+        "pytest_amigo_metrics runs`)",
+    ),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -128,6 +134,8 @@ AMIGO_INI = {
 }
 OFFLINE_FLAG = "--amigo-offline"
 OFFLINE_ENV = "AMIGO_METRICS_OFFLINE"
+FAIL_ON_REGRESSION_FLAG = "--amigo-fail-on-regression"
+FAIL_ON_REGRESSION_ENV = "AMIGO_METRICS_FAIL_ON_REGRESSION"
 
 
 KIND_NAMES = {int: "a whole number", float: "a number", str: "a text"}
@@ -174,8 +182,11 @@ class Settings:
     judge: str = "local"
     rate_window: float = 60.0
     api_bases: dict[str, str] = field(default_factory=dict)
+    json_path: Path | None = None
+    html_path: Path | None = None
+    baseline: str | None = None
+    fail_on_regression: bool = False
     store_timeout: float = 30.0
-    html_path: Path | None = None  # --amigo-html, from the invocation directory
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -209,6 +220,14 @@ class Settings:
             "judge": self.judge_model,
             "agent": self.agent_model,
         }[role]
+
+
+def _flag(config: pytest.Config, dest: str, env: str) -> bool:
+    return bool(config.getoption(dest)) or os.environ.get(env, "") in ("1", "true", "yes")
+
+
+def _report_path(config: pytest.Config, value: str | None) -> Path | None:
+    return None if not value else config.invocation_params.dir / Path(value).expanduser()
 
 
 def resolve_settings(config: pytest.Config) -> Settings:
@@ -268,7 +287,10 @@ def resolve_settings(config: pytest.Config) -> Settings:
             for role in ("simulator", "judge", "agent")
             if values[f"{role}_api_base"]
         },
-        html_path=config.invocation_params.dir / values["html"] if values["html"] else None,
+        json_path=_report_path(config, values["json"]),
+        html_path=_report_path(config, values["html"]),
+        baseline=values["baseline"],
+        fail_on_regression=_flag(config, "amigo_fail_on_regression", FAIL_ON_REGRESSION_ENV),
     )
 
 
@@ -284,6 +306,13 @@ def add_options(parser: pytest.Parser) -> None:
         dest="amigo_offline",
         action="store_true",
         help=f"use the built-in offline provider for every role [env {OFFLINE_ENV}=1]",
+    )
+    group.addoption(
+        FAIL_ON_REGRESSION_FLAG,
+        dest="amigo_fail_on_regression",
+        action="store_true",
+        help="with --amigo-baseline: a test that regressed fails the session (exit code 1) "
+        f"[env {FAIL_ON_REGRESSION_ENV}=1]",
     )
     for name, help_text in AMIGO_INI.items():
         parser.addini(name, help=help_text, default=None)

@@ -1,4 +1,5 @@
-"""The local results store (SQLite, WAL): metrics, versions, evaluation results, conversations.
+"""The local results store (SQLite, WAL): metrics, versions, evaluation results, conversations,
+and (format 2) the record of each session's run and each test's outcome in it.
 
 Several pytest-xdist workers write to one file; every write is one short IMMEDIATE
 transaction, and readers never block writers.
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter
 
 from .ids import new_id
 from .metrics import metric_id_for, version_fingerprint
-from .outcomes import RunOutcome
+from .outcomes import RunOutcome, TestOutcome
 from .records import (
     LOCAL_ORG,
     LOCAL_USER,
@@ -31,6 +32,7 @@ from .records import (
     SimulationEvaluationSource,
     Tag,
 )
+from .report.model import OutcomeCounts, SessionRun
 from .spec import MetricSpec, MetricValue
 
 SCHEMA = """
@@ -56,9 +58,25 @@ CREATE TABLE IF NOT EXISTS conversations (
     unit_test_id TEXT NOT NULL, nodeid TEXT NOT NULL, run_index INTEGER NOT NULL,
     end_reason TEXT, messages TEXT NOT NULL, models TEXT NOT NULL, created_at TEXT NOT NULL);
 """
+# Added by format 2. `record` is a SessionRun and `outcome_data` a TestOutcome without its
+# messages (they are in `conversations`), as JSON: enough to rebuild any past run's report.
+SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, origin TEXT NOT NULL,
+    record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS test_outcomes (
+    run_id TEXT NOT NULL, nodeid TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL,
+    unit_test_id TEXT NOT NULL, outcome TEXT NOT NULL, runs_passed INTEGER NOT NULL,
+    runs INTEGER NOT NULL, runs_required INTEGER NOT NULL, min_pass_rate REAL NOT NULL,
+    models TEXT NOT NULL, expectations TEXT NOT NULL, outcome_data TEXT NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (run_id, nodeid));
+"""
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+ORIGIN_PYTEST = "pytest"
+ORIGIN_FORMAT_1 = "store format 1"  # a run recorded before runs were: results only
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
 
@@ -111,7 +129,7 @@ def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
 @functools.cache
 def _expected_columns() -> dict[str, set[str]]:
     memory = sqlite3.connect(":memory:")
-    memory.executescript(SCHEMA)
+    memory.executescript(SCHEMA + SCHEMA_2)
     try:
         return _columns(memory)
     finally:
@@ -132,6 +150,64 @@ def schema_damage(db: sqlite3.Connection) -> str | None:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+def _execute(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+class RunNotFound(LookupError):
+    """No recorded run has this id (or no run at all for `latest`)."""
+
+
+def legacy_runs(db: sqlite3.Connection) -> list[SessionRun]:
+    """The runs a format-1 store holds results and conversations of, with their models."""
+    rows = db.execute(
+        "SELECT run_id, min(created_at) AS started, max(created_at) AS ended FROM ("
+        " SELECT simulation_unit_test_set_run_id AS run_id, created_at FROM evaluation_results"
+        " WHERE simulation_unit_test_set_run_id IS NOT NULL UNION ALL"
+        " SELECT simulation_unit_test_set_run_id, created_at FROM conversations)"
+        " GROUP BY run_id ORDER BY started"
+    ).fetchall()
+    models: dict[str, dict[str, set[str]]] = {}
+    for row in db.execute("SELECT simulation_unit_test_set_run_id, models FROM conversations"):
+        for role, model in json.loads(row[1]).items():
+            models.setdefault(row[0], {}).setdefault(role, set()).add(model)
+    return [
+        SessionRun(
+            id=row["run_id"],
+            started_at=row["started"],
+            ended_at=row["ended"],
+            options={"recorded_by": ORIGIN_FORMAT_1},
+            models={role: sorted(m) for role, m in models.get(row["run_id"], {}).items()},
+        )
+        for row in rows
+    ]
+
+
+def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
+    """Per metric: its expectation and, per run, whether it was met (None: not evaluated)."""
+    found: dict[str, dict[str, object]] = {}
+    for run in outcome.runs:
+        for m in run.metrics:
+            found.setdefault(
+                m.metric,
+                {
+                    "metric": m.metric,
+                    "metric_id": m.metric_id,
+                    "metric_version": m.version,
+                    "expectation": m.expectation,
+                    "met": [None] * len(outcome.runs),
+                },
+            )
+    for position, run in enumerate(outcome.runs):
+        for m in run.metrics:
+            met = found[m.metric]["met"]
+            assert isinstance(met, list)
+            met[position] = m.passed
+    return list(found.values())
 
 
 class Store:
@@ -185,7 +261,9 @@ class Store:
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables and version != SCHEMA_VERSION:
+            if tables and version == 1:
+                self._migrate_from_1(db)
+            elif tables and version != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} holds results in store format {version}; this version of "
                     f"pytest-amigo-metrics reads format {SCHEMA_VERSION}. The file is left as "
@@ -193,9 +271,7 @@ class Store:
                     "wrote it."
                 )
             if not tables:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                _execute(db, SCHEMA + SCHEMA_2)
             else:
                 damage = schema_damage(db)
                 if damage:
@@ -204,6 +280,23 @@ class Store:
                         "--amigo-store at a new file (or restore it from a copy)"
                     )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate_from_1(self, db: sqlite3.Connection) -> None:
+        """Format 1 -> 2: every table and row stays; the new tables are added, and each run
+        found in the results gets a run record (no verdicts: format 1 never kept them)."""
+        _execute(db, SCHEMA_2)
+        for run in legacy_runs(db):
+            db.execute(
+                "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    run.started_at.isoformat(),
+                    run.ended_at.isoformat() if run.ended_at else None,
+                    ORIGIN_FORMAT_1,
+                    run.model_dump_json(),
+                ),
+            )
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -305,6 +398,7 @@ class Store:
                     ),
                 )
             for metric in run.metrics:
+                metric.result_id = new_id()
                 source = SimulationEvaluationSource(
                     simulation_unit_test_set_run_id=run_id,
                     unit_test_id=unit_test_id,
@@ -315,7 +409,7 @@ class Store:
                     "INSERT INTO evaluation_results VALUES"
                     " (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?, ?, ?, ?)",
                     (
-                        new_id(),
+                        metric.result_id,
                         metric.metric_id,
                         metric.version,
                         json.dumps(metric.value),
@@ -429,3 +523,93 @@ class Store:
             "SELECT messages FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
         return [] if row is None else list(json.loads(row[0]))
+
+    # --- runs and test outcomes (format 2) ------------------------------------------------------
+
+    def save_test(self, run_id: str, outcome: TestOutcome) -> None:
+        """The test's outcome in this run (its conversations and results go by save_run)."""
+        data = outcome.model_dump_json(exclude={"runs": {"__all__": {"messages"}}})
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO test_outcomes VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    outcome.nodeid,
+                    outcome.name,
+                    outcome.file,
+                    outcome.unit_test_id,
+                    outcome.status,
+                    outcome.passed_runs,
+                    len(outcome.runs),
+                    outcome.required_runs,
+                    outcome.min_pass_rate,
+                    json.dumps(outcome.models),
+                    json.dumps(expectations_of(outcome)),
+                    data,
+                    now(),
+                ),
+            )
+
+    def save_session_run(self, run: SessionRun) -> None:
+        """The session's run record (written by the process that owns the session)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    run.started_at.isoformat(),
+                    run.ended_at.isoformat() if run.ended_at else None,
+                    ORIGIN_PYTEST,
+                    run.model_dump_json(),
+                ),
+            )
+
+    def session_runs(self) -> list[tuple[SessionRun, str]]:
+        """Every recorded run, oldest first, with its origin; a run whose session never
+        recorded its end (killed) is listed from its tests, without an end."""
+        recorded = [
+            (SessionRun.model_validate_json(r["record"]), r["origin"])
+            for r in self._db.execute("SELECT record, origin FROM runs ORDER BY started_at, rowid")
+        ]
+        known = {run.id for run, _ in recorded}
+        unfinished = self._db.execute(
+            "SELECT run_id, min(created_at) AS started,"
+            " sum(outcome = 'passed') AS passed, sum(outcome = 'failed') AS failed,"
+            " sum(outcome = 'error') AS error FROM test_outcomes GROUP BY run_id"
+        ).fetchall()
+        for row in unfinished:
+            if row["run_id"] not in known:
+                counts = OutcomeCounts(**{k: row[k] for k in ("passed", "failed", "error")})
+                run = SessionRun(id=row["run_id"], started_at=row["started"], counts=counts)
+                recorded.append((run, ORIGIN_PYTEST))
+        return sorted(recorded, key=lambda item: item[0].started_at)
+
+    def session_run(self, ref: str, *, exclude: str | None = None) -> tuple[SessionRun, str]:
+        """A run by id, or `latest`: the newest run recorded by a pytest session (other than
+        `exclude`, this session's own)."""
+        runs = self.session_runs()
+        if ref == "latest":
+            found = [r for r in runs if r[1] == ORIGIN_PYTEST and r[0].id != exclude]
+            if not found:
+                raise RunNotFound(f"{self.path} holds no earlier run")
+            return found[-1]
+        for item in runs:
+            if item[0].id == ref:
+                return item
+        raise RunNotFound(f"{self.path} holds no run {ref!r}")
+
+    def test_outcomes(self, run_id: str) -> list[TestOutcome]:
+        """The tests of a past run as they were reported, in the order they were, each with its
+        conversations."""
+        rows = self._db.execute(
+            "SELECT outcome_data FROM test_outcomes WHERE run_id = ? ORDER BY created_at, rowid",
+            (run_id,),
+        ).fetchall()
+        outcomes = []
+        for row in rows:
+            data = json.loads(row[0])
+            for run in data["runs"]:
+                run["messages"] = self.conversation(run["conversation_id"])
+            outcomes.append(TestOutcome.model_validate(data))
+        return outcomes

@@ -425,3 +425,141 @@ def test_schema_errors_point_at_the_fields() -> None:
 def _paths(error: jsonschema.ValidationError) -> list[tuple[str | int, ...]]:
     """Where an error and the errors of its alternatives (anyOf, oneOf) point."""
     return [tuple(error.absolute_path), *(p for sub in error.context or [] for p in _paths(sub))]
+
+
+# --- the results store: runs, show, report, compare -------------------------------------------
+
+COLD = '["you are cold"]'
+
+
+def store_runs(suite: Suite, *args: str) -> list[str]:
+    """Two sessions: the test passes, then fails; their run ids, oldest first."""
+    suite.standard()
+    suite.unit_test(expectations=['{metric: Empathy Score, expect: ">= 7"}'])
+    suite.pytester.runpytest(*args).assert_outcomes(passed=1)
+    suite.unit_test(script=COLD)
+    suite.pytester.runpytest(*args).assert_outcomes(failed=1)
+    rows = suite.rows("SELECT id FROM runs ORDER BY started_at")
+    return [r["id"] for r in rows]
+
+
+def test_runs_lists_the_recorded_runs_oldest_first(suite: Suite) -> None:
+    first, second = store_runs(suite)
+    result = cli(suite, "runs")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "RUN ID *STARTED (UTC)*ENDED (UTC)*PASSED FAILED ERROR  MODELS",
+            f"{first}  20*      1      0     0  simulator offline/simulator; judge offline/judge;*",
+            f"{second}  20*      0      1     0  *",
+        ]
+    )
+
+
+def test_show_prints_a_runs_tests_and_verdicts(suite: Suite) -> None:
+    first, second = store_runs(suite)
+    shown = cli(suite, "show", first)
+    assert shown.ret == 0, shown.stderr.str()
+    shown.stdout.fnmatch_lines(
+        [
+            f"run {first}: started * UTC, ended * UTC; 1 passed, 0 failed, 0 error",
+            "options: *backend=local*",
+            f"simulation unit test set run {first}; results in *results.sqlite3",
+            "PASSED  tests.amigo.yaml::password reset  1/1 runs passed (required 100%)",
+            "        Empathy Score v1 = 10; expected >= 7; 1/1 met",
+        ]
+    )
+    latest = cli(suite, "show", "latest")
+    latest.stdout.fnmatch_lines(
+        [f"run {second}: *", "FAILED  tests.amigo.yaml::password reset  0/1 runs passed*"]
+    )
+
+
+def test_report_writes_the_json_report_of_any_past_run(suite: Suite) -> None:
+    first, second = store_runs(suite)
+    result = cli(suite, "report", first, "--json", "out/first.json")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["amigo JSON report: out/first.json"])
+    report = json.loads((suite.path / "out" / "first.json").read_text())
+    assert report["run"]["id"] == first and report["tests"][0]["outcome"] == "passed"
+    assert report["tests"][0]["runs"][0]["messages"][0]["content"] == "I forgot my password."
+    compared = cli(suite, "report", second, "--json", "second.json", "--baseline", first)
+    assert compared.ret == 0, compared.stderr.str()
+    comparison = json.loads((suite.path / "second.json").read_text())["comparison"]
+    assert comparison["baseline_run_id"] == first
+    assert comparison["regressed"] == ["tests.amigo.yaml::password reset"]
+    nothing = cli(suite, "report", first)
+    assert nothing.ret == 4
+    nothing.stderr.fnmatch_lines(
+        ["error: say where to write the report: --json FILE and/or --html FILE"]
+    )
+
+
+def test_report_writes_the_html_report_of_a_past_run(suite: Suite) -> None:
+    pytest.importorskip("pytest_amigo_metrics.report.html")
+    first, _ = store_runs(suite)
+    result = cli(suite, "report", first, "--html", "first.html")
+    assert result.ret == 0, result.stderr.str()
+    assert "password reset" in (suite.path / "first.html").read_text()
+
+
+def test_compare_prints_what_the_baseline_option_shows(suite: Suite) -> None:
+    first, second = store_runs(suite)
+    result = cli(suite, "compare", first, second)
+    assert result.ret == 0, result.stderr.str()
+    assert result.outlines == [
+        f"compared with run {first} (started {result.outlines[0].split('(started ')[1]}",
+        "REGRESSED tests.amigo.yaml::password reset  passed -> failed; pass rate 100 % -> 0 %",
+        "          Empathy Score v1: mean 10 -> 1",
+    ]
+    assert result.outlines[0].endswith("UTC): 1 regressed")
+    suite.unit_test()  # passes again: the session against `first` shows the same section
+    session = suite.pytester.runpytest("--amigo-baseline", first)
+    again = cli(suite, "compare", first, "latest")
+    out = session.stdout.str()
+    section = out[out.index("== amigo baseline ==") :].splitlines()[1:]
+    assert section[: len(again.outlines)] == again.outlines
+
+
+@pytest.mark.parametrize("source", ["--store", "env", "ini", "addopts"])
+def test_the_store_commands_find_the_store_as_pytest_does(
+    suite: Suite, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.standard()
+    suite.unit_test()
+    store = "elsewhere/results.sqlite3"
+    suite.pytester.runpytest("--amigo-store", store).assert_outcomes(passed=1)
+    args: list[str] = []
+    if source == "--store":
+        args = ["--store", store]
+    elif source == "env":
+        monkeypatch.setenv("AMIGO_METRICS_STORE", store)
+    elif source == "ini":
+        suite.write("pytest.ini", f"[pytest]\namigo_store = {store}\n")
+    else:
+        suite.write("pytest.ini", f"[pytest]\naddopts = --amigo-store {store}\n")
+    result = cli(suite, "runs", *args)
+    assert result.ret == 0, result.stderr.str()
+    assert len(result.outlines) == 2 and result.outlines[0].startswith("RUN ID")
+
+
+def test_the_store_commands_say_what_is_missing(suite: Suite) -> None:
+    nothing = cli(suite, "runs")
+    assert nothing.ret == 4
+    nothing.stderr.fnmatch_lines(["error: there is no results store at *results.sqlite3; run *"])
+    store_runs(suite)
+    unknown = cli(suite, "show", "nope")
+    assert unknown.ret == 4
+    unknown.stderr.fnmatch_lines(["error: *results.sqlite3 holds no run 'nope'"])
+    bad = cli(suite, "compare", "latest", "nope")
+    assert bad.ret == 4
+    assert "Traceback" not in nothing.stderr.str() + unknown.stderr.str() + bad.stderr.str()
+
+
+def test_schema_report_prints_the_shipped_report_schema(suite: Suite) -> None:
+    from pytest_amigo_metrics.report.json_schema import shipped_report_schema_path
+
+    result = cli(suite, "schema", "--report")
+    assert result.ret == 0
+    printed = "\n".join(result.outlines) + "\n"
+    assert printed == shipped_report_schema_path().read_text(encoding="utf-8")

@@ -38,7 +38,7 @@ def session(suite: Suite) -> dict[str, TestOutcome]:
     write_suite(suite)
     result = suite.pytester.runpytest("--amigo-html", "report.html")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["amigo metrics: HTML report written to *report.html"])
+    result.stdout.fnmatch_lines(["amigo HTML report: *report.html"])
     return reported_outcomes(suite)
 
 
@@ -303,9 +303,9 @@ def test_html_path_from_the_environment_and_an_unwritable_path(
     result = suite.pytester.runpytest("--amigo-html", "agent.py/report.html")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["ERROR amigo metrics: cannot write the HTML report *agent.py/report.html: *"]
+        ["error: the HTML report could not be written to *agent.py/report.html (*"]
     )
-    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def test_report_without_tests_says_so(tmp_path: Path) -> None:

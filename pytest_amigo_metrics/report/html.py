@@ -8,7 +8,6 @@ import base64
 import hashlib
 import re
 from collections import Counter
-from datetime import datetime, timezone
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -25,13 +24,11 @@ from .model import (
     ReportedRun,
     ReportedTest,
     SessionReport,
-    SessionRun,
-    build_report,
 )
 from .terminal import OFFLINE_LABEL
 
 if TYPE_CHECKING:
-    from ..session import AmigoSession
+    pass
 
 LOW_AGREEMENT = 0.8
 _MARKER = re.compile(r"<!--([A-Z]+)-->")
@@ -303,11 +300,3 @@ def render_html(report: SessionReport) -> str:
 def write_html(report: SessionReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(report), encoding="utf-8")
-
-
-def write_session_html(amigo: AmigoSession, path: Path) -> None:
-    """This session's report, from the outcomes the controller collected."""
-    run = SessionRun(
-        id=amigo.run_id, started_at=amigo.started_at, ended_at=datetime.now(timezone.utc)
-    )
-    write_html(build_report(run, amigo.outcomes, None), path)

@@ -8,7 +8,7 @@ import math
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ..metrics import JudgeValue
 from ..outcomes import MetricOutcome, RunOutcome, Status, TestOutcome, Usage
@@ -65,6 +65,7 @@ class SimulationSource(BaseModel):
 class ReportedResult(BaseModel):
     """A MetricEvaluationResultInstance (simulation source), with the expectation it was held to."""
 
+    id: str | None = None  # the stored evaluation result's id (None: it was not stored)
     metric_id: str
     metric_name: str
     metric_version: int
@@ -147,8 +148,10 @@ class MetricComparison(BaseModel):
     baseline_distribution: dict[str, int] = {}  # boolean, categorical: value -> runs
     distribution: dict[str, int] = {}
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def version_changed(self) -> bool:
+        """Both sides judged different versions: the values measure different things."""
         return None not in (self.baseline_version, self.version) and (
             self.baseline_version != self.version
         )
@@ -176,6 +179,12 @@ class Comparison(BaseModel):
     def regressions(self) -> list[TestComparison]:
         return [t for t in self.tests if t.status == "regressed"]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def regressed(self) -> list[str]:
+        """Node ids of the tests that regressed."""
+        return [t.nodeid for t in self.regressions]
+
 
 class SessionReport(BaseModel):
     format: int = REPORT_FORMAT
@@ -200,6 +209,7 @@ def pass_rate_of(outcome: TestOutcome) -> PassRate:
 
 def _result(outcome: TestOutcome, run: RunOutcome, metric: MetricOutcome) -> ReportedResult:
     return ReportedResult(
+        id=metric.result_id,
         metric_id=metric.metric_id,
         metric_name=metric.metric,
         metric_version=metric.version,
