@@ -110,6 +110,20 @@ OPTIONS = [
         60.0,
         float,
     ),
+    Option(
+        "runs",
+        "runs of every simulation unit test, overriding the YAML's `runs` (min_pass_rate stays "
+        "a rate)",
+        None,
+        int,
+    ),
+    Option(
+        "judge_samples",
+        "times the judge evaluates each metric of a run, overriding the YAML's "
+        "`judge_samples` (answers combined by majority or median)",
+        None,
+        int,
+    ),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -167,6 +181,8 @@ class Settings:
     judge: str = "local"
     rate_window: float = 60.0
     api_bases: dict[str, str] = field(default_factory=dict)
+    runs: int | None = None  # --amigo-runs: every test's runs
+    judge_samples: int | None = None  # --amigo-judge-samples: every test's judge samples
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -234,6 +250,13 @@ def resolve_settings(config: pytest.Config) -> Settings:
         minimum = 0 if name == "judge_retries" else 1
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
+    for option in OPTIONS:
+        overriding = option.name in ("runs", "judge_samples")
+        if overriding and values[option.name] is not None and values[option.name] < 1:
+            raise pytest.UsageError(
+                f"{option.flag} / {option.env} / ini {option.ini}: {values[option.name]} is not "
+                f"allowed: give a whole number of 1 or more ({option.help})"
+            )
     return Settings(
         simulator_model=values["simulator_model"],
         judge_model=values["judge_model"],
@@ -258,6 +281,8 @@ def resolve_settings(config: pytest.Config) -> Settings:
             for role in ("simulator", "judge", "agent")
             if values[f"{role}_api_base"]
         },
+        runs=values["runs"],
+        judge_samples=values["judge_samples"],
     )
 
 
