@@ -17,6 +17,7 @@ from .redact import redact
 from .simulator import SimulatedUser
 from .targets import Agent, Chat
 from .transcript import EndReason, Transcript
+from .usage import RUN_USAGE, UsageMeter
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     model_waits: list[float] = []
     RATE_LIMIT_WAIT.set(waits)  # this run's own task context
     MODEL_WAIT.set(model_waits)
+    meter = UsageMeter()
+    RUN_USAGE.set(meter)
     limits = CURRENT_LIMITS.get()
     limit = limits.settings.conversation_timeout if limits is not None else None
     try:
@@ -149,6 +152,8 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     expectation=check.describe(),
                     passed=check.expectation.met_by(verdict.value),
                     judge_model=verdict.model,
+                    samples=list(verdict.samples),
+                    agreement=verdict.agreement,
                 )
             )
         error = redact("\n".join(failures)) if failures else None
@@ -166,6 +171,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         error=error,
         rate_limit_wait=round(sum(waits), 3),
         model_wait=round(sum(model_waits), 3),
+        usage=meter.usage(),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, create_model
 
 from .errors import AmigoRunError, JudgeOutputError
+from .judge_samples import SAMPLE_TEMPERATURE, combine
 from .llm import ModelEndpoint, RetryPolicy
 from .metrics import JudgeValue, describe_value_space, value_problem
 from .spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
@@ -45,15 +46,22 @@ class Verdict:
     references: list[str]
     model: str
     version: int | None = None  # the metric version evaluated, when the judge reports it
+    # With several samples: each sample's value, and the share that agreed with `value`.
+    samples: tuple[JudgeValue, ...] = ()
+    agreement: float | None = None
 
 
 class LocalJudge:
-    """A litellm model, one structured call per metric, re-asked when its answer is invalid."""
+    """A litellm model, one structured call per metric (`samples` calls, combined, when asked
+    for more), re-asked when its answer is invalid."""
 
-    def __init__(self, model: ModelEndpoint, retries: int, retry: RetryPolicy) -> None:
+    def __init__(
+        self, model: ModelEndpoint, retries: int, retry: RetryPolicy, samples: int = 1
+    ) -> None:
         self.model = model
         self.retries = retries
         self.retry = retry
+        self.samples = samples
 
     @property
     def name(self) -> str:
@@ -68,11 +76,43 @@ class LocalJudge:
     async def _one(self, metric: ActiveMetric, transcript: Transcript) -> Verdict | AmigoRunError:
         """A verdict, or why there is none: one metric's failure keeps no other's verdict."""
         try:
+            if self.samples > 1:
+                return await self._sampled(metric, transcript)
             return await evaluate(
                 metric, transcript, model=self.model, retries=self.retries, retry=self.retry
             )
         except AmigoRunError as exc:
             return exc
+
+    async def _sampled(self, metric: ActiveMetric, transcript: Transcript) -> Verdict:
+        """`samples` evaluations at once, combined; any sample without a valid answer leaves
+        the metric without a verdict, as a single evaluation would."""
+        found = await asyncio.gather(
+            *(
+                evaluate(
+                    metric,
+                    transcript,
+                    model=self.model,
+                    retries=self.retries,
+                    retry=self.retry,
+                    temperature=SAMPLE_TEMPERATURE,
+                    seed=index,
+                )
+                for index in range(self.samples)
+            ),
+            return_exceptions=True,
+        )
+        verdicts: list[Verdict] = []
+        for index, verdict in enumerate(found):
+            if isinstance(verdict, AmigoRunError):
+                raise type(verdict)(f"sample {index + 1} of {self.samples}: {verdict}")
+            if isinstance(verdict, BaseException):
+                raise verdict
+            verdicts.append(verdict)
+        values = tuple(v.value for v in verdicts)
+        combined = combine(metric.spec.metric_value, values)
+        kept = verdicts[combined.chosen]
+        return replace(kept, value=combined.value, samples=values, agreement=combined.agreement)
 
 
 def response_schema(metric_value: MetricValue) -> type[BaseModel]:
@@ -145,6 +185,8 @@ async def evaluate(
     model: ModelEndpoint,
     retries: int,
     retry: RetryPolicy,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> Verdict:
     metric_value = metric.spec.metric_value
     try:
@@ -156,6 +198,8 @@ async def evaluate(
             response_format=response_schema(metric_value),
             retries=retries,
             retry=retry,
+            temperature=temperature,
+            seed=seed,
         )
     except StructuredAnswerError as exc:
         raise JudgeOutputError(

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import usage
 from .errors import ModelCallError
 from .limits import CURRENT_LIMITS, model_slot
 from .redact import redact
@@ -67,6 +68,9 @@ def retry_after(exc: BaseException) -> float | None:
 class Completion:
     text: str
     model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None  # USD; None: litellm knows no price for the model
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,9 @@ async def complete(
                 await asyncio.sleep(retry.delay(attempt, asked))
             continue
         content = response.choices[0].message.content
-        return Completion(text=content or "", model=endpoint.model)
+        completion = Completion(content or "", endpoint.model, *_usage_of(litellm, response))
+        usage.record(completion)
+        return completion
     unreachable = endpoint.api_base and re.search(r"(?i)connect", last_error)
     timed_out = last_error.startswith("no answer within")
     what = "could not be reached" if unreachable else "timed out" if timed_out else "still failing"
@@ -292,3 +298,20 @@ async def complete(
         f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"
     )
+
+
+def _usage_of(litellm: Any, response: Any) -> tuple[int, int, float | None]:
+    """The tokens a response reports and its cost: litellm's own (computed once per call,
+    None for a model it has no price for), else asked of its cost map; never an error."""
+    counted = getattr(response, "usage", None)  # absent when a custom provider gives none
+    prompt = int(getattr(counted, "prompt_tokens", 0) or 0)
+    answer = int(getattr(counted, "completion_tokens", 0) or 0)
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if "response_cost" in hidden:
+        cost = hidden["response_cost"]
+    else:  # a litellm that did not compute it
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:
+            cost = None
+    return prompt, answer, float(cost) if isinstance(cost, int | float) else None

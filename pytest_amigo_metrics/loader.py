@@ -213,6 +213,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                     line_of(document, ("simulation_unit_tests", index, "metrics", j))
                     for j in range(len(test.metrics))
                 ],
+                judge_samples=first_set(test.judge_samples, defaults and defaults.judge_samples, 1),
             )
         )
     if problems:

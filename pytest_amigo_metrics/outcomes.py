@@ -22,6 +22,7 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
+    unpriced_models: list[str] = []  # the models whose price litellm does not know
 
     def __add__(self, other: Usage) -> Usage:
         cost = (
@@ -35,6 +36,7 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=cost,
+            unpriced_models=list(dict.fromkeys(self.unpriced_models + other.unpriced_models)),
         )
 
 

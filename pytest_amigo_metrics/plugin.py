@@ -200,6 +200,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("amigo metrics")
     store = amigo.settings.store_path
     quiet = config.get_verbosity() < 0
-    for line in summary_lines(amigo.outcomes, amigo.run_id, store, quiet=quiet):
+    verbose = config.get_verbosity() > 0
+    for line in summary_lines(amigo.outcomes, amigo.run_id, store, quiet=quiet, verbose=verbose):
         status = line.split(" ", 1)[0]
         terminalreporter.write_line(line, **STATUS_MARKUP.get(status, {}))

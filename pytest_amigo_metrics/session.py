@@ -283,12 +283,18 @@ class AmigoSession:
             models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
         return models
 
-    def judge_for(self, models: dict[Role, ModelEndpoint]) -> Judge:
+    def judge_for(self, models: dict[Role, ModelEndpoint], samples: int = 1) -> Judge:
         if self.settings.judge == "amigo":
             from .amigo.judge import AmigoJudge
 
-            return AmigoJudge(self.amigo())
-        return LocalJudge(models["judge"], self.settings.judge_retries, self.settings.retry)
+            return AmigoJudge(self.amigo())  # one evaluation per metric and run: no samples
+        return LocalJudge(
+            models["judge"], self.settings.judge_retries, self.settings.retry, samples
+        )
+
+    def runs_of(self, test: UnitTest) -> int:
+        """The test's runs: --amigo-runs when given, else its YAML's."""
+        return self.settings.runs or test.runs
 
     def schedule(
         self, tests: Sequence[ScheduledTest], queued: Callable[[], list[Any]] | None = None
@@ -338,7 +344,7 @@ class AmigoSession:
     def start(self, test: ScheduledTest) -> None:
         """Start every run of the test on the session's loop (once)."""
         if not self.scheduler.started(test.nodeid):
-            self.progress.total += test.unit_test.runs
+            self.progress.total += self.runs_of(test.unit_test)
             self.scheduler.start(test.nodeid, lambda: self._run_test(test))
 
     def outcome_of(self, test: ScheduledTest) -> TestOutcome:
@@ -375,9 +381,9 @@ class AmigoSession:
             ),
             agent=agent,
             checks=[self.active(c) for c in test.checks],
-            judge=self.judge_for(models),
+            judge=self.judge_for(models, self.settings.judge_samples or spec.judge_samples),
             max_turns=spec.max_turns,
-            runs=spec.runs,
+            runs=self.runs_of(spec),
         )
         reported = {
             "simulator": models["simulator"].label,

@@ -123,6 +123,20 @@ OPTIONS = [
         "compare with a stored earlier run: `latest` or a run id (see `python -m "
         "pytest_amigo_metrics runs`)",
     ),
+    Option(
+        "runs",
+        "runs of every simulation unit test, overriding the YAML's `runs` (min_pass_rate stays "
+        "a rate)",
+        None,
+        int,
+    ),
+    Option(
+        "judge_samples",
+        "times the judge evaluates each metric of a run, overriding the YAML's "
+        "`judge_samples` (answers combined by majority or median)",
+        None,
+        int,
+    ),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -187,6 +201,8 @@ class Settings:
     baseline: str | None = None
     fail_on_regression: bool = False
     store_timeout: float = 30.0
+    runs: int | None = None  # --amigo-runs: every test's runs
+    judge_samples: int | None = None  # --amigo-judge-samples: every test's judge samples
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -262,6 +278,13 @@ def resolve_settings(config: pytest.Config) -> Settings:
         minimum = 0 if name == "judge_retries" else 1
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
+    for option in OPTIONS:
+        overriding = option.name in ("runs", "judge_samples")
+        if overriding and values[option.name] is not None and values[option.name] < 1:
+            raise pytest.UsageError(
+                f"{option.flag} / {option.env} / ini {option.ini}: {values[option.name]} is not "
+                f"allowed: give a whole number of 1 or more ({option.help})"
+            )
     return Settings(
         simulator_model=values["simulator_model"],
         judge_model=values["judge_model"],
@@ -291,6 +314,8 @@ def resolve_settings(config: pytest.Config) -> Settings:
         html_path=_report_path(config, values["html"]),
         baseline=values["baseline"],
         fail_on_regression=_flag(config, "amigo_fail_on_regression", FAIL_ON_REGRESSION_ENV),
+        runs=values["runs"],
+        judge_samples=values["judge_samples"],
     )
 
 

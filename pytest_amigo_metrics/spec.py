@@ -215,12 +215,17 @@ class ExpectationSpec(StrictModel):
         return data
 
 
+# Times the judge evaluates one metric of one run (answers combined; see judge_samples.py).
+MAX_JUDGE_SAMPLES = 25
+
+
 class DefaultsSpec(StrictModel):
     target: TargetSpec | None = None
     max_turns: Count | None = Field(default=None, ge=1, le=100)
     runs: Count | None = Field(default=None, ge=1, le=100)
     min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
+    judge_samples: Count | None = Field(default=None, ge=1, le=MAX_JUDGE_SAMPLES)
 
 
 class SimulationUnitTestSpec(StrictModel):
@@ -234,6 +239,7 @@ class SimulationUnitTestSpec(StrictModel):
     min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
     metrics: list[ExpectationSpec] = Field(min_length=1)
+    judge_samples: Count | None = Field(default=None, ge=1, le=MAX_JUDGE_SAMPLES)
 
 
 class SuiteFile(StrictModel):
@@ -267,6 +273,7 @@ class UnitTest(BaseModel):
     target_line: int = 0
     # Where each role's model is declared (for errors found before the run).
     model_lines: dict[str, int] = Field(default_factory=dict)
+    judge_samples: int = 1
 
 
 def merge_models(base: ModelsSpec | None, override: ModelsSpec | None) -> ModelsSpec:

@@ -54,7 +54,8 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
 FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "": {
         "defaults": (
-            "target, max_turns, runs, min_pass_rate and models for every test of this file"
+            "target, max_turns, runs, min_pass_rate, models and judge_samples for every test of "
+            "this file"
         ),
         "metrics": (
             "Metrics declared here, usable from any suite file of the session; declare each "
@@ -94,6 +95,10 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "min_pass_rate": "Share of runs that must meet every expectation; default 1.0",
         "models": "litellm models for this test's roles",
         "metrics": "The expectations: what each metric must show",
+        "judge_samples": (
+            "Times the judge evaluates each metric of a run, answers combined (majority, or "
+            "the median for numerical metrics); default 1, at most 25"
+        ),
     },
     "Persona": {
         "name": "The simulated user's name",
@@ -146,6 +151,7 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "runs": "Conversations per test; default 1",
         "min_pass_rate": "Share of runs that must pass; default 1.0",
         "models": "litellm models for the roles",
+        "judge_samples": "Judge evaluations per metric and run, combined; default 1",
     },
     # Any model with these fields; last, so that the entries above win.
     "*": {

@@ -66,7 +66,7 @@ def test_defaults_block_supplies_target_runs_and_turns(suite: Suite) -> None:
               - {metric: Outcome, expect: resolved}
         """,
     )
-    result = suite.pytester.runpytest()
+    result = suite.pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         ["*3/3 runs passed*", "*Outcome v1 = resolved, resolved, resolved*"]

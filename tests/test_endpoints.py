@@ -34,7 +34,7 @@ def test_a_judge_on_your_own_server_from_yaml(suite: Suite) -> None:
                 extra_headers: {{X-Team: quality}}
             """
         )
-        result = suite.pytester.runpytest()
+        result = suite.pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     assert [r.path for r in server.requests] == ["/v1/chat/completions"]
     request = server.requests[0]

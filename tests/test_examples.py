@@ -12,7 +12,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_example_suite_passes_offline(suite: Suite) -> None:
     shutil.copytree(EXAMPLES, suite.path / "examples", ignore=shutil.ignore_patterns("__pycache__"))
-    result = suite.pytester.runpytest("examples", "-p", "xdist", "-n", "2")
+    result = suite.pytester.runpytest("examples", "-p", "xdist", "-n", "2", "-v")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [

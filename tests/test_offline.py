@@ -127,7 +127,7 @@ def test_litellm_model_target_with_simulated_user(suite: Suite) -> None:
               - {metric: Identity Verified, expect: false}
         """,
     )
-    result = suite.pytester.runpytest()
+    result = suite.pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [

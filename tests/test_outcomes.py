@@ -50,11 +50,14 @@ def test_min_pass_rate_over_runs(suite: Suite) -> None:
     extra = "min_pass_rate: 0.6\n"
     suite.unit_test(runs=3, extra=extra)
     result = suite.pytester.runpytest(
-        "--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1"
+        "--amigo-judge-model", "scripted/judge", "--amigo-concurrency", "1", "-v"
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["PASSED *2/3 runs passed (required 60%)", "*Empathy Score v1 = 9, 2, 9*"]
+        [
+            "PASSED *2/3 runs passed (67 %, 95 % CI 21\u201394 %), required 60 %",
+            "*Empathy Score v1 = 9, 2, 9*",
+        ]
     )
 
     suite.scripted({"judge": [json.dumps({"value": 2, "justification": "poor", "references": []})]})
@@ -197,7 +200,7 @@ def test_async_agent_and_not_applicable_allowed(suite: Suite) -> None:
     suite.unit_test(
         expectations=["{metric: Outcome, expect: resolved, allow_not_applicable: true}"]
     )
-    result = suite.pytester.runpytest()
+    result = suite.pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*Outcome v1 = n/a; expected resolved (or n/a); 1/1 met"])
 

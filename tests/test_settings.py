@@ -54,7 +54,7 @@ def test_offline_switch_overrides_everything(
     scripted_suite: Suite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AMIGO_METRICS_JUDGE_MODEL", "scripted/env")
-    result = scripted_suite.pytester.runpytest("--amigo-offline")
+    result = scripted_suite.pytester.runpytest("--amigo-offline", "-v")
     result.assert_outcomes(passed=1)
     assert judge_models(scripted_suite) == []
     result.stdout.fnmatch_lines(["*judge offline/judge*"])

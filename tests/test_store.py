@@ -56,7 +56,7 @@ def test_versions_follow_description_and_value_changes_across_sessions(suite: Su
     assert first is not None and first.latest_version == 1
 
     suite.write("metrics.amigo.yaml", METRICS.replace("and reassure?", "and reassure the user?"))
-    result = suite.pytester.runpytest()
+    result = suite.pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*Empathy Score v2 = *"])
 

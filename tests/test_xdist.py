@@ -53,7 +53,10 @@ def test_quiet_summary_details_only_what_did_not_pass(suite: Suite) -> None:
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     summary = out[out.index("amigo metrics") : out.index("short test summary info")]
-    assert "PASSED  tests.amigo.yaml::good  1/1 runs passed (required 100%)" in summary
+    assert (
+        "PASSED  tests.amigo.yaml::good  1/1 runs passed (100 %, 95 % CI 21\u2013100 %), required 100 %"
+        in summary
+    )
     assert "FAILED  bad.amigo.yaml::cold" in summary
     assert summary.count("Empathy Score v1") == 1, "metric lines only for the failed test"
 

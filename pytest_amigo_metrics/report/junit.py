@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from ..judge_samples import is_low
 from ..metrics import format_value
-from ..outcomes import TestOutcome
+from ..outcomes import RunOutcome, TestOutcome, Usage
+from .model import pass_rate_of
+from .terminal import low_agreement
 
 
 def junit_properties(outcome: TestOutcome) -> list[tuple[str, str]]:
@@ -23,4 +26,47 @@ def junit_properties(outcome: TestOutcome) -> list[tuple[str, str]]:
         found = [m for r in outcome.runs for m in r.metrics if m.metric == name]
         values = ", ".join(format_value(m.value) for m in found)
         props.append((f"amigo.metric.{name}", f"v{found[0].version}: {values}"))
+    low, high = pass_rate_of(outcome).interval_95
+    props.append(("amigo.pass_rate_interval_95", f"{low:.3f}-{high:.3f}"))
+    for run in outcome.runs:
+        props += _run_properties(run)
+    props += _usage_properties(outcome.usage)
+    uncertain = low_agreement(outcome)
+    if uncertain:
+        props.append(("amigo.low_judge_agreement", "; ".join(uncertain)))
+    return props
+
+
+def _run_properties(run: RunOutcome) -> list[tuple[str, str]]:
+    """Per run and metric: the value, met or unmet, the expectation; the judge's samples and
+    agreement when it was asked several times; the justification of what made a run fail."""
+    prefix = f"amigo.run.{run.run_index}"
+    props: list[tuple[str, str]] = []
+    for m in run.metrics:
+        met = "met" if m.passed else "unmet"
+        value = f"{format_value(m.value)}; {met}; expected {m.expectation}"
+        props.append((f"{prefix}.{m.metric}", value))
+        if m.samples:
+            shown = ", ".join(format_value(v) for v in m.samples)
+            flag = "; low" if is_low(m.agreement) else ""
+            props.append((f"{prefix}.{m.metric}.agreement", f"{m.agreement:.2f} ({shown}){flag}"))
+        if not m.passed:
+            props.append((f"{prefix}.{m.metric}.justification", m.justification))
+    if run.error:
+        props.append((f"{prefix}.error", run.error))
+    return props
+
+
+def _usage_properties(usage: Usage) -> list[tuple[str, str]]:
+    cost = "unknown" if usage.cost_usd is None else f"{usage.cost_usd:.10f}".rstrip("0").rstrip(".")
+    props = [
+        ("amigo.usage.calls", str(usage.calls)),
+        ("amigo.usage.prompt_tokens", str(usage.prompt_tokens)),
+        ("amigo.usage.completion_tokens", str(usage.completion_tokens)),
+        ("amigo.usage.cost_usd", cost),
+    ]
+    if usage.replayed_calls:
+        props.append(("amigo.usage.replayed_calls", str(usage.replayed_calls)))
+    if usage.unpriced_models:
+        props.append(("amigo.usage.unpriced_models", ", ".join(usage.unpriced_models)))
     return props

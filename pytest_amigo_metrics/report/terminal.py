@@ -1,13 +1,17 @@
-"""The terminal summary: per test, per metric, versions, values per run, pass rates, models."""
+"""The terminal summary: one line per test with its pass rate and interval, the details of
+what did not pass, and with -v per metric values per run, models, tokens and cost."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
+from ..judge_samples import LOW_AGREEMENT, is_low
 from ..llm import is_offline
 from ..metrics import format_value
-from ..outcomes import TestOutcome
+from ..outcomes import TestOutcome, Usage
+from .model import pass_rate_of
 
 OFFLINE_LABEL = "offline provider: deterministic heuristics, not a real model's judgement"
 
@@ -30,42 +34,113 @@ def _values(outcome: TestOutcome, metric: str) -> tuple[str, str, int, int]:
     return f"{version} = {shown}", expectation, passed, seen
 
 
-def summary_lines(
-    outcomes: list[TestOutcome], run_id: str, store: Path | None, *, quiet: bool = False
-) -> list[str]:
-    """Per test, per metric; `quiet` keeps one line for each passed test."""
-    lines = [f"simulation unit test set run {run_id}" + (f"; results in {store}" if store else "")]
-    for outcome in outcomes:  # in the order they ran
-        lines.append(
-            f"{outcome.status.upper():7} {outcome.nodeid}  "
-            f"{outcome.passed_runs}/{len(outcome.runs)} runs passed "
-            f"(required {outcome.min_pass_rate:.0%})"
-        )
-        waited = outcome.rate_limit_wait >= 0.05 or outcome.model_wait >= 0.05
-        if quiet and outcome.status == "passed" and not waited:
-            continue
+def percent(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
+def headline(outcome: TestOutcome) -> str:
+    """`PASSED  file::name  3/5 runs passed (60 %, 95 % CI 23-88 %), required 60 %`."""
+    return (
+        f"{outcome.status.upper():7} {outcome.nodeid}  {pass_rate_of(outcome).describe()}, "
+        f"required {percent(outcome.min_pass_rate)}"
+    )
+
+
+def format_cost(cost: float) -> str:
+    """Dollars with two significant digits below a cent ($0.0000045), cents above."""
+    if cost == 0:
+        return "$0"
+    if cost >= 0.01:
+        return f"${cost:,.2f}"
+    return f"${cost:.{1 - math.floor(math.log10(cost))}f}"
+
+
+def describe_usage(usage: Usage) -> str:
+    """`12 model calls (3 replayed), 1,801 tokens (1,234 prompt + 567 completion), $0.0012`."""
+    replayed = f" ({usage.replayed_calls} replayed)" if usage.replayed_calls else ""
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    cost = (
+        format_cost(usage.cost_usd)
+        if usage.cost_usd is not None
+        else f"cost unknown (no price known for {', '.join(usage.unpriced_models) or 'a model'})"
+    )
+    return (
+        f"{usage.calls} model call{'s' if usage.calls != 1 else ''}{replayed}, {tokens:,} tokens "
+        f"({usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion), {cost}"
+    )
+
+
+def low_agreement(outcome: TestOutcome) -> list[str]:
+    """`Empathy Score run 1: 3/5 samples agree (60 %)` for each verdict below the threshold."""
+    return [
+        f"{m.metric} run {run.run_index}: {round(m.agreement * len(m.samples))}/{len(m.samples)} "
+        f"samples agree ({percent(m.agreement)})"
+        for run in outcome.runs
+        for m in run.metrics
+        if m.agreement is not None and is_low(m.agreement)
+    ]
+
+
+def _metric_line(outcome: TestOutcome, name: str) -> str:
+    values, expectation, passed, seen = _values(outcome, name)
+    line = f"        {name} {values}; expected {expectation}; {passed}/{seen} met"
+    agreements = [
+        m.agreement for r in outcome.runs for m in r.metrics if m.metric == name and m.samples
+    ]
+    if agreements:
+        line += "; judge agreement " + ", ".join(percent(a or 0.0) for a in agreements)
+    return line
+
+
+def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
+    lines = [headline(outcome)]
+    details = verbose or outcome.status != "passed"
+    if details:
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
-        if outcome.model_wait >= 0.05:
-            lines.append(
-                f"        waited {outcome.model_wait:.1f}s for model rate limits "
-                "(requests per minute, or a pause the provider asked for): slowed, not failed"
-            )
-        if outcome.rate_limit_wait >= 0.05:
-            lines.append(
-                f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
-                "(requests per minute, one open conversation per user): queued, not failed"
-            )
+    if outcome.model_wait >= 0.05:
+        lines.append(
+            f"        waited {outcome.model_wait:.1f}s for model rate limits "
+            "(requests per minute, or a pause the provider asked for): slowed, not failed"
+        )
+    if outcome.rate_limit_wait >= 0.05:
+        lines.append(
+            f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
+            "(requests per minute, one open conversation per user): queued, not failed"
+        )
+    uncertain = low_agreement(outcome)
+    if uncertain:
+        lines.append(
+            f"        low judge agreement (below {percent(LOW_AGREEMENT)}): " + "; ".join(uncertain)
+        )
+    if details:
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
-        for name in names:
-            values, expectation, passed, seen = _values(outcome, name)
-            lines.append(f"        {name} {values}; expected {expectation}; {passed}/{seen} met")
+        lines += [_metric_line(outcome, name) for name in names]
         for run in outcome.runs:
             if run.error:
                 lines.append(f"        run {run.run_index}: error: {run.error.splitlines()[0]}")
+    if verbose:
+        lines.append(f"        usage: {describe_usage(outcome.usage)}")
+    return lines
+
+
+def summary_lines(
+    outcomes: list[TestOutcome],
+    run_id: str,
+    store: Path | None,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> list[str]:
+    """One line per test, with the details of those that did not pass; `verbose` details
+    every test. `quiet` is the default's one line per passed test."""
+    lines = [f"simulation unit test set run {run_id}" + (f"; results in {store}" if store else "")]
+    for outcome in outcomes:  # in the order they ran
+        lines += _test_lines(outcome, verbose=verbose and not quiet)
     unstored = sum(o.unstored for o in outcomes)
     if unstored:
         lines.append(f"warning: {unstored} results could not be stored in {store}")
+    lines.append(f"total: {describe_usage(sum((o.usage for o in outcomes), Usage()))}")
     if any(is_offline(m) for o in outcomes for m in o.models.values()):
         lines.append(f"note: roles marked offline/... used the built-in {OFFLINE_LABEL}")
     return lines
