@@ -153,17 +153,16 @@ def create_conversation(
             400, "Attempting to start a conversation when other unfinished conversations exist."
         )
     conversation = FakeConversation(object_id(), service.id, version_set, user_id, tags=tags)
-    org.conversations[conversation.id] = conversation
     interaction_id = object_id()
-    if body.initial_message is not None:
-        kind = body.initial_message_type.value if body.initial_message_type else "user-message"
-        conversation.messages.append(
-            FakeMessage(
-                object_id(), interaction_id, kind, "user", str(body.initial_message.root), utcnow()
-            )
-        )
 
-    def events() -> Events:
+    def events() -> Events:  # the conversation exists once the stream says so
+        org.conversations[conversation.id] = conversation
+        if body.initial_message is not None:
+            kind = body.initial_message_type.value if body.initial_message_type else "user-message"
+            text = str(body.initial_message.root)
+            conversation.messages.append(
+                FakeMessage(object_id(), interaction_id, kind, "user", text, utcnow())
+            )
         yield {"type": "conversation-created", "conversation_id": conversation.id}
         yield from _reply(org, conversation, interaction_id)
 
