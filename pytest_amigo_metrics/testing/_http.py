@@ -98,7 +98,7 @@ def refuse_blank(value: Any, *where: str | int) -> None:
         refuse_blank(value.root, *where)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
-            refuse_blank(getattr(value, name), *where, name)
+            refuse_blank(vars(value).get(name), *where, name)  # no deprecation warnings
     elif isinstance(value, list):
         for index, item in enumerate(value):
             refuse_blank(item, *where, index)
