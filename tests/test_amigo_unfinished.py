@@ -117,6 +117,25 @@ def open_conversation(fake: FakeAmigoAPI, service_id: str) -> str:
     return str(events[0].root.conversation_id)
 
 
+def test_runs_go_on_when_the_key_may_not_list_conversations(
+    suite: Suite, fake: FakeAmigoAPI
+) -> None:
+    write_suite(suite, fake, tests=1, runs=2)
+    fake.fail("get-conversations", 403, 403)
+    run(suite, fake).assert_outcomes(passed=1)
+    assert len(fake.org.conversations) == 2 and all_finished(fake)
+
+
+def test_a_finish_conflict_checks_whether_the_conversation_is_finished(
+    suite: Suite, fake: FakeAmigoAPI
+) -> None:
+    write_suite(suite, fake, tests=1)
+    fake.fail("finish-conversation", 409)  # a related operation in progress
+    run(suite, fake).assert_outcomes(passed=1)
+    assert [r.status for r in fake.calls("finish-conversation")] == [409, 204]
+    assert all_finished(fake)
+
+
 @pytest.mark.parametrize(
     ("endpoint", "after"),
     [("create-conversation", 1), ("create-conversation", 3), ("interact-with-conversation", 2)],

@@ -147,10 +147,8 @@ class AmigoAPI:
         Retry-After when it sends one, else with the same backoff."""
         for attempt in range(1, self.retry.attempts + 1):
             events: list[Any] = []
-            retry_after: list[float | None] = [None]
-            token = _RETRY_AFTER.set(retry_after)
             try:
-                with self.errors(name, ids, attempt):
+                with self.retry_after() as retry_after, self.errors(name, ids, attempt):
                     iterator = await open_stream()
                     try:
                         async for event in iterator:
@@ -163,15 +161,26 @@ class AmigoAPI:
             except AmigoAPIError as exc:
                 if events or exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
                     raise
-            finally:
-                _RETRY_AFTER.reset(token)
-            delay = retry_after[0]
-            if delay is None:
-                delay = self.retry.base_delay * 2 ** (attempt - 1)
-            delay = min(MAX_RETRY_DELAY, delay)
-            note_wait(delay)
-            await asyncio.sleep(delay)
+            await self.wait_to_retry(attempt, retry_after[0])
         raise AssertionError("unreachable")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def retry_after() -> Iterator[list[float | None]]:
+        """Holds the Retry-After (seconds) of the last response received inside the block."""
+        holder: list[float | None] = [None]
+        token = _RETRY_AFTER.set(holder)
+        try:
+            yield holder
+        finally:
+            _RETRY_AFTER.reset(token)
+
+    async def wait_to_retry(self, attempt: int, retry_after: float | None) -> None:
+        """The server's Retry-After when it sent one, else the backoff; at most 60 s."""
+        delay = self.retry.base_delay * 2 ** (attempt - 1) if retry_after is None else retry_after
+        delay = min(MAX_RETRY_DELAY, delay)
+        note_wait(delay)
+        await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -3,7 +3,6 @@ one left open would refuse every later run of that user (400 on create-conversat
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from amigo_sdk.generated.model import (
@@ -11,9 +10,8 @@ from amigo_sdk.generated.model import (
     InteractWithConversationParametersQuery,
 )
 
-from .client import MAX_RETRY_DELAY, AmigoAPI
+from .client import AmigoAPI
 from .errors import AmigoAPIError
-from .rate_limits import note_wait
 
 # Statuses after which finishing may still succeed: the SDK already retried 429 and 503 (with
 # Retry-After); 500/502/504 and a request that did not complete are retried here.
@@ -26,14 +24,22 @@ async def finish_conversation(api: AmigoAPI, conversation_id: str) -> None:
     """Finish the conversation, whatever a first attempt answers: transient failures are
     retried, a conflict checks whether it is finished already, and a conversation with no
     interactions (its first agent turn failed), which the API refuses to finish, is given one."""
+    try:
+        await _finish_retrying(api, conversation_id)
+    except AmigoAPIError as exc:
+        if exc.status != 400:  # finish's only documented 400: the conversation has no interactions
+            raise
+        await _add_interaction(api, conversation_id)
+        await _finish_retrying(api, conversation_id)
+
+
+async def _finish_retrying(api: AmigoAPI, conversation_id: str) -> None:
     for attempt in range(1, api.retry.attempts + 1):
         try:
-            await _finish_once(api, conversation_id)
+            with api.retry_after() as retry_after:
+                await _finish_once(api, conversation_id)
             return
         except AmigoAPIError as exc:
-            if exc.status == 400 and attempt < api.retry.attempts:
-                await _add_interaction(api, conversation_id)
-                continue
             if exc.status == 409 and await is_finished(api, conversation_id):
                 return
             if exc.status not in RETRIED_FINISH | {409} or attempt == api.retry.attempts:
@@ -42,9 +48,7 @@ async def finish_conversation(api: AmigoAPI, conversation_id: str) -> None:
                 raise AmigoAPIError(
                     exc.endpoint, exc.label, exc.status, exc.detail, max(exc.attempts, attempt)
                 ) from None
-        delay = min(MAX_RETRY_DELAY, api.retry.base_delay * 2 ** (attempt - 1))
-        note_wait(delay)
-        await asyncio.sleep(delay)
+        await api.wait_to_retry(attempt, retry_after[0])
 
 
 async def _finish_once(api: AmigoAPI, conversation_id: str) -> None:
@@ -92,7 +96,12 @@ async def unfinished_conversations(api: AmigoAPI) -> list[str]:
 async def finish_leftovers(api: AmigoAPI) -> list[str]:
     """Finish what an earlier run left unfinished (a failed finish, a killed process): called
     while holding the user's conversation slot, so no run of this machine has one open."""
-    leftovers = await unfinished_conversations(api)
+    try:
+        leftovers = await unfinished_conversations(api)
+    except AmigoAPIError:
+        # Listing needs a permission the key may lack; then create-conversation says whether
+        # a conversation is left open (400), as it did before this check.
+        return []
     for conversation_id in leftovers:
         await finish_conversation(api, conversation_id)
     return leftovers
