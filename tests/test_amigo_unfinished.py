@@ -194,6 +194,21 @@ def test_a_first_turn_that_fails_leaves_no_conversation_open(
     assert len(fake.org.conversations) == 2 and all_finished(fake)
 
 
+@pytest.mark.parametrize("timeout", ["--amigo-turn-timeout", "--amigo-conversation-timeout"])
+def test_a_run_that_times_out_finishes_its_conversation(
+    suite: Suite, fake: FakeAmigoAPI, timeout: str
+) -> None:
+    suite.write("metrics.amigo.yaml", METRICS)
+    service = fake.add_service(reply=lambda history: CARING, latency=0.4)
+    body = "".join(TEST.format(name=f"t{i}", service_id=service.id, runs=1) for i in range(2))
+    suite.write("amigo.amigo.yaml", "simulation_unit_tests:" + body)
+    result = run(suite, fake, timeout, "1", "--amigo-concurrency", "1")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([f"run 0: *1 s ({timeout})*"])
+    # Both runs created a conversation: the first one's was finished when it timed out.
+    assert len(fake.org.conversations) == 2 and all_finished(fake)
+
+
 def test_stream_retries_honour_retry_after(suite: Suite, fake: FakeAmigoAPI) -> None:
     write_suite(suite, fake, tests=1)
     fake.fail("create-conversation", 429, retry_after=1)

@@ -70,9 +70,11 @@ class Stream:
         self.lock = lock
         self.faults = faults
 
-    def respond(self, model: type[BaseModel], events: Events) -> httpx.Response:
+    def respond(
+        self, model: type[BaseModel], events: Events, latency: float = 0.0
+    ) -> httpx.Response:
         fault = self.faults.popleft() if self.faults else None
-        return event_response(EventStream(model, events, self.lock, fault))
+        return event_response(EventStream(model, events, self.lock, fault, latency))
 
 
 def _agent_turn(
@@ -166,7 +168,7 @@ def create_conversation(
         yield {"type": "conversation-created", "conversation_id": conversation.id}
         yield from _reply(org, conversation, interaction_id)
 
-    return stream.respond(ConversationCreateConversationResponse, events())
+    return stream.respond(ConversationCreateConversationResponse, events(), service.latency)
 
 
 def _raw_tags(request: httpx.Request) -> Any:
@@ -298,7 +300,9 @@ def interact(
         )
     )
     return stream.respond(
-        ConversationInteractWithConversationResponse, _reply(org, conversation, interaction_id)
+        ConversationInteractWithConversationResponse,
+        _reply(org, conversation, interaction_id),
+        org.services[conversation.service_id].latency,
     )
 
 

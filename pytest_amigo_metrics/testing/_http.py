@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import threading
+import time
 import typing
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -206,11 +208,13 @@ class EventStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         events: Iterator[dict[str, object]],
         lock: threading.Lock,
         fault: StreamFault | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.model = model
         self.events = events
         self.lock = lock
         self.fault = fault
+        self.latency = latency  # seconds before each event after the first
         self.sent = 0
 
     def _next(self) -> bytes | None:
@@ -237,11 +241,19 @@ class EventStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         return self.model.model_validate(error).model_dump_json(by_alias=True).encode() + b"\n"
 
     def __iter__(self) -> Iterator[bytes]:
-        while (chunk := self._next()) is not None:
+        while True:
+            if self.sent and self.latency:
+                time.sleep(self.latency)
+            if (chunk := self._next()) is None:
+                return
             yield chunk
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while (chunk := self._next()) is not None:
+        while True:
+            if self.sent and self.latency:
+                await asyncio.sleep(self.latency)
+            if (chunk := self._next()) is None:
+                return
             yield chunk
 
     def close(self) -> None:

@@ -176,10 +176,14 @@ class FakeAmigoAPI:
         version_sets: tuple[str, ...] = ("release",),
         reply: Reply = default_reply,
         complete_after: int | None = None,
+        latency: float = 0.0,
     ) -> FakeService:
         """A service to converse with: `reply` turns the history into the agent's answer;
-        with `complete_after`, the service ends the conversation after that many interactions."""
-        service = FakeService(service_id or object_id(), name, version_sets, reply, complete_after)
+        with `complete_after`, the service ends the conversation after that many interactions;
+        `latency`: seconds between the events of its streams (a slow agent)."""
+        service = FakeService(
+            service_id or object_id(), name, version_sets, reply, complete_after, latency
+        )
         self.org.services[service.id] = service
         return service
 

@@ -47,6 +47,7 @@ class FakeService:
     version_sets: tuple[str, ...]
     reply: Reply
     complete_after: int | None  # interactions after which the service ends the conversation
+    latency: float = 0.0  # seconds between the events of its streams
 
 
 @dataclass
