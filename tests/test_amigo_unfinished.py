@@ -245,7 +245,7 @@ fake.fail("finish-conversation", 422)  # in every process: its first finish fail
 def pytest_configure(config):
     config.pluginmanager.register(fake.plugin())
 
-def pytest_unconfigure(config):
+def pytest_sessionfinish(session):  # a worker's, before it reports back: never cut short
     states = [c.finished for c in fake.org.conversations.values()]
     (HERE / f"finished-{{os.getpid()}}.json").write_text(json.dumps(states))
 """
