@@ -77,8 +77,15 @@ async def _add_interaction(api: AmigoAPI, conversation_id: str) -> None:
 
 
 async def is_finished(api: AmigoAPI, conversation_id: str) -> bool:
+    """Whether the API lists the conversation as finished; False when it cannot tell (the key
+    may lack the permission to list), so the finish is tried again."""
     query = GetConversationsParametersQuery(id=[conversation_id])
-    page = await api.call("get-conversations", partial(api.conversations.get_conversations, query))
+    try:
+        page = await api.call(
+            "get-conversations", partial(api.conversations.get_conversations, query)
+        )
+    except AmigoAPIError:
+        return False
     return any(c.id == conversation_id and c.is_finished for c in page.conversations)
 
 

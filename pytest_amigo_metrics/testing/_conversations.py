@@ -3,6 +3,7 @@ messages, and the list of conversations."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -138,8 +139,8 @@ def create_conversation(
     org: FakeOrganization, user_id: str, request: httpx.Request, stream: Stream
 ) -> httpx.Response:
     params = parse_query(CreateConversationParametersQuery, request)
-    raw_tags = _raw_tags(request)
-    body, _ = parse_body(ConversationCreateConversationRequest, _without_tags(request))
+    untagged, raw_tags = _split_tags(request)
+    body, _ = parse_body(ConversationCreateConversationRequest, untagged)
     tags = _conversation_tags(raw_tags)
     _refuse_voice_without_format(params.response_format.value, request)
     service = org.services.get(body.service_id)
@@ -171,25 +172,17 @@ def create_conversation(
     return stream.respond(ConversationCreateConversationResponse, events(), service.latency)
 
 
-def _raw_tags(request: httpx.Request) -> Any:
+def _split_tags(request: httpx.Request) -> tuple[httpx.Request, Any]:
+    """The request without its tags, and the tags, checked apart by `_conversation_tags`: the
+    generated model's tag keys are RootModels pydantic cannot hash."""
     try:
-        raw = httpx.Response(200, content=request.content).json()
+        raw = json.loads(request.content or b"null")
     except ValueError:
-        return None
-    return raw.get("tags") if isinstance(raw, dict) else None
-
-
-def _without_tags(request: httpx.Request) -> httpx.Request:
-    """The request with its tags left for `_conversation_tags`: the generated model's tag
-    keys are RootModels pydantic cannot hash."""
-    try:
-        raw = httpx.Response(200, content=request.content).json()
-    except ValueError:
-        return request
+        return request, None
     if not isinstance(raw, dict) or "tags" not in raw:
-        return request
-    raw.pop("tags")
-    return httpx.Request(request.method, request.url, headers=request.headers, json=raw)
+        return request, None
+    tags = raw.pop("tags")
+    return httpx.Request(request.method, request.url, json=raw), tags
 
 
 def _conversation_tags(raw: Any) -> dict[str, str | None]:
