@@ -665,3 +665,61 @@ def test_ids_sort_by_creation_time(amigo_api: FakeAmigoAPI) -> None:
     assert sorted(ids) == ids  # later ids sort after earlier ones, as ObjectIds do
     seconds = int(ids[0][:8], 16)  # they lead with the creation time
     assert abs(seconds - datetime.now(timezone.utc).timestamp()) < 300
+
+
+def test_rate_limits_and_conversation_pages_are_per_user(amigo_api: FakeAmigoAPI) -> None:
+    amigo_api.rate_window = 60.0
+    other = amigo_api.add_user()
+
+    def statuses(user_id: str, count: int) -> list[int]:
+        with httpx.Client(transport=amigo_api.transport, base_url=amigo_api.base_url) as raw:
+            user = amigo_api.users[user_id]
+            token = raw.post(
+                f"/v1/{amigo_api.organization_id}/user/signin_with_api_key",
+                headers={
+                    "x-api-key": user.api_key,
+                    "x-api-key-id": user.api_key_id,
+                    "x-user-id": user.id,
+                },
+            ).json()["id_token"]
+            return [
+                raw.get(
+                    f"/v1/{amigo_api.organization_id}/metric/metric_evaluation_result",
+                    headers={"Authorization": f"Bearer {token}"},
+                ).status_code
+                for _ in range(count)
+            ]
+
+    assert statuses(amigo_api.user_id, 11) == [200] * 10 + [429]
+    assert statuses(other.id, 10) == [200] * 10  # the other user's minute is untouched
+
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+
+    async def pages() -> list[list[str]]:
+        for _ in range(3):
+            events = [
+                e.root
+                async for e in await client.conversations.create_conversation(
+                    ConversationCreateConversationRequest(service_id=service.id), TEXT
+                )
+            ]
+            await client.conversations.finish_conversation(events[0].conversation_id)
+        found, token = [], 0
+        while True:
+            page = await client.conversations.get_conversations(
+                GetConversationsParametersQuery(
+                    limit=2, continuation_token=token, sort_by=["-created_at"]
+                )
+            )
+            found.append([c.id for c in page.conversations])
+            if not page.has_more:
+                break
+            token = page.continuation_token or 0
+        await client.aclose()
+        return found
+
+    found = asyncio.run(pages())
+    assert [len(p) for p in found] == [2, 1]
+    flat = [i for p in found for i in p]
+    assert flat == sorted(amigo_api.org.conversations, reverse=True)  # newest first
