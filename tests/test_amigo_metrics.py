@@ -196,7 +196,7 @@ fake.add_service("{service}", reply=lambda history: REPLY)
 def pytest_configure(config):
     config.pluginmanager.register(fake.plugin())
 
-def pytest_unconfigure(config):
+def pytest_sessionfinish(session):  # a worker's, before it reports back: never cut short
     log = [r.endpoint for r in fake.requests]
     (HERE / f"requests-{{os.getpid()}}.json").write_text(json.dumps(log))
 """

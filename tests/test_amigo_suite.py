@@ -126,7 +126,7 @@ def test_wrong_api_key_is_a_401_error_that_never_shows_the_key(
         ("create-conversation", 404, "the organization, service or version set is not found"),
         ("create-conversation", 400, "another unfinished conversation exists"),
         ("interact-with-conversation", 409, "the conversation is already finished"),
-        ("finish-conversation", 400, "the conversation has no interactions"),
+        ("finish-conversation", 404, "the organization or conversation is not found"),
         ("create-conversation", 403, "missing required permissions"),
     ],
 )

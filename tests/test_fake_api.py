@@ -5,7 +5,8 @@ rate limits, scripted faults)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -14,12 +15,13 @@ import pytest
 pytest.importorskip("amigo_sdk")
 
 from amigo_sdk import AmigoClient, AsyncAmigoClient
-from amigo_sdk.errors import ConflictError, NotFoundError, ValidationError
+from amigo_sdk.errors import BadRequestError, ConflictError, NotFoundError, ValidationError
 from amigo_sdk.generated.model import (
     ConversationCreateConversationRequest,
     CreateConversationParametersQuery,
     CreateMetricVersionParametersQuery,
     GetConversationMessagesParametersQuery,
+    GetConversationsParametersQuery,
     GetMetricEvaluationResultsParametersQuery,
     GetMetricsParametersQuery,
     GetMetricVersionsParametersQuery,
@@ -342,3 +344,382 @@ def test_422_keeps_the_servers_detail(amigo_api: FakeAmigoAPI) -> None:
     assert caught.value.status == 422
     assert "HTTP 422: the request failed validation (body.metric_value:" in str(caught.value)
     assert "lower_bound" in str(caught.value)
+
+
+# -- the fake behaves as documented: conversations ---------------------------------------------
+
+
+def test_streams_are_streamed_event_by_event_with_scripted_breaks(amigo_api: FakeAmigoAPI) -> None:
+    replies: list[int] = []
+
+    def reply(history: list[dict[str, str]]) -> str:
+        replies.append(len(history))
+        return "Hello there, how can I help you today with your account?"
+
+    service = amigo_api.add_service(reply=reply)
+
+    async def converse() -> None:
+        async with sdk_client(amigo_api) as client:
+            conversations = client.conversations
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            stream = await conversations.create_conversation(body, TEXT)
+            first = (await anext(stream)).root
+            assert first.type == "conversation-created"
+            assert replies == []  # the agent's turn is computed when the stream reaches it
+            rest = [e.root async for e in stream]
+            assert replies == [0] and rest[-1].type == "interaction-complete"
+
+            amigo_api.cut_stream("interact-with-conversation", after=1)
+            received = []
+            with pytest.raises(httpx.RemoteProtocolError):
+                async for event in await conversations.interact_with_conversation(
+                    first.conversation_id, INTERACT, text_message="Hi."
+                ):
+                    received.append(event.root.type)
+            assert received == ["new-message"]
+            # Only the connection was lost: the server finished the turn.
+            assert amigo_api.org.conversations[first.conversation_id].messages[-1].sender == "agent"
+
+            amigo_api.stream_error("interact-with-conversation", 503, "Busy.", after=0)
+            events = [
+                e.root
+                async for e in await conversations.interact_with_conversation(
+                    first.conversation_id, INTERACT, text_message="Again."
+                )
+            ]
+            assert [(e.type, e.http_error_code, e.error_description) for e in events] == [
+                ("error", 503, "Busy.")
+            ]
+
+    asyncio.run(converse())
+    with pytest.raises(ValueError, match="not streamed"):
+        amigo_api.cut_stream("finish-conversation", after=1)
+
+
+def raw_create(client: AmigoAPI, fake: FakeAmigoAPI, body: dict[str, Any]) -> httpx.Response:
+    """create-conversation through the SDK's HTTP client with a body the generated model cannot
+    build (its tag keys are unhashable RootModels)."""
+    return asyncio.run(
+        client.http.request(
+            "POST",
+            f"/v1/{fake.organization_id}/conversation/",
+            params={"response_format": "text"},
+            json=body,
+        )
+    )
+
+
+def test_conversation_tags_follow_their_own_rule(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+    bad_tags: list[dict[str, Any]] = [
+        {"team-name": "x"},  # keys: letters, digits, _ and spaces only
+        {"team": "x" * 101},  # values: at most 100 characters
+        {"team": "   "},
+        {f"k{i}": None for i in range(21)},  # at most 20 tags
+    ]
+    for tags in bad_tags:
+        with pytest.raises(ValidationError):
+            raw_create(client, amigo_api, {"service_id": service.id, "tags": tags})
+    tags = {"Team name_1": "Billing / EU: escalated (v2)!", "draft": None}  # any text as value
+    created = raw_create(client, amigo_api, {"service_id": service.id, "tags": tags})
+    conversation_id = json.loads(created.text.splitlines()[0])["conversation_id"]
+
+    async def listed(tag: str) -> list[str]:
+        page = await client.conversations.get_conversations(
+            GetConversationsParametersQuery(tag=[tag])
+        )
+        return [c.id for c in page.conversations]
+
+    assert asyncio.run(listed("Team name_1:*")) == [conversation_id]
+    assert asyncio.run(listed("draft:")) == [conversation_id]
+    assert asyncio.run(listed("draft:yes")) == []
+    with pytest.raises(ValidationError):
+        asyncio.run(listed("Team name_1"))  # key:value syntax required
+    assert amigo_api.org.conversations[conversation_id].tags == tags
+
+
+def test_a_voice_response_needs_response_audio_format(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    voice = CreateConversationParametersQuery(response_format="voice")  # type: ignore[arg-type]
+
+    async def converse() -> None:
+        async with sdk_client(amigo_api) as client:
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            with pytest.raises(BadRequestError, match="response_audio_format"):
+                [e async for e in await client.conversations.create_conversation(body, voice)]
+            events = [
+                e.root async for e in await client.conversations.create_conversation(body, TEXT)
+            ]
+            spoken = InteractWithConversationParametersQuery(
+                request_format="text",  # type: ignore[arg-type]
+                response_format="voice",  # type: ignore[arg-type]
+            )
+            with pytest.raises(BadRequestError, match="response_audio_format"):
+                [
+                    e
+                    async for e in await client.conversations.interact_with_conversation(
+                        events[0].conversation_id, spoken, text_message="Hi."
+                    )
+                ]
+
+    asyncio.run(converse())
+
+
+def test_external_events_lie_in_the_past_and_come_before_the_users_message(
+    amigo_api: FakeAmigoAPI,
+) -> None:
+    service = amigo_api.add_service()
+
+    async def converse() -> list[str]:
+        async with sdk_client(amigo_api) as client:
+            conversations = client.conversations
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            events = [e.root async for e in await conversations.create_conversation(body, TEXT)]
+            conversation_id = events[0].conversation_id
+            with pytest.raises(BadRequestError, match="not in the past"):
+                [
+                    e
+                    async for e in await conversations.interact_with_conversation(
+                        conversation_id,
+                        INTERACT,
+                        text_message="Hi.",
+                        external_event_message_content=["Payment failed."],
+                        external_event_message_timestamp=[
+                            datetime.now(timezone.utc) + timedelta(hours=1)
+                        ],
+                    )
+                ]
+            happened = datetime.now(timezone.utc)
+            [
+                e
+                async for e in await conversations.interact_with_conversation(
+                    conversation_id,
+                    INTERACT,
+                    text_message="Why did my payment fail?",
+                    external_event_message_content=["Payment failed."],
+                    external_event_message_timestamp=[happened],
+                )
+            ]
+            page = await conversations.get_conversation_messages(
+                conversation_id, GetConversationMessagesParametersQuery(sort_by=["+created_at"])
+            )
+            assert page.messages[1].message == "Payment failed."
+            assert page.messages[1].created_at == happened
+            assert page.messages[1].interaction_id == page.messages[2].interaction_id
+            return [m.message_type.value for m in page.messages]
+
+    kinds = asyncio.run(converse())
+    assert kinds == ["agent-message", "external-event", "user-message", "agent-message"]
+
+
+def test_blank_text_is_refused_where_the_schema_wants_text(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+
+    async def blanks() -> None:
+        with pytest.raises(ValidationError):
+            await client.metrics.create_metric(metric_body("   ", {"type": "boolean"}))
+        with pytest.raises(ValidationError):
+            await client.metrics.search_metrics(SearchMetricsParametersQuery(query="  "))
+        body = ConversationCreateConversationRequest(
+            service_id=service.id,
+            initial_message="   ",  # type: ignore[arg-type]
+            initial_message_type="user-message",  # type: ignore[arg-type]
+        )
+        with pytest.raises(ValidationError):
+            [e async for e in await client.conversations.create_conversation(body, TEXT)]
+        await client.aclose()
+
+    asyncio.run(blanks())
+    assert amigo_api.org.metrics == {} and amigo_api.org.conversations == {}
+
+
+# -- the fake behaves as documented: metrics, paging, users, ids -------------------------------
+
+
+def test_metric_filters_are_validated_even_with_nothing_to_find(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+    m = client.metrics
+
+    async def filters() -> None:
+        with pytest.raises(ValidationError):  # key:value syntax
+            await m.get_metrics(GetMetricsParametersQuery(tag=["team"]))
+        with pytest.raises(ValidationError):
+            await m.search_metrics(SearchMetricsParametersQuery(query="x", tag=["team"]))
+        with pytest.raises(ValidationError):  # org_id,user_id
+            await m.get_metrics(GetMetricsParametersQuery(creator=[amigo_api.user_id]))
+        with pytest.raises(ValidationError):  # no result exists, the filter is still checked
+            await m.get_metric_evaluation_results(
+                GetMetricEvaluationResultsParametersQuery(metric_id_and_version=["nonsense"])
+            )
+        await m.create_metric(metric_body("Mine", {"type": "boolean"}))
+        mine = f"{amigo_api.organization_id},{amigo_api.user_id}"
+        found = await m.get_metrics(GetMetricsParametersQuery(creator=[mine]))
+        assert [x.name for x in found.metrics] == ["Mine"]
+        await client.aclose()
+
+    asyncio.run(filters())
+
+
+def test_limit_zero_ends_paging_and_negative_tokens_are_refused(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+    m = client.metrics
+
+    async def paging() -> None:
+        await m.create_metric(metric_body("One", {"type": "boolean"}))
+        empty = await m.get_metrics(GetMetricsParametersQuery(limit=0))
+        assert (empty.metrics, empty.has_more, empty.continuation_token) == ([], False, None)
+        listed = [x async for x in m.iter_metrics(GetMetricsParametersQuery(limit=0))]
+        assert listed == []  # a pager stops: no token pointing at the same page
+        results = await m.get_metric_evaluation_results(
+            GetMetricEvaluationResultsParametersQuery(limit=0)
+        )
+        assert not results.has_more
+        for query in (
+            GetMetricsParametersQuery(continuation_token=-1),
+            GetMetricEvaluationResultsParametersQuery(continuation_token=-50),
+        ):
+            with pytest.raises(ValidationError):
+                if isinstance(query, GetMetricsParametersQuery):
+                    await m.get_metrics(query)
+                else:
+                    await m.get_metric_evaluation_results(query)
+        with pytest.raises(ValidationError):
+            await client.conversations.get_conversations(
+                GetConversationsParametersQuery(continuation_token=-1)
+            )
+        await client.aclose()
+
+    asyncio.run(paging())
+
+
+def test_each_user_has_its_own_conversations_and_identity(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    other = amigo_api.add_user()
+
+    async def as_user(user_id: str) -> str:
+        async with AsyncAmigoClient(**amigo_api.sdk_kwargs(user_id)) as client:
+            body = ConversationCreateConversationRequest(service_id=service.id)
+            events = [
+                e.root async for e in await client.conversations.create_conversation(body, TEXT)
+            ]
+            return str(events[0].conversation_id)
+
+    # One unfinished conversation per user: both users may hold one at once.
+    mine, theirs = asyncio.run(as_user(amigo_api.user_id)), asyncio.run(as_user(other.id))
+    client = api(amigo_api)
+    page = asyncio.run(
+        client.conversations.get_conversations(
+            GetConversationsParametersQuery(user_id=[other.id], is_finished=False)
+        )
+    )
+    assert [(c.id, c.user_id) for c in page.conversations] == [(theirs, other.id)]
+    assert amigo_api.org.conversations[mine].user_id == amigo_api.user_id
+
+    theirs_api = AmigoAPI(
+        amigo_api.credentials(other.id),
+        retry=RetryPolicy(attempts=1, base_delay=0.01),
+        transport=amigo_api.transport,
+    )
+    created = asyncio.run(
+        theirs_api.metrics.create_metric(metric_body("Theirs", {"type": "boolean"}))
+    )
+    assert amigo_api.org.metrics[created.id].creator["user_id"] == other.id
+    wrong = {**amigo_api.sdk_kwargs(other.id), "api_key": amigo_api.api_key}  # not its key
+
+    async def sign_in_wrong() -> None:
+        async with AsyncAmigoClient(**wrong) as client:
+            await client.conversations.get_conversations(GetConversationsParametersQuery())
+
+    with pytest.raises(Exception, match="API-key exchange failed"):
+        asyncio.run(sign_in_wrong())
+
+
+def test_ids_sort_by_creation_time(amigo_api: FakeAmigoAPI) -> None:
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+
+    async def create() -> list[str]:
+        ids = []
+        for index in range(5):
+            ids.append(
+                (
+                    await client.metrics.create_metric(
+                        metric_body(f"M{index}", {"type": "boolean"})
+                    )
+                ).id
+            )
+        for _ in range(3):
+            events = [
+                e.root
+                async for e in await client.conversations.create_conversation(
+                    ConversationCreateConversationRequest(service_id=service.id), TEXT
+                )
+            ]
+            ids.append(str(events[0].conversation_id))
+            await client.conversations.finish_conversation(ids[-1])
+        return ids
+
+    ids = asyncio.run(create())
+    assert sorted(ids) == ids  # later ids sort after earlier ones, as ObjectIds do
+    seconds = int(ids[0][:8], 16)  # they lead with the creation time
+    assert abs(seconds - datetime.now(timezone.utc).timestamp()) < 300
+
+
+def test_rate_limits_and_conversation_pages_are_per_user(amigo_api: FakeAmigoAPI) -> None:
+    amigo_api.rate_window = 60.0
+    other = amigo_api.add_user()
+
+    def statuses(user_id: str, count: int) -> list[int]:
+        with httpx.Client(transport=amigo_api.transport, base_url=amigo_api.base_url) as raw:
+            user = amigo_api.users[user_id]
+            token = raw.post(
+                f"/v1/{amigo_api.organization_id}/user/signin_with_api_key",
+                headers={
+                    "x-api-key": user.api_key,
+                    "x-api-key-id": user.api_key_id,
+                    "x-user-id": user.id,
+                },
+            ).json()["id_token"]
+            return [
+                raw.get(
+                    f"/v1/{amigo_api.organization_id}/metric/metric_evaluation_result",
+                    headers={"Authorization": f"Bearer {token}"},
+                ).status_code
+                for _ in range(count)
+            ]
+
+    assert statuses(amigo_api.user_id, 11) == [200] * 10 + [429]
+    assert statuses(other.id, 10) == [200] * 10  # the other user's minute is untouched
+
+    service = amigo_api.add_service()
+    client = api(amigo_api)
+
+    async def pages() -> list[list[str]]:
+        for _ in range(3):
+            events = [
+                e.root
+                async for e in await client.conversations.create_conversation(
+                    ConversationCreateConversationRequest(service_id=service.id), TEXT
+                )
+            ]
+            await client.conversations.finish_conversation(events[0].conversation_id)
+        found, token = [], 0
+        while True:
+            page = await client.conversations.get_conversations(
+                GetConversationsParametersQuery(
+                    limit=2, continuation_token=token, sort_by=["-created_at"]
+                )
+            )
+            found.append([c.id for c in page.conversations])
+            if not page.has_more:
+                break
+            token = page.continuation_token or 0
+        await client.aclose()
+        return found
+
+    found = asyncio.run(pages())
+    assert [len(p) for p in found] == [2, 1]
+    flat = [i for p in found for i in p]
+    assert flat == sorted(amigo_api.org.conversations, reverse=True)  # newest first

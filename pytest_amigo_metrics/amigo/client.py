@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import email.utils
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx
+import pydantic
 import pytest
 from amigo_sdk.errors import AmigoError
 from amigo_sdk.http_client import AmigoAsyncHttpClient
@@ -27,6 +31,9 @@ from .rate_limits import RateLimiter, note_wait, scope_of
 
 T = TypeVar("T")
 MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
+# The Retry-After of the last response the current task received: the SDK's errors drop the
+# headers, and the stream retries below honour it.
+_RETRY_AFTER: ContextVar[list[float | None] | None] = ContextVar("amigo_retry_after", default=None)
 
 
 def _route(endpoint: Endpoint) -> re.Pattern[str]:
@@ -78,7 +85,7 @@ class AmigoAPI:
             retry_on_status=set(RETRIED_STATUSES),
             # 503 means the request was not served, so retrying a POST cannot apply it twice.
             retry_on_methods={"GET", "POST", "DELETE"},
-            event_hooks={"request": [self._queue]},
+            event_hooks={"request": [self._queue], "response": [_note_retry_after]},
             **extra,
         )
         self.conversations = AsyncConversationResource(self.http, credentials.organization_id)
@@ -110,6 +117,10 @@ class AmigoAPI:
             if attempts is None:
                 attempts = self.retry.attempts if status in RETRIED_STATUSES else 1
             raise AmigoAPIError(endpoint, label, status, detail, attempts) from None
+        except pydantic.ValidationError as exc:
+            raise AmigoAPIError(
+                endpoint, label, None, f"the API sent a malformed event or body: {exc}", 1
+            ) from None
         except httpx.TimeoutException as exc:
             raise AmigoAPIError(
                 endpoint, label, None, f"timed out ({type(exc).__name__})", attempts or 1
@@ -124,24 +135,85 @@ class AmigoAPI:
             return await operation()
 
     async def stream(
-        self, name: str, open_stream: Callable[[], Awaitable[AsyncIterator[Any]]], **ids: str
+        self,
+        name: str,
+        open_stream: Callable[[], Awaitable[AsyncIterator[Any]]],
+        on_event: Callable[[Any], None] | None = None,
+        **ids: str,
     ) -> list[Any]:
-        """Every event of an NDJSON stream. The SDK does not retry streams; 429 and 503 answered
-        before the first event are retried here with the same backoff."""
+        """Every event of an NDJSON stream, each handed to `on_event` as it arrives (so what the
+        first events say survives a stream that breaks later). The SDK does not retry streams;
+        429 and 503 answered before the first event are retried here, after the server's
+        Retry-After when it sends one, else with the same backoff."""
         for attempt in range(1, self.retry.attempts + 1):
+            events: list[Any] = []
             try:
-                with self.errors(name, ids, attempt):
-                    return [event async for event in await open_stream()]
+                with self.retry_after() as retry_after, self.errors(name, ids, attempt):
+                    iterator = await open_stream()
+                    try:
+                        async for event in iterator:
+                            events.append(event)
+                            if on_event is not None:
+                                on_event(event)
+                    finally:
+                        await _close(iterator)
+                    return events
             except AmigoAPIError as exc:
-                if exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
+                if events or exc.status not in RETRIED_STATUSES or attempt == self.retry.attempts:
                     raise
-            delay = min(MAX_RETRY_DELAY, self.retry.base_delay * 2 ** (attempt - 1))
-            note_wait(delay)
-            await asyncio.sleep(delay)
+            await self.wait_to_retry(attempt, retry_after[0])
         raise AssertionError("unreachable")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def retry_after() -> Iterator[list[float | None]]:
+        """Holds the Retry-After (seconds) of the last response received inside the block."""
+        holder: list[float | None] = [None]
+        token = _RETRY_AFTER.set(holder)
+        try:
+            yield holder
+        finally:
+            _RETRY_AFTER.reset(token)
+
+    async def wait_to_retry(self, attempt: int, retry_after: float | None) -> None:
+        """The server's Retry-After when it sent one, else the backoff; at most 60 s."""
+        delay = self.retry.base_delay * 2 ** (attempt - 1) if retry_after is None else retry_after
+        delay = min(MAX_RETRY_DELAY, delay)
+        note_wait(delay)
+        await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    """Close the SDK's stream generator now, which closes its HTTP response."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
+async def _note_retry_after(response: httpx.Response) -> None:
+    holder = _RETRY_AFTER.get()
+    if holder is not None:
+        holder[0] = retry_after_seconds(response.headers.get("Retry-After"))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (a number or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _sign_in_failure(exc: BaseException) -> tuple[int | None, str]:

@@ -78,6 +78,9 @@ ENDPOINTS = _endpoints(
         },
     ),
     Endpoint(
+        "get-conversations", "GET", "conversation/", 15, {404: "the organization is not found"}
+    ),
+    Endpoint(
         "get-conversation-messages",
         "GET",
         "conversation/{conversation_id}/messages/",

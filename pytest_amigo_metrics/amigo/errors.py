@@ -23,6 +23,7 @@ class AmigoAPIError(AmigoRunError):
         attempts: int = 1,
     ) -> None:
         self.endpoint = endpoint
+        self.label = label
         self.status = status
         self.detail = detail
         self.attempts = attempts

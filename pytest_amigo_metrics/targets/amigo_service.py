@@ -5,7 +5,7 @@ ids, so the judge's references and the stored results point at real messages."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from amigo_sdk.generated.model import (
 from ..amigo.client import AmigoAPI
 from ..amigo.endpoints import ENDPOINTS
 from ..amigo.errors import AmigoAPIError
+from ..amigo.finishing import finish_conversation, finish_leftovers
 from ..amigo.rate_limits import note_wait
 from ..errors import AmigoRunError
 from ..ids import new_id
@@ -41,9 +42,11 @@ class AmigoServiceAgent:
 
     @contextlib.asynccontextmanager
     async def conversation(self, transcript: Transcript) -> AsyncIterator[Chat]:
-        # The API allows one unfinished conversation per user: conversations take turns.
+        # The API allows one unfinished conversation per user: conversations take turns, and
+        # one an earlier run left open is finished before this one starts.
         async with self.api.limiter.conversation_slot() as waited:
             note_wait(waited)
+            await finish_leftovers(self.api)
             chat = AmigoChat(self.api, transcript)
             try:
                 await chat.start(self.target)
@@ -81,12 +84,10 @@ class AmigoChat:
         events = await self.api.stream(
             "create-conversation",
             lambda: self.api.conversations.create_conversation(body, params),
+            self._on_event("create-conversation"),
         )
-        created = [e.root for e in events if e.root.type == "conversation-created"]
-        if not created:
+        if not self.created:
             raise AmigoRunError("Amigo API: create-conversation streamed no conversation id")
-        self.transcript.conversation_id = created[0].conversation_id
-        self.created = True
         self._take_agent_turn("create-conversation", [e.root for e in events])
 
     async def send(self, message: str) -> None:
@@ -100,6 +101,7 @@ class AmigoChat:
             lambda: self.api.conversations.interact_with_conversation(
                 self.conversation_id, params, text_message=message
             ),
+            self._on_event("interact-with-conversation"),
             conversation_id=self.conversation_id,
         )
         done = self._take_agent_turn("interact-with-conversation", [e.root for e in events])
@@ -107,17 +109,28 @@ class AmigoChat:
         user = Message(id=new_id(), interaction_id=done, role="user", content=message)
         self.transcript.messages.insert(len(self.transcript.messages) - 1, user)
 
-    def _take_agent_turn(self, endpoint: str, events: list[Any]) -> str:
-        for event in events:
-            if event.type == "error":
+    def _on_event(self, endpoint: str) -> Callable[[Any], None]:
+        """Act on each event as it arrives: the conversation id from the first one on (so a
+        stream that breaks later still leaves a conversation to finish), and an error event
+        with its own status and message."""
+
+        def on_event(event: Any) -> None:
+            event = event.root
+            if event.type == "conversation-created":
+                self.transcript.conversation_id = event.conversation_id
+                self.created = True
+            elif event.type == "error":
+                ids = {"conversation_id": self.conversation_id} if self.created else {}
                 raise AmigoAPIError(
                     ENDPOINTS[endpoint],
-                    ENDPOINTS[endpoint].label(
-                        self.api.organization_id, conversation_id=self.conversation_id
-                    ),
+                    ENDPOINTS[endpoint].label(self.api.organization_id, **ids),
                     event.http_error_code,
                     event.error_description,
                 )
+
+        return on_event
+
+    def _take_agent_turn(self, endpoint: str, events: list[Any]) -> str:
         complete = [e for e in events if e.type == "interaction-complete"]
         if not complete:
             raise AmigoRunError(
@@ -139,11 +152,7 @@ class AmigoChat:
         if self.finished or self.ended or not self.created:
             return
         self.finished = True
-        await self.api.call(
-            "finish-conversation",
-            lambda: self.api.conversations.finish_conversation(self.conversation_id),
-            conversation_id=self.conversation_id,
-        )
+        await finish_conversation(self.api, self.conversation_id)
 
     async def reload(self) -> None:
         """The conversation's messages as Amigo stored them, with their ids."""

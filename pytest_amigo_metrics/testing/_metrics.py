@@ -30,11 +30,27 @@ from amigo_sdk.generated.model import (
 from amigo_sdk.generated.model import Metric as SearchedMetric
 from pydantic import TypeAdapter
 
-from ..ids import new_id
 from ..metrics import value_problem
 from ..spec import MetricValue
-from ._http import APIError, json_response, page_of, parse_body, parse_query, sort_by
-from .state import Evaluator, FakeMetric, FakeMetricVersion, FakeOrganization, FakeResult, utcnow
+from ._http import (
+    APIError,
+    json_response,
+    key_value,
+    page_of,
+    parse_body,
+    parse_query,
+    sort_by,
+    tags_match,
+)
+from .state import (
+    Evaluator,
+    FakeMetric,
+    FakeMetricVersion,
+    FakeOrganization,
+    FakeResult,
+    object_id,
+    utcnow,
+)
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
 
@@ -80,7 +96,7 @@ def create(org: FakeOrganization, user: dict[str, str], request: httpx.Request) 
     value = initial.metric_value.model_dump(mode="json")
     _metric_value(value)
     metric = FakeMetric(
-        id=new_id(),
+        id=object_id(),
         name=name,
         metric_value_type=value["type"],
         applied_to_services=[_text(s) for s in body.applied_to_services],
@@ -103,18 +119,25 @@ def _metric_value(value: dict[str, Any]) -> MetricValue:
         raise APIError(422, [{"loc": ["body", "metric_value"], "msg": str(exc)}]) from None
 
 
-def _tag_matches(tags: dict[str, str | None], wanted: str) -> bool:
-    key, _, value = wanted.partition(":")
-    if key not in tags:
-        return False
-    return value == "*" or tags[key] == (value or None)
+def _creators(values: list[str] | None) -> set[str]:
+    """The `creator` filter: each value `org_id,user_id`; a 422 otherwise."""
+    for value in values or []:
+        org_id, sep, user_id = value.partition(",")
+        if not sep or not org_id.strip() or not user_id.strip() or "," in user_id:
+            raise APIError(
+                422, [{"loc": ["query", "creator"], "msg": f"{value!r} is not org_id,user_id"}]
+            )
+    return set(values or [])
 
 
 def _filtered(org: FakeOrganization, params: Any, *, deleted: bool | None) -> list[FakeMetric]:
     ids = {_text(i) for i in getattr(params, "id", None) or []}
     services = {_text(s) for s in params.applied_to_service or []}
     types = {t.value for t in params.type or []}
-    creators = set(params.creator or [])
+    creators = _creators(params.creator)
+    tags = params.tag or []
+    for tag in tags:
+        key_value(tag, "tag")
     found = []
     for metric in org.metrics.values():
         if deleted is not None and metric.is_deleted != deleted:
@@ -128,7 +151,7 @@ def _filtered(org: FakeOrganization, params: Any, *, deleted: bool | None) -> li
         creator = f"{metric.creator['org_id']},{metric.creator['user_id']}"
         if creators and creator not in creators:
             continue
-        if not all(_tag_matches(metric.tags, t) for t in params.tag or []):
+        if not all(tags_match(metric.tags, t) for t in tags):
             continue
         found.append(metric)
     return found
@@ -332,14 +355,17 @@ def _store_manual(
             result.justification, result.source = justification, source
             result.updated_at = utcnow()
             return
-    org.results.append(FakeResult(new_id(), metric_id, version, value, justification, source))
+    org.results.append(FakeResult(object_id(), metric_id, version, value, justification, source))
 
 
-def _result_matches(result: FakeResult, params: GetMetricEvaluationResultsParametersQuery) -> bool:
+def _result_matches(
+    result: FakeResult,
+    params: GetMetricEvaluationResultsParametersQuery,
+    pairs: list[tuple[str, int | None]],
+) -> bool:
     ids = {_text(i) for i in vars(params)["metric_id"] or []}  # deprecated field: no warning
     if ids and result.metric_id not in ids:
         return False
-    pairs = params.metric_id_and_version or []
     if pairs and not any(_pair_matches(result, p) for p in pairs):
         return False
     if params.source_type and result.source["type"] not in {s.value for s in params.source_type}:
@@ -355,16 +381,23 @@ def _result_matches(result: FakeResult, params: GetMetricEvaluationResultsParame
     return not (params.timestamp_before and result.updated_at > params.timestamp_before)
 
 
-def _pair_matches(result: FakeResult, pair: str) -> bool:
+def _pair(pair: str) -> tuple[str, int | None]:
+    """`<metric_id>-<version>` (the version may be empty); a 422 otherwise, results or not."""
     metric_id, sep, version = pair.partition("-")
     if not sep or not re.fullmatch(r"[a-f0-9]{24}", metric_id) or not re.fullmatch(r"\d*", version):
         raise APIError(422, [{"loc": ["query", "metric_id_and_version"], "msg": f"bad {pair!r}"}])
-    return result.metric_id == metric_id and (not version or result.metric_version == int(version))
+    return metric_id, int(version) if version else None
+
+
+def _pair_matches(result: FakeResult, pair: tuple[str, int | None]) -> bool:
+    metric_id, version = pair
+    return result.metric_id == metric_id and version in (None, result.metric_version)
 
 
 def results(org: FakeOrganization, request: httpx.Request) -> httpx.Response:
     params = parse_query(GetMetricEvaluationResultsParametersQuery, request)
-    found = [r for r in org.results if _result_matches(r, params)]
+    pairs = [_pair(p) for p in params.metric_id_and_version or []]
+    found = [r for r in org.results if _result_matches(r, params, pairs)]
     found = sort_by(found, params.sort_by or [], ("created_at",))
     start = params.continuation_token or 0
     page, more, token = page_of(found, start, 500 if params.limit is None else params.limit)

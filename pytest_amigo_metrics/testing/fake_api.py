@@ -2,7 +2,17 @@
 
 It validates every request against the documented schemas (the SDK's generated models),
 answers with bodies that validate against them, enforces the documented rate limits, and
-plays scripted faults. The official SDK's clients work against it unchanged."""
+plays scripted faults. The official SDK's clients work against it unchanged.
+
+Where the documents in the seeds disagree, the fake follows the OpenAPI schema
+(`metric-openapi.json`): evaluate-metrics allows 50 requests per minute (the compute-metrics
+page says 20); `limit=0` is allowed on get-metrics and get-metric-evaluation-results (the
+schema's minimum is 0), and answers an empty last page; blank strings are refused where the
+schema's type is a stripped non-empty string, although the generated models only check the
+length. Where the schema says nothing (an unknown `evaluate_to_interaction_id`), the fake
+answers as the compute-metrics page does (404). Conversations follow the conversation
+endpoints' reference and the SDK's generated models: tags of their own rule, external events in
+the past stored before the user's message, a voice response needing `response_audio_format`."""
 
 from __future__ import annotations
 
@@ -27,18 +37,21 @@ import pytest
 from ..amigo.client import match_endpoint
 from ..amigo.credentials import DEFAULT_BASE_URL, AmigoCredentials
 from ..amigo.endpoints import ENDPOINTS, Endpoint
-from ..ids import new_id
 from . import _conversations, _metrics
-from ._http import APIError, rate_limited
+from ._http import APIError, StreamFault, rate_limited
 from .state import (
     Evaluator,
     FakeMessage,
     FakeOrganization,
     FakeService,
+    FakeUser,
     Reply,
     default_reply,
+    object_id,
     utcnow,
 )
+
+STREAMED = ("create-conversation", "interact-with-conversation")
 
 if TYPE_CHECKING:
     from .pytest_plugin import FakeAmigoPlugin
@@ -84,10 +97,10 @@ class FakeAmigoAPI:
         token_lifetime: timedelta = timedelta(hours=1),
         evaluator: Evaluator = default_evaluator,
     ) -> None:
-        self.org = FakeOrganization(organization_id or new_id())
-        self.user_id = user_id or new_id()
-        self.api_key_id = api_key_id or new_id()
-        self.api_key = api_key or "amigo-fake-" + secrets.token_hex(16)
+        self.org = FakeOrganization(organization_id or object_id())
+        self.users: dict[str, FakeUser] = {}
+        first = self.add_user(user_id, api_key_id=api_key_id, api_key=api_key)
+        self.user_id, self.api_key_id, self.api_key = first.id, first.api_key_id, first.api_key
         self.base_url = base_url.rstrip("/")
         self.rate_window = rate_window
         self.enforce_rate_limits = enforce_rate_limits
@@ -95,7 +108,9 @@ class FakeAmigoAPI:
         self.evaluator = evaluator
         self.requests: list[RecordedRequest] = []
         self._tokens: dict[str, Any] = {}
+        self._token_users: dict[str, str] = {}
         self._faults: dict[str, deque[tuple[int, dict[str, str]]]] = defaultdict(deque)
+        self._stream_faults: dict[str, deque[StreamFault]] = defaultdict(deque)
         self._calls: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
         self.transport = httpx.MockTransport(self.handle)
@@ -106,29 +121,50 @@ class FakeAmigoAPI:
     def organization_id(self) -> str:
         return self.org.id
 
-    def sdk_kwargs(self) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str | None = None,
+        *,
+        api_key_id: str | None = None,
+        api_key: str | None = None,
+    ) -> FakeUser:
+        """Another user of the organization, with an API key of its own; pass its id to
+        `credentials`, `environ` or `sdk_kwargs` to act as that user."""
+        user = FakeUser(
+            user_id or object_id(),
+            api_key_id or object_id(),
+            api_key or "amigo-fake-" + secrets.token_hex(16),
+        )
+        self.users[user.id] = user
+        return user
+
+    def _user(self, user_id: str | None) -> FakeUser:
+        return self.users[user_id or self.user_id]
+
+    def sdk_kwargs(self, user_id: str | None = None) -> dict[str, Any]:
         """Keyword arguments for the SDK's AmigoClient / AsyncAmigoClient to reach this fake."""
+        user = self._user(user_id)
         return {
-            "api_key": self.api_key,
-            "api_key_id": self.api_key_id,
-            "user_id": self.user_id,
+            "api_key": user.api_key,
+            "api_key_id": user.api_key_id,
+            "user_id": user.id,
             "organization_id": self.org.id,
             "base_url": self.base_url,
             "transport": self.transport,
         }
 
-    def credentials(self) -> AmigoCredentials:
-        return AmigoCredentials(
-            self.org.id, self.api_key_id, self.api_key, self.user_id, self.base_url
-        )
+    def credentials(self, user_id: str | None = None) -> AmigoCredentials:
+        user = self._user(user_id)
+        return AmigoCredentials(self.org.id, user.api_key_id, user.api_key, user.id, self.base_url)
 
-    def environ(self) -> dict[str, str]:
+    def environ(self, user_id: str | None = None) -> dict[str, str]:
         """The AMIGO_* environment variables that point the plugin (and the SDK) at this fake."""
+        user = self._user(user_id)
         return {
             "AMIGO_ORGANIZATION_ID": self.org.id,
-            "AMIGO_API_KEY_ID": self.api_key_id,
-            "AMIGO_API_KEY": self.api_key,
-            "AMIGO_USER_ID": self.user_id,
+            "AMIGO_API_KEY_ID": user.api_key_id,
+            "AMIGO_API_KEY": user.api_key,
+            "AMIGO_USER_ID": user.id,
             "AMIGO_BASE_URL": self.base_url,
         }
 
@@ -140,10 +176,14 @@ class FakeAmigoAPI:
         version_sets: tuple[str, ...] = ("release",),
         reply: Reply = default_reply,
         complete_after: int | None = None,
+        latency: float = 0.0,
     ) -> FakeService:
         """A service to converse with: `reply` turns the history into the agent's answer;
-        with `complete_after`, the service ends the conversation after that many interactions."""
-        service = FakeService(service_id or new_id(), name, version_sets, reply, complete_after)
+        with `complete_after`, the service ends the conversation after that many interactions;
+        `latency`: seconds between the events of its streams (a slow agent)."""
+        service = FakeService(
+            service_id or object_id(), name, version_sets, reply, complete_after, latency
+        )
         self.org.services[service.id] = service
         return service
 
@@ -156,9 +196,25 @@ class FakeAmigoAPI:
         for status in statuses:
             self._faults[endpoint].append((status, headers))
 
+    def cut_stream(self, endpoint: str, after: int) -> None:
+        """The next stream of `endpoint` ("create-conversation" or "interact-with-conversation")
+        loses its connection after `after` events; the server still finishes its work."""
+        self._stream_fault(endpoint, StreamFault(after))
+
+    def stream_error(self, endpoint: str, status: int, message: str, after: int = 0) -> None:
+        """The next stream of `endpoint` sends an error event after `after` events, and stops
+        there (with `after=0` on create-conversation, no conversation is created)."""
+        self._stream_fault(endpoint, StreamFault(after, (status, message)))
+
+    def _stream_fault(self, endpoint: str, fault: StreamFault) -> None:
+        if endpoint not in STREAMED:
+            raise ValueError(f"{endpoint!r} is not streamed; one of {list(STREAMED)}")
+        self._stream_faults[endpoint].append(fault)
+
     def expire_tokens(self) -> None:
         """Every issued token becomes invalid, as after expiry: clients must sign in again."""
         self._tokens.clear()
+        self._token_users.clear()
 
     def calls(self, endpoint: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -188,56 +244,64 @@ class FakeAmigoAPI:
             raise APIError(status, None, headers)
         if endpoint.name == "sign-in-with-api-key":
             return self._sign_in(organization, request)
-        self._authenticate(request)
+        user_id = self._authenticate(request)
         if organization != self.org.id:
             raise APIError(404, "Specified organization is not found.")
-        self._count(endpoint)
-        return self._route(endpoint.name, request, ids)
+        self._count(endpoint, user_id)
+        return self._route(endpoint.name, request, ids, user_id)
 
     def _sign_in(self, organization: str, request: httpx.Request) -> httpx.Response:
-        given = (
-            request.headers.get("x-api-key"),
-            request.headers.get("x-api-key-id"),
-            request.headers.get("x-user-id"),
-        )
-        if organization != self.org.id or given != (self.api_key, self.api_key_id, self.user_id):
+        user = self.users.get(request.headers.get("x-user-id", ""))
+        given = (request.headers.get("x-api-key"), request.headers.get("x-api-key-id"))
+        if organization != self.org.id or user is None or given != (user.api_key, user.api_key_id):
             raise APIError(401, "Invalid API key.")
-        token = _jwt(self.user_id)
+        token = _jwt(user.id)
         expires_at = utcnow() + self.token_lifetime
         self._tokens[token] = expires_at
+        self._token_users[token] = user.id
         return httpx.Response(200, json={"id_token": token, "expires_at": expires_at.isoformat()})
 
-    def _authenticate(self, request: httpx.Request) -> None:
+    def _authenticate(self, request: httpx.Request) -> str:
+        """The id of the user the request's token was issued to."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         expires_at = self._tokens.get(token)
         if scheme.lower() != "bearer" or expires_at is None or expires_at <= utcnow():
             raise APIError(401, "Invalid authorization credentials.")
+        return self._token_users[token]
 
-    def _count(self, endpoint: Endpoint) -> None:
+    def _count(self, endpoint: Endpoint, user_id: str) -> None:
+        """The documented limits are per user."""
         if not self.enforce_rate_limits or not endpoint.per_minute:
             return
+        key = f"{user_id}/{endpoint.name}"
         now = time.monotonic()
-        calls = [t for t in self._calls[endpoint.name] if now - t < self.rate_window]
+        calls = [t for t in self._calls[key] if now - t < self.rate_window]
         if len(calls) >= endpoint.per_minute:
-            self._calls[endpoint.name] = calls
+            self._calls[key] = calls
             raise rate_limited(min(calls) + self.rate_window - now)
         calls.append(now)
-        self._calls[endpoint.name] = calls
+        self._calls[key] = calls
 
-    def _route(self, name: str, request: httpx.Request, ids: dict[str, str]) -> httpx.Response:
+    def _stream(self, name: str) -> _conversations.Stream:
+        return _conversations.Stream(self._lock, self._stream_faults[name])
+
+    def _route(
+        self, name: str, request: httpx.Request, ids: dict[str, str], user_id: str
+    ) -> httpx.Response:
         for value in ids.values():
             if not re.fullmatch(r"[a-f0-9]{24}", value):
                 raise APIError(422, [{"loc": ["path"], "msg": f"{value!r} is not a 24-hex id"}])
-        org, user = self.org, {"org_id": self.org.id, "user_id": self.user_id}
+        org, user = self.org, {"org_id": self.org.id, "user_id": user_id}
         conversation_id, metric_id = ids.get("conversation_id", ""), ids.get("metric_id", "")
         routes: dict[str, Callable[[], httpx.Response]] = {
             "create-conversation": lambda: _conversations.create_conversation(
-                org, self.user_id, request
+                org, user_id, request, self._stream(name)
             ),
             "interact-with-conversation": lambda: _conversations.interact(
-                org, conversation_id, request
+                org, conversation_id, request, self._stream(name)
             ),
             "finish-conversation": lambda: _conversations.finish(org, conversation_id),
+            "get-conversations": lambda: _conversations.conversations(org, request),
             "get-conversation-messages": lambda: _conversations.messages(
                 org, conversation_id, request
             ),
@@ -302,5 +366,5 @@ def _jwt(subject: str) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
     return ".".join(
-        [part({"alg": "none", "typ": "JWT"}), part({"sub": subject, "n": new_id()}), "fake"]
+        [part({"alg": "none", "typ": "JWT"}), part({"sub": subject, "n": object_id()}), "fake"]
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-History = list[dict[str, str]]  # [{"role": "user" | "agent", "content": ...}]
+History = list[dict[str, str]]  # [{"role": "user" | "agent" | "event", "content": ...}]
+ROLES = {"user-message": "user", "agent-message": "agent", "external-event": "event"}
 Reply = Callable[[History], str]
 # (metric name, metric_value as a dict, messages up to the evaluated interaction) ->
 # (value, justification, references)
@@ -16,6 +19,18 @@ Evaluator = Callable[[str, dict[str, Any], list["FakeMessage"]], tuple[Any, str,
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_PROCESS = secrets.token_bytes(5)
+_COUNTER = itertools.count(secrets.randbelow(1 << 23))
+
+
+def object_id(at: datetime | None = None) -> str:
+    """A 24-hex id laid out as the API's (MongoDB ObjectIds): seconds since the epoch, a
+    per-process value, a counter. Ids sort by creation time, as the API's do."""
+    seconds = int((at or utcnow()).timestamp())
+    count = next(_COUNTER) % (1 << 24)
+    return (seconds.to_bytes(4, "big") + _PROCESS + count.to_bytes(3, "big")).hex()
 
 
 def default_reply(history: History) -> str:
@@ -32,13 +47,14 @@ class FakeService:
     version_sets: tuple[str, ...]
     reply: Reply
     complete_after: int | None  # interactions after which the service ends the conversation
+    latency: float = 0.0  # seconds between the events of its streams
 
 
 @dataclass
 class FakeMessage:
     id: str
     interaction_id: str
-    message_type: str  # user-message | agent-message
+    message_type: str  # user-message | agent-message | external-event
     sender: str
     message: str
     created_at: datetime
@@ -54,12 +70,19 @@ class FakeConversation:
     interactions: list[str] = field(default_factory=list)
     finished: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    tags: dict[str, str | None] = field(default_factory=dict)
 
     def history(self) -> History:
-        return [
-            {"role": "user" if m.message_type == "user-message" else "agent", "content": m.message}
-            for m in self.messages
-        ]
+        return [{"role": ROLES[m.message_type], "content": m.message} for m in self.messages]
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    """A user of the organization, with the API key it signs in with."""
+
+    id: str
+    api_key_id: str
+    api_key: str
 
 
 @dataclass
