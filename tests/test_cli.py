@@ -465,7 +465,9 @@ def test_show_prints_a_runs_tests_and_verdicts(suite: Suite) -> None:
             f"run {first}: started * UTC, ended * UTC; 1 passed, 0 failed, 0 error",
             "options: *backend=local*",
             f"simulation unit test set run {first}; results in *results.sqlite3",
-            "PASSED  tests.amigo.yaml::password reset  1/1 runs passed (required 100%)",
+            "PASSED  tests.amigo.yaml::password reset  1/1 runs passed (100 %, 95 % CI *), "
+            "required 100 %",
+            "        models: *",
             "        Empathy Score v1 = 10; expected >= 7; 1/1 met",
         ]
     )
