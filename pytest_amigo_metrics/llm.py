@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import recording
 from .errors import ModelCallError
 from .limits import CURRENT_LIMITS, model_slot
 from .redact import redact
@@ -67,6 +68,7 @@ def retry_after(exc: BaseException) -> float | None:
 class Completion:
     text: str
     model: str
+    replayed: bool = False  # served from a recording: no call, no tokens, no cost
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,43 @@ def provider_problem(endpoint: ModelEndpoint) -> str | None:
 
 
 async def complete(
+    endpoint: ModelEndpoint,
+    messages: list[dict[str, str]],
+    *,
+    role: str,
+    retry: RetryPolicy,
+    response_format: type[BaseModel] | None = None,
+    temperature: float | None = 0.0,
+    seed: int | None = None,
+) -> Completion:
+    """One chat completion, replayed from the test's recording or recorded when the record
+    mode says so (recording.py); else live, see _complete_live."""
+    call = recording.model_call(
+        role=role,
+        model=endpoint.model,
+        api_base=endpoint.api_base,
+        messages=messages,
+        temperature=temperature,
+        seed=seed,
+        response_format=response_format_param(response_format) if response_format else None,
+    )
+    if call is not None and (recorded := call.replay()) is not None:
+        return Completion(text=recorded.text, model=recorded.model, replayed=True)
+    completion = await _complete_live(
+        endpoint,
+        messages,
+        role=role,
+        retry=retry,
+        response_format=response_format,
+        temperature=temperature,
+        seed=seed,
+    )
+    if call is not None:
+        call.keep(completion.text, completion.model)
+    return completion
+
+
+async def _complete_live(
     endpoint: ModelEndpoint,
     messages: list[dict[str, str]],
     *,

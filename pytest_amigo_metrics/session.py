@@ -25,6 +25,7 @@ from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
+from .recording import CURRENT_RECORDING, TestRecording
 from .redact import redact
 from .scheduler import Scheduler
 from .settings import Role, Settings
@@ -358,6 +359,10 @@ class AmigoSession:
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:
         spec, nodeid = test.unit_test, test.nodeid
         OUTPUT_OWNER.set(nodeid)  # what its agent prints or logs is this test's
+        recorded = None
+        if self.settings.record_mode != "off":
+            recorded = TestRecording.open(self.settings.record_mode, test.path, spec.name)
+            CURRENT_RECORDING.set(recorded)
         models = self.models_for(spec)
         agent = build_agent(
             spec.target,
@@ -382,7 +387,7 @@ class AmigoSession:
             "agent": agent.name,
         }
         runs = await run_all(plan, lambda run: self.progress.ended(run))
-        return TestOutcome(
+        outcome = TestOutcome(
             nodeid=nodeid,
             name=spec.name,
             unit_test_id=stable_id("unit_test", nodeid),
@@ -391,6 +396,9 @@ class AmigoSession:
             models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
+        if recorded is not None:
+            _write_recording(recorded, outcome)
+        return outcome
 
 
 @dataclass
@@ -424,6 +432,15 @@ class ScheduledTest(Protocol):
 
     unit_test: UnitTest
     checks: list[BoundExpectation]
+
+
+def _write_recording(recorded: TestRecording, outcome: TestOutcome) -> None:
+    """The test's recording file, and how its calls were served, on its outcome."""
+    outcome.recording = recorded.summary()
+    try:
+        recorded.write()
+    except OSError as exc:
+        outcome.store_error = f"recording not written to {recorded.path} ({exc})"
 
 
 def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from .llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
+from .recording import RECORD_MODES, RecordMode
 from .spec import ModelRef
 
 Role = Literal["simulator", "judge", "agent"]
@@ -110,6 +111,12 @@ OPTIONS = [
         60.0,
         float,
     ),
+    Option(
+        "record_mode",
+        "record and replay model and Amigo API calls: off (live, default), record, replay "
+        "(only from recordings) or new (replay what is recorded, record the rest)",
+        "off",
+    ),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -167,6 +174,7 @@ class Settings:
     judge: str = "local"
     rate_window: float = 60.0
     api_bases: dict[str, str] = field(default_factory=dict)
+    record_mode: RecordMode = "off"
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -220,6 +228,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
             "--amigo-judge amigo evaluates metrics kept in the Amigo organization: "
             "add --amigo-backend amigo (or AMIGO_METRICS_BACKEND=amigo)"
         )
+    record_mode = _record_mode(values["record_mode"])
     store = Path(values["store"] or DEFAULT_STORE)
     for option in OPTIONS:
         value = values[option.name]
@@ -258,6 +267,18 @@ def resolve_settings(config: pytest.Config) -> Settings:
             for role in ("simulator", "judge", "agent")
             if values[f"{role}_api_base"]
         },
+        record_mode=record_mode,
+    )
+
+
+def _record_mode(value: str) -> RecordMode:
+    for mode in RECORD_MODES:
+        if value.strip().lower() == mode:
+            return mode
+    raise pytest.UsageError(
+        f"--amigo-record-mode / AMIGO_METRICS_RECORD_MODE / ini amigo_record_mode: {value!r} "
+        f"is not one of {', '.join(RECORD_MODES)} (off: live calls; record: call and write "
+        "the recordings; replay: only from recordings; new: replay what exists, record the rest)"
     )
 
 
