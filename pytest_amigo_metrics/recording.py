@@ -68,6 +68,41 @@ class ModelCall(BaseModel):
     response: RecordedResponse
 
 
+class HttpRequest(BaseModel):
+    """An Amigo API request: the organization in the path as `{organization}`; no headers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = {}
+    json_body: Any = None
+    text_body: str | None = None
+
+
+class HttpResponse(BaseModel):
+    """An answer: a JSON body, the events of an NDJSON stream, or text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int
+    content_type: str | None = None
+    json_body: Any = None
+    events: list[Any] | None = None
+    text_body: str | None = None
+
+
+class HttpCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: int
+    occurrence: int = 0
+    key: str
+    endpoint: str | None = None  # the API operation, for readers
+    request: HttpRequest
+    response: HttpResponse
+
+
 class RecordingFile(BaseModel):
     """What `__amigo_recordings__/<suite>/<test>.json` holds."""
 
@@ -77,9 +112,11 @@ class RecordingFile(BaseModel):
     suite: str
     test: str
     model_calls: list[ModelCall] = []
+    http_calls: list[HttpCall] = []
 
 
 Slot = tuple[int, str, int]  # run, key, occurrence
+Call = ModelCall | HttpCall
 
 
 def recording_path(suite_path: Path, test_name: str) -> Path:
@@ -100,15 +137,17 @@ class TestRecording:
     path: Path
     suite: str
     test: str
-    loaded: dict[Slot, ModelCall] = field(default_factory=dict)
-    kept: dict[Slot, tuple[int, ModelCall]] = field(default_factory=dict)
+    loaded: dict[Slot, Call] = field(default_factory=dict)
+    kept: dict[Slot, tuple[int, Call]] = field(default_factory=dict)
     load_problem: str | None = None
     _seen: Counter[tuple[int, str]] = field(default_factory=Counter)
     _order: int = 0
 
     @classmethod
-    def open(cls, mode: RecordMode, suite_path: Path, test_name: str) -> TestRecording:
-        path = recording_path(suite_path, test_name)
+    def open(
+        cls, mode: RecordMode, suite_path: Path, test_name: str, path: Path | None = None
+    ) -> TestRecording:
+        path = path or recording_path(suite_path, test_name)
         recording = cls(mode, path, suite_path.name, test_name)
         if mode in ("replay", "new"):
             recording._load()
@@ -127,17 +166,28 @@ class TestRecording:
             where = ".".join(str(p) for p in first["loc"])
             self.load_problem = f"{self.path} is not a recording file: {where}: {first['msg']}"
             return
-        self.loaded = {(c.run, c.key, c.occurrence): c for c in data.model_calls}
+        calls: list[Call] = [*data.model_calls, *data.http_calls]
+        self.loaded = {(c.run, c.key, c.occurrence): c for c in calls}
+
+    def take(self, run: int, key: str) -> tuple[Slot, int]:
+        """The slot of a call with this key in this run (how often it came before counts),
+        and the order it started in."""
+        occurrence = self._seen[(run, key)]
+        self._seen[(run, key)] += 1
+        self._order += 1
+        return (run, key, occurrence), self._order
+
+    def release(self, slot: Slot) -> None:
+        """A call that failed for a moment (429, 5xx) and will be made again: not counted."""
+        run, key, _ = slot
+        self._seen[(run, key)] -= 1
 
     def call(self, request: RecordedRequest, schema: dict[str, Any] | None, run: int) -> CallSlot:
         """Take the call's slot: its key, and how often the same request came before."""
         ids = list(dict.fromkeys(_ID.findall(json.dumps(request.messages))))
         normal = _normalized(request, ids)
-        key = _key(normal, schema)
-        occurrence = self._seen[(run, key)]
-        self._seen[(run, key)] += 1
-        self._order += 1
-        return CallSlot(self, (run, key, occurrence), normal, ids, self._order)
+        slot, order = self.take(run, _key(normal, schema))
+        return CallSlot(self, slot, normal, ids, order)
 
     def write(self) -> None:
         """Write what this session recorded or replayed (record and new modes), atomically;
@@ -145,8 +195,14 @@ class TestRecording:
         if self.mode not in ("record", "new") or not self.kept:
             return
         calls = [call for _, call in sorted(self.kept.values(), key=lambda c: (c[1].run, c[0]))]
-        data = RecordingFile(suite=self.suite, test=self.test, model_calls=calls)
-        text = json.dumps(data.model_dump(mode="json", exclude_none=True), indent=2)
+        data = RecordingFile(
+            suite=self.suite,
+            test=self.test,
+            model_calls=[c for c in calls if isinstance(c, ModelCall)],
+            http_calls=[c for c in calls if isinstance(c, HttpCall)],
+        )
+        dumped = data.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        text = json.dumps({"format": FORMAT, **dumped}, indent=2, ensure_ascii=False)
         text = redact(text) + "\n"
         if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
             return
@@ -190,7 +246,8 @@ class TestRecording:
         )
         if self.load_problem is not None:
             return ModelCallError(f"{what}: {self.load_problem}.\n    fix: {FIX}")
-        nearest = _nearest(request, run, list(self.loaded.values()))
+        recorded = [c for c in self.loaded.values() if isinstance(c, ModelCall)]
+        nearest = _nearest(request, run, recorded)
         return ModelCallError(f"{what}; recordings: {self.path}\n    {nearest}\n    fix: {FIX}")
 
 
@@ -211,7 +268,7 @@ class CallSlot:
         if recording.mode == "record":
             return None
         found = recording.loaded.get(self.slot)
-        if found is None:
+        if not isinstance(found, ModelCall):
             if recording.mode == "replay":
                 raise recording.miss(self)
             return None

@@ -83,12 +83,17 @@ def serve(body: dict[str, Any]) -> str:
     )
 
 
-def stored(suite: Suite, run_id: str) -> list[tuple[Any, ...]]:
-    results = suite.rows(
-        "SELECT run_index, result, justification FROM evaluation_results"
-        " WHERE simulation_unit_test_set_run_id = ? ORDER BY run_index",
+def results(suite: Suite, run_id: str) -> list[tuple[Any, ...]]:
+    rows = suite.rows(
+        "SELECT run_index, metric_id, result, justification FROM evaluation_results"
+        " WHERE simulation_unit_test_set_run_id = ? ORDER BY run_index, metric_id",
         run_id,
     )
+    return [tuple(r) for r in rows]
+
+
+def stored(suite: Suite, run_id: str) -> list[tuple[Any, ...]]:
+    """The results and the conversations' texts of a session."""
     conversations = suite.rows(
         "SELECT run_index, messages FROM conversations"
         " WHERE simulation_unit_test_set_run_id = ? ORDER BY run_index",
@@ -97,7 +102,7 @@ def stored(suite: Suite, run_id: str) -> list[tuple[Any, ...]]:
     contents = [
         (c["run_index"], [m["content"] for m in json.loads(c["messages"])]) for c in conversations
     ]
-    return [tuple(r) for r in results] + contents
+    return results(suite, run_id) + contents
 
 
 def session_run_id(output: str) -> str:
@@ -138,7 +143,7 @@ def test_a_replay_gives_the_recorded_verdicts_with_the_server_stopped(suite: Sui
     first, again = session_run_id(recorded.stdout.str()), session_run_id(replayed.stdout.str())
     assert first != again
     assert stored(suite, again) == stored(suite, first)
-    assert [r[1] for r in stored(suite, again)[:3]] == ["4", "6", "8"]  # three conversations
+    assert [r[2] for r in results(suite, again)] == ["4", "6", "8"]  # three conversations
     assert (
         'name="amigo.recording" value="replayed (12 calls)"' in (suite.path / "r.xml").read_text()
     )
@@ -359,3 +364,94 @@ def test_record_and_replay_under_xdist(suite: Suite) -> None:
     missing.assert_outcomes(passed=5)
     assert len(suite.calls()) == calls + 6
     assert len(recordings(suite.path)) == 5
+
+
+AMIGO_BACKEND = ("--amigo-backend", "amigo", "--amigo-judge", "amigo")
+
+
+def amigo_project(suite: Suite, runs: int = 2) -> Any:
+    pytest.importorskip("amigo_sdk")
+    from test_amigo_suite import AMIGO_TEST, FAST, caring
+
+    from conftest import METRICS
+    from pytest_amigo_metrics.testing import FakeAmigoAPI
+
+    fake = FakeAmigoAPI(rate_window=1.0)
+    service = fake.add_service(reply=caring)
+    suite.write("metrics.amigo.yaml", METRICS)
+    suite.write(
+        "amigo.amigo.yaml", AMIGO_TEST.format(name="reset", service_id=service.id, runs=runs)
+    )
+    suite.write("pytest.ini", "[pytest]\naddopts = " + " ".join(FAST) + "\n")
+    return fake
+
+
+@pytest.mark.parametrize("backend", [(), AMIGO_BACKEND], ids=["local judge", "amigo judge"])
+def test_amigo_calls_replay_with_no_call_and_no_credentials(
+    suite: Suite, backend: tuple[str, ...]
+) -> None:
+    fake = amigo_project(suite)
+    recorded = suite.pytester.runpytest(
+        *backend, "--amigo-record-mode", "record", plugins=[fake.plugin()]
+    )
+    recorded.assert_outcomes(passed=1)
+    served = len(fake.requests)
+    assert served > 0
+    replayed = suite.pytester.runpytest(
+        *backend, "--amigo-record-mode", "replay", plugins=[fake.plugin()]
+    )
+    replayed.assert_outcomes(passed=1)
+    assert len(fake.requests) == served  # not one request reached the API
+
+    alone = suite.pytester.runpytest(*backend, "--amigo-record-mode", "replay")  # no AMIGO_* set
+
+    alone.assert_outcomes(passed=1)
+    first, again = session_run_id(recorded.stdout.str()), session_run_id(alone.stdout.str())
+    assert len(results(suite, again)) == 4
+    assert results(suite, again) == results(suite, first)
+    conversations = suite.rows(
+        "SELECT id FROM conversations WHERE simulation_unit_test_set_run_id = ?", again
+    )
+    assert {c["id"] for c in conversations} == set(fake.org.conversations)  # Amigo's own ids
+    [recording] = (suite.path / "__amigo_recordings__" / "amigo.amigo").glob("*.json")
+    calls = json.loads(recording.read_text())["http_calls"]
+    endpoints = [c["endpoint"] for c in calls if c["run"] == 0]
+    assert endpoints[:2] == ["create-conversation", "interact-with-conversation"]
+    assert {c["run"] for c in calls} == {0, 1}
+    assert calls[0]["request"]["path"] == "/v1/{organization}/conversation/"
+    assert calls[0]["response"]["events"][0]["type"] == "conversation-created"
+    session_file = suite.path / "__amigo_recordings__" / "amigo-session.json"
+    assert session_file.exists() == bool(backend)  # the metric sync, made outside any test
+
+
+def test_amigo_recordings_hold_no_credentials(suite: Suite) -> None:
+    fake = amigo_project(suite, runs=1)
+
+    suite.pytester.runpytest(
+        *AMIGO_BACKEND, "--amigo-record-mode", "record", plugins=[fake.plugin()]
+    ).assert_outcomes(passed=1)
+
+    text = "\n".join(p.read_text() for p in recordings(suite.path))
+    assert "http_calls" in text
+    for secret in (fake.api_key, "eyJ", "Bearer", "uthorization", "x-api-key"):
+        assert secret not in text
+
+
+def test_an_amigo_replay_miss_names_the_test_run_and_call(suite: Suite) -> None:
+    fake = amigo_project(suite, runs=1)
+    suite.pytester.runpytest("--amigo-record-mode", "record", plugins=[fake.plugin()])
+    text = (suite.path / "amigo.amigo.yaml").read_text()
+    suite.write("amigo.amigo.yaml", text.replace('"Thanks."', '"Thanks a lot."'))
+    served = len(fake.requests)
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "replay", plugins=[fake.plugin()])
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*run 0: user turn 2: no recording of this Amigo API call (--amigo-record-mode "
+            "replay): test 'reset' in amigo.amigo.yaml, run 0, POST "
+            "/v1/{organization}/conversation/*/interact*recordings: *reset.*.json*"
+        ]
+    )
+    assert len(fake.requests) == served
