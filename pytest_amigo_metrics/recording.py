@@ -140,15 +140,22 @@ class TestRecording:
     loaded: dict[Slot, Call] = field(default_factory=dict)
     kept: dict[Slot, tuple[int, Call]] = field(default_factory=dict)
     load_problem: str | None = None
+    replayed_http_runs: set[int] = field(default_factory=set)
+    nodeid: str = ""  # how pytest names the test, for the fixes errors suggest
     _seen: Counter[tuple[int, str]] = field(default_factory=Counter)
     _order: int = 0
 
     @classmethod
     def open(
-        cls, mode: RecordMode, suite_path: Path, test_name: str, path: Path | None = None
+        cls,
+        mode: RecordMode,
+        suite_path: Path,
+        test_name: str,
+        path: Path | None = None,
+        nodeid: str = "",
     ) -> TestRecording:
         path = path or recording_path(suite_path, test_name)
-        recording = cls(mode, path, suite_path.name, test_name)
+        recording = cls(mode, path, suite_path.name, test_name, nodeid=nodeid)
         if mode in ("replay", "new"):
             recording._load()
         return recording

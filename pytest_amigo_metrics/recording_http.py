@@ -58,9 +58,12 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         found = recording.loaded.get(slot) if recording.mode in ("replay", "new") else None
         if isinstance(found, HttpCall):
             recording.kept[slot] = (order, found)
+            recording.replayed_http_runs.add(run)
             return _response(found.response, request)
         if recording.mode == "replay":
             raise _miss(recording, recorded, run)
+        if run in recording.replayed_http_runs:
+            raise _cannot_continue(recording, recorded, run)
         try:
             live = await self.inner.handle_async_request(request)
             await live.aread()  # the whole stream: the client then reads it from memory
@@ -186,3 +189,15 @@ def _where(recording: TestRecording, run: int) -> str:
     if recording.path.name == SESSION_FILE:
         return "made outside any test (metric sync)"
     return f"test {recording.test!r} in {recording.suite}, run {run}"
+
+
+def _cannot_continue(recording: TestRecording, request: HttpRequest, run: int) -> AmigoRunError:
+    """A conversation replayed so far exists on the API only as it was recorded: it cannot
+    go on live (an edited script, say). The test is to be recorded again as a whole."""
+    return AmigoRunError(
+        f"{request.method} {request.path} is not recorded, and run {run} of test "
+        f"{recording.test!r} replayed its Amigo conversation up to here: a recorded "
+        "conversation cannot be continued live (--amigo-record-mode new)\n    fix: record this "
+        "test again as a whole: pytest --amigo-record-mode record "
+        f"'{recording.nodeid or recording.suite + '::' + recording.test}'"
+    )

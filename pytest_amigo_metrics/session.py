@@ -361,7 +361,9 @@ class AmigoSession:
         OUTPUT_OWNER.set(nodeid)  # what its agent prints or logs is this test's
         recorded = None
         if self.settings.record_mode != "off":
-            recorded = TestRecording.open(self.settings.record_mode, test.path, spec.name)
+            recorded = TestRecording.open(
+                self.settings.record_mode, test.path, spec.name, nodeid=nodeid
+            )
             CURRENT_RECORDING.set(recorded)
         models = self.models_for(spec)
         agent = build_agent(

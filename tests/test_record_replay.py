@@ -455,3 +455,25 @@ def test_an_amigo_replay_miss_names_the_test_run_and_call(suite: Suite) -> None:
         ]
     )
     assert len(fake.requests) == served
+
+
+def test_new_mode_never_continues_a_replayed_amigo_conversation_live(suite: Suite) -> None:
+    fake = amigo_project(suite, runs=1)
+    suite.pytester.runpytest("--amigo-record-mode", "record", plugins=[fake.plugin()])
+    text = (suite.path / "amigo.amigo.yaml").read_text()
+    suite.write("amigo.amigo.yaml", text.replace('"Thanks."', '"Thanks a lot."'))
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "new", plugins=[fake.plugin()])
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*POST /v1/{organization}/conversation/*/interact is not recorded, and run 0 of test "
+            "'reset' replayed its Amigo conversation up to here*",
+            "*fix: record this test again as a whole: pytest --amigo-record-mode record "
+            "'amigo.amigo.yaml::reset'",
+        ]
+    )
+    again = suite.pytester.runpytest("--amigo-record-mode", "record", plugins=[fake.plugin()])
+    again.assert_outcomes(passed=1)
+    suite.pytester.runpytest("--amigo-record-mode", "replay").assert_outcomes(passed=1)
