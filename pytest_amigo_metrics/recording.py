@@ -232,7 +232,7 @@ class TestRecording:
         return len(self.kept) - self.replayed_calls
 
     def summary(self) -> str | None:
-        """How the test's model calls were served, for reports (None when nothing was)."""
+        """How the test's calls were served, for reports (None when there were none)."""
         replayed, recorded = self.replayed_calls, self.recorded_calls
         if not replayed and not recorded:
             return None

@@ -47,7 +47,12 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self.inner = inner or httpx.AsyncHTTPTransport()
         path = rootpath / DIRECTORY / SESSION_FILE
-        self.session = TestRecording.open(mode, path, "(calls made outside any test)", path=path)
+        # `new` makes the metric sync live: a replayed listing of the organization would not
+        # match what live calls then find there.
+        session_mode: RecordMode = "record" if mode == "new" else mode
+        self.session = TestRecording.open(
+            session_mode, path, "(calls made outside any test)", path=path
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         recording = CURRENT_RECORDING.get()

@@ -343,27 +343,28 @@ def test_a_bad_mode_is_a_usage_error(
     assert suite.calls() == []
 
 
-def test_record_and_replay_under_xdist(suite: Suite) -> None:
+def test_replay_and_new_under_xdist(suite: Suite) -> None:
     scripted_suite(suite, {f"test {n}": f"Customer number {n}." for n in range(4)}, runs=2)
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=4)
+    calls = len(suite.calls())
     xdist = ("-p", "xdist", "-n", "2")
 
-    recorded = suite.pytester.runpytest_subprocess(*xdist, "--amigo-record-mode", "record")
-
-    recorded.assert_outcomes(passed=4)
-    assert len(recordings(suite.path)) == 4
-    assert not list(suite.path.glob("**/__amigo_recordings__/**/*.tmp"))
-    calls = len(suite.calls())
     replayed = suite.pytester.runpytest_subprocess(
         *xdist, "--amigo-record-mode", "replay", "--junitxml=x.xml"
     )
+
     replayed.assert_outcomes(passed=4)
     assert len(suite.calls()) == calls
     assert (suite.path / "x.xml").read_text().count('value="replayed (6 calls)"') == 4
     scripted_suite(suite, {f"test {n}": f"Customer number {n}." for n in range(5)}, runs=2)
-    missing = suite.pytester.runpytest_subprocess(*xdist, "--amigo-record-mode", "new")
+    missing = suite.pytester.runpytest_subprocess(
+        *xdist, "--amigo-record-mode", "new", "--junitxml=n.xml"
+    )
     missing.assert_outcomes(passed=5)
-    assert len(suite.calls()) == calls + 6
+    assert len(suite.calls()) == calls + 6  # only the added test's calls
+    assert (suite.path / "n.xml").read_text().count('value="recorded (6 calls)"') == 1
     assert len(recordings(suite.path)) == 5
+    assert not list(suite.path.glob("**/__amigo_recordings__/**/*.tmp"))
 
 
 AMIGO_BACKEND = ("--amigo-backend", "amigo", "--amigo-judge", "amigo")
