@@ -191,8 +191,7 @@ class TestRecording:
 
     def call(self, request: RecordedRequest, schema: dict[str, Any] | None, run: int) -> CallSlot:
         """Take the call's slot: its key, and how often the same request came before."""
-        ids = list(dict.fromkeys(_ID.findall(json.dumps(request.messages))))
-        normal = _normalized(request, ids)
+        normal, ids = _normalized(request)
         slot, order = self.take(run, _key(normal, schema))
         return CallSlot(self, slot, normal, ids, order)
 
@@ -254,7 +253,7 @@ class TestRecording:
         if self.load_problem is not None:
             return ModelCallError(f"{what}: {self.load_problem}.\n    fix: {FIX}")
         recorded = [c for c in self.loaded.values() if isinstance(c, ModelCall)]
-        nearest = _nearest(request, run, recorded)
+        nearest = _nearest(_redacted(request), run, recorded)
         return ModelCallError(f"{what}; recordings: {self.path}\n    {nearest}\n    fix: {FIX}")
 
 
@@ -290,7 +289,11 @@ class CallSlot:
         run, key, occurrence = self.slot
         response = RecordedResponse(text=redact(text), model=model)
         call = ModelCall(
-            run=run, occurrence=occurrence, key=key, request=self.request, response=response
+            run=run,
+            occurrence=occurrence,
+            key=key,
+            request=_redacted(self.request),
+            response=response,
         )
         self.recording.kept[self.slot] = (self.order, call)
 
@@ -331,14 +334,22 @@ def model_call(
     return recording.call(request, response_format, CURRENT_RUN.get())
 
 
-def _normalized(request: RecordedRequest, ids: list[str]) -> RecordedRequest:
-    """The request as written: ids as placeholders, secrets removed."""
-    placeholders = {value: f"<id-{number}>" for number, value in enumerate(ids, 1)}
+def _normalized(request: RecordedRequest) -> tuple[RecordedRequest, list[str]]:
+    """The request with this session's ids as placeholders, numbered in order of first
+    appearance, and the ids they stand for."""
+    numbers: dict[str, int] = {}
 
-    def clean(text: str) -> str:
-        return redact(_ID.sub(lambda m: placeholders.get(m[0], m[0]), text))
+    def place(match: re.Match[str]) -> str:
+        return f"<id-{numbers.setdefault(match[0], len(numbers) + 1)}>"
 
-    messages = [{k: clean(v) for k, v in m.items()} for m in request.messages]
+    messages = [{k: _ID.sub(place, v) for k, v in m.items()} for m in request.messages]
+    return request.model_copy(update={"messages": messages}), list(numbers)
+
+
+def _redacted(request: RecordedRequest) -> RecordedRequest:
+    """The request as written: no secrets. (Keys are made before, once per call: redacting
+    costs more than the rest of a replayed call.)"""
+    messages = [{**m, "content": redact(m.get("content", ""))} for m in request.messages]
     return request.model_copy(update={"messages": messages})
 
 

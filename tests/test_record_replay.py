@@ -12,6 +12,7 @@ import pytest
 from openai_server import openai_server
 
 from conftest import Suite
+from pytest_amigo_metrics.recording import recording_path
 
 API_KEY = "sk-test-" + "k3y" * 8  # the provider key the session runs with
 SERVICE_TOKEN = "s3rvice-t0ken-value"  # a secret-looking environment value
@@ -210,6 +211,32 @@ def test_replay_without_recordings_names_the_missing_file(suite: Suite) -> None:
         ["*no recording of this simulator call*there is no recording file *reset.*.json*"]
     )
     assert suite.calls() == []
+
+
+def test_a_damaged_recording_file_is_named_in_the_error(suite: Suite) -> None:
+    scripted_suite(suite, {"reset": "A busy customer."})
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    [recording] = recordings(suite.path)
+    recording.write_text(recording.read_text().replace('"run": 0', '"run": "first"', 1))
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "replay")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no recording of this simulator call*reset.*.json is not a recording file: "
+            "model_calls.0.run: Input should be a valid integer*"
+        ]
+    )
+
+
+def test_test_names_that_slug_alike_get_their_own_files() -> None:
+    suite_file = Path("/project/suites/support.amigo.yaml")
+    first = recording_path(suite_file, "refund: over $100")
+    second = recording_path(suite_file, "refund over 100")
+    assert first.parent == Path("/project/suites/__amigo_recordings__/support.amigo")
+    assert first.name.startswith("refund-over-100.") and second.name.startswith("refund-over-100.")
+    assert first != second
 
 
 def test_more_runs_in_replay_miss_only_the_new_runs(suite: Suite) -> None:
