@@ -338,7 +338,7 @@ class AmigoSession:
         """Start every run of the test on the session's loop (once)."""
         if not self.scheduler.started(test.nodeid):
             self.progress.total += test.unit_test.runs
-            self.scheduler.start(test.nodeid, lambda: self._run_test(test))
+            self.scheduler.start(test.nodeid, lambda: self._run_recorded(test))
 
     def outcome_of(self, test: ScheduledTest) -> TestOutcome:
         """Wait for the test's runs (the loop drives every other test in flight meanwhile),
@@ -356,15 +356,24 @@ class AmigoSession:
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"
         return outcome
 
+    async def _run_recorded(self, test: ScheduledTest) -> TestOutcome:
+        """The test's runs, recorded or replayed as --amigo-record-mode says."""
+        mode = self.settings.record_mode
+        if mode == "off":
+            return await self._run_test(test)
+        recorded = TestRecording.open(mode, test.path, test.unit_test.name, nodeid=test.nodeid)
+        CURRENT_RECORDING.set(recorded)  # this task's context: its runs and model calls
+        outcome = await self._run_test(test)
+        outcome.recording = recorded.summary()
+        try:
+            recorded.write()
+        except OSError as exc:
+            outcome.store_error = f"recording not written to {recorded.path} ({exc})"
+        return outcome
+
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:
         spec, nodeid = test.unit_test, test.nodeid
         OUTPUT_OWNER.set(nodeid)  # what its agent prints or logs is this test's
-        recorded = None
-        if self.settings.record_mode != "off":
-            recorded = TestRecording.open(
-                self.settings.record_mode, test.path, spec.name, nodeid=nodeid
-            )
-            CURRENT_RECORDING.set(recorded)
         models = self.models_for(spec)
         agent = build_agent(
             spec.target,
@@ -389,7 +398,7 @@ class AmigoSession:
             "agent": agent.name,
         }
         runs = await run_all(plan, lambda run: self.progress.ended(run))
-        outcome = TestOutcome(
+        return TestOutcome(
             nodeid=nodeid,
             name=spec.name,
             unit_test_id=stable_id("unit_test", nodeid),
@@ -398,9 +407,6 @@ class AmigoSession:
             models=reported,
             runs=sorted(runs, key=lambda r: r.run_index),
         )
-        if recorded is not None:
-            _write_recording(recorded, outcome)
-        return outcome
 
 
 @dataclass
@@ -434,15 +440,6 @@ class ScheduledTest(Protocol):
 
     unit_test: UnitTest
     checks: list[BoundExpectation]
-
-
-def _write_recording(recorded: TestRecording, outcome: TestOutcome) -> None:
-    """The test's recording file, and how its calls were served, on its outcome."""
-    outcome.recording = recorded.summary()
-    try:
-        recorded.write()
-    except OSError as exc:
-        outcome.store_error = f"recording not written to {recorded.path} ({exc})"
 
 
 def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:

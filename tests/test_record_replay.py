@@ -141,6 +141,8 @@ def test_a_replay_gives_the_recorded_verdicts_with_the_server_stopped(suite: Sui
 
     replayed.assert_outcomes(passed=1)
     assert len(server.requests) == live_calls  # and the server is gone: a call would fail
+    recorded.stdout.fnmatch_lines(["*calls: recorded (12 calls) (--amigo-record-mode)"])
+    replayed.stdout.fnmatch_lines(["*calls: replayed (12 calls) (--amigo-record-mode)"])
     first, again = session_run_id(recorded.stdout.str()), session_run_id(replayed.stdout.str())
     assert first != again
     assert stored(suite, again) == stored(suite, first)

@@ -56,6 +56,8 @@ def summary_lines(
                 f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
                 "(requests per minute, one open conversation per user): queued, not failed"
             )
+        if outcome.recording:
+            lines.append(f"        calls: {outcome.recording} (--amigo-record-mode)")
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
         for name in names:
             values, expectation, passed, seen = _values(outcome, name)
