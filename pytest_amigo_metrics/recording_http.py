@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from .recording import (
 from .redact import redact
 
 SESSION_FILE = "amigo-session.json"
-# Answers that mean "try again": the retry is the call that gets recorded.
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Answers that mean "try again" (401: sign in again): the retry is the call that gets recorded.
+AGAIN_STATUSES = frozenset({401, 408, 429, 500, 502, 503, 504})
 REPLAY_TOKEN = "replayed-no-token"
 _ORGANIZATION = re.compile(r"^(/v1/)[^/]+")
 _BOUNDARY = re.compile(r"boundary=([^\s;]+)")
@@ -75,7 +76,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         except BaseException:
             recording.release(slot)
             raise
-        if live.status_code in TRANSIENT_STATUSES:
+        if live.status_code in AGAIN_STATUSES:
             recording.release(slot)
             return live
         call = HttpCall(
@@ -90,7 +91,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return live
 
     async def aclose(self) -> None:
-        self.session.write()
+        try:
+            self.session.write()
+        except OSError as exc:
+            note = f"Amigo API calls not recorded in {self.session.path}: {exc}"
+            warnings.warn(note, stacklevel=1)
         await self.inner.aclose()
 
 

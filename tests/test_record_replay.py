@@ -507,3 +507,18 @@ def test_new_mode_never_continues_a_replayed_amigo_conversation_live(suite: Suit
     again = suite.pytester.runpytest("--amigo-record-mode", "record", plugins=[fake.plugin()])
     again.assert_outcomes(passed=1)
     suite.pytester.runpytest("--amigo-record-mode", "replay").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("status", [401, 503])
+def test_answers_that_were_retried_are_not_recorded(suite: Suite, status: int) -> None:
+    fake = amigo_project(suite, runs=1)
+    fake.fail("interact-with-conversation", status)  # then it serves normally
+    recorded = suite.pytester.runpytest("--amigo-record-mode", "record", plugins=[fake.plugin()])
+    recorded.assert_outcomes(passed=1)
+    [recording] = recordings(suite.path)
+    statuses = [c["response"]["status"] for c in json.loads(recording.read_text())["http_calls"]]
+    assert status not in statuses and set(statuses) <= {200, 204}
+
+    replayed = suite.pytester.runpytest("--amigo-record-mode", "replay")  # signs in nowhere
+
+    replayed.assert_outcomes(passed=1)
