@@ -13,6 +13,7 @@ from .expectations import Expectation
 from .judge import ActiveMetric, Verdict
 from .limits import CURRENT_LIMITS, MODEL_WAIT
 from .outcomes import MetricOutcome, RunOutcome
+from .recording import CURRENT_RUN
 from .redact import redact
 from .simulator import SimulatedUser
 from .targets import Agent, Chat
@@ -123,6 +124,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     MODEL_WAIT.set(model_waits)
     meter = UsageMeter()
     RUN_USAGE.set(meter)
+    CURRENT_RUN.set(run_index)  # recorded and replayed calls belong to this run
     limits = CURRENT_LIMITS.get()
     limit = limits.settings.conversation_timeout if limits is not None else None
     try:

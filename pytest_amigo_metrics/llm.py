@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import usage
+from . import recording, usage
 from .errors import ModelCallError
 from .limits import CURRENT_LIMITS, model_slot
 from .redact import redact
@@ -71,6 +71,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None  # USD; None: litellm knows no price for the model
+    replayed: bool = False  # served from a recording: no call, no tokens, no cost
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,45 @@ def provider_problem(endpoint: ModelEndpoint) -> str | None:
 
 
 async def complete(
+    endpoint: ModelEndpoint,
+    messages: list[dict[str, str]],
+    *,
+    role: str,
+    retry: RetryPolicy,
+    response_format: type[BaseModel] | None = None,
+    temperature: float | None = 0.0,
+    seed: int | None = None,
+) -> Completion:
+    """One chat completion, replayed from the test's recording or recorded when the record
+    mode says so (recording.py); else live, see _complete_live."""
+    call = recording.model_call(
+        role=role,
+        model=endpoint.model,
+        api_base=endpoint.api_base,
+        messages=messages,
+        temperature=temperature,
+        seed=seed,
+        response_format=response_format_param(response_format) if response_format else None,
+    )
+    if call is not None and (recorded := call.replay()) is not None:
+        replayed = Completion(text=recorded.text, model=recorded.model, replayed=True)
+        usage.record(replayed)  # a call, with no tokens and no cost
+        return replayed
+    completion = await _complete_live(
+        endpoint,
+        messages,
+        role=role,
+        retry=retry,
+        response_format=response_format,
+        temperature=temperature,
+        seed=seed,
+    )
+    if call is not None:
+        call.keep(completion.text, completion.model)
+    return completion
+
+
+async def _complete_live(
     endpoint: ModelEndpoint,
     messages: list[dict[str, str]],
     *,

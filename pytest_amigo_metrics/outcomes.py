@@ -86,6 +86,7 @@ class TestOutcome(BaseModel):
     models: dict[str, str]
     runs: list[RunOutcome]
     store_error: str | None = None  # why its results could not be stored
+    recording: str | None = None  # how record/replay served its calls ("replayed (9 calls)")
 
     @property
     def rate_limit_wait(self) -> float:

@@ -26,6 +26,7 @@ from .loader import LoadedSuite, LocatedMetric
 from .metrics import MetricRegistry
 from .once import once_per_run
 from .outcomes import RunOutcome, TestOutcome
+from .recording import CURRENT_RECORDING, TestRecording
 from .redact import redact
 from .scheduler import Scheduler
 from .settings import Role, Settings
@@ -345,7 +346,7 @@ class AmigoSession:
         """Start every run of the test on the session's loop (once)."""
         if not self.scheduler.started(test.nodeid):
             self.progress.total += self.runs_of(test.unit_test)
-            self.scheduler.start(test.nodeid, lambda: self._run_test(test))
+            self.scheduler.start(test.nodeid, lambda: self._run_recorded(test))
 
     def outcome_of(self, test: ScheduledTest) -> TestOutcome:
         """Wait for the test's runs (the loop drives every other test in flight meanwhile),
@@ -362,6 +363,21 @@ class AmigoSession:
         except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
             reason = f"{type(exc).__name__}: {exc}"
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"
+        return outcome
+
+    async def _run_recorded(self, test: ScheduledTest) -> TestOutcome:
+        """The test's runs, recorded or replayed as --amigo-record-mode says."""
+        mode = self.settings.record_mode
+        if mode == "off":
+            return await self._run_test(test)
+        recorded = TestRecording.open(mode, test.path, test.unit_test.name, nodeid=test.nodeid)
+        CURRENT_RECORDING.set(recorded)  # this task's context: its runs and model calls
+        outcome = await self._run_test(test)
+        outcome.recording = recorded.summary()
+        try:
+            recorded.write()
+        except OSError as exc:
+            outcome.store_error = f"recording not written to {recorded.path} ({exc})"
         return outcome
 
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:

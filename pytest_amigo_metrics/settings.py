@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from .llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
+from .recording import RECORD_MODES, RecordMode
 from .spec import ModelRef
 
 Role = Literal["simulator", "judge", "agent"]
@@ -137,6 +138,12 @@ OPTIONS = [
         None,
         int,
     ),
+    Option(
+        "record_mode",
+        "record and replay model and Amigo API calls: off (live, default), record, replay "
+        "(only from recordings) or new (replay what is recorded, record the rest)",
+        "off",
+    ),
 ]
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
@@ -203,6 +210,7 @@ class Settings:
     store_timeout: float = 30.0
     runs: int | None = None  # --amigo-runs: every test's runs
     judge_samples: int | None = None  # --amigo-judge-samples: every test's judge samples
+    record_mode: RecordMode = "off"
 
     def endpoint_for(self, role: Role, from_yaml: ModelRef | None) -> ModelEndpoint:
         """The model a role uses and where to reach it; with no model anywhere, the built-in
@@ -264,6 +272,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
             "--amigo-judge amigo evaluates metrics kept in the Amigo organization: "
             "add --amigo-backend amigo (or AMIGO_METRICS_BACKEND=amigo)"
         )
+    record_mode = _record_mode(values["record_mode"])
     store = Path(values["store"] or DEFAULT_STORE)
     for option in OPTIONS:
         value = values[option.name]
@@ -316,6 +325,18 @@ def resolve_settings(config: pytest.Config) -> Settings:
         fail_on_regression=_flag(config, "amigo_fail_on_regression", FAIL_ON_REGRESSION_ENV),
         runs=values["runs"],
         judge_samples=values["judge_samples"],
+        record_mode=record_mode,
+    )
+
+
+def _record_mode(value: str) -> RecordMode:
+    for mode in RECORD_MODES:
+        if value.strip().lower() == mode:
+            return mode
+    raise pytest.UsageError(
+        f"--amigo-record-mode / AMIGO_METRICS_RECORD_MODE / ini amigo_record_mode: {value!r} "
+        f"is not one of {', '.join(RECORD_MODES)} (off: live calls; record: call and write "
+        "the recordings; replay: only from recordings; new: replay what exists, record the rest)"
     )
 
 

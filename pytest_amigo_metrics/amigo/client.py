@@ -34,6 +34,7 @@ MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
 # The Retry-After of the last response the current task received: the SDK's errors drop the
 # headers, and the stream retries below honour it.
 _RETRY_AFTER: ContextVar[list[float | None] | None] = ContextVar("amigo_retry_after", default=None)
+REPLAY_CREDENTIALS = AmigoCredentials("0" * 24, "replay", "replay", "0" * 24)
 
 
 def _route(endpoint: Endpoint) -> re.Pattern[str]:
@@ -230,13 +231,26 @@ def _sign_in_failure(exc: BaseException) -> tuple[int | None, str]:
 
 def connect(config: pytest.Config, settings: Settings) -> AmigoAPI:
     """The API as the session's settings, credentials and transport hook say."""
+    replay = settings.record_mode == "replay"
     try:
         credentials = AmigoCredentials.resolve(config)
     except CredentialsError as exc:
-        raise AmigoRunError(str(exc)) from None
-    return AmigoAPI(
+        if not replay:
+            raise AmigoRunError(str(exc)) from None
+        credentials = REPLAY_CREDENTIALS  # a replay calls nobody: CI needs no secret
+    transport = config.hook.pytest_amigo_api_transport(config=config)
+    if settings.record_mode != "off":
+        from ..recording_http import RecordingTransport
+
+        transport = RecordingTransport(transport, settings.record_mode, config.rootpath)
+    api = AmigoAPI(
         credentials,
         retry=settings.retry,
-        transport=config.hook.pytest_amigo_api_transport(config=config),
-        rate_window=settings.rate_window,
+        transport=transport,
+        rate_window=0.0 if replay else settings.rate_window,
     )
+    if replay:
+        from ..recording_http import replay_token
+
+        api.http._token = replay_token()  # the SDK then never signs in
+    return api

@@ -17,6 +17,8 @@ def junit_properties(outcome: TestOutcome) -> list[tuple[str, str]]:
         ("amigo.min_pass_rate", f"{outcome.min_pass_rate:g}"),
     ]
     props += [(f"amigo.model.{role}", model) for role, model in outcome.models.items()]
+    if outcome.recording:
+        props.append(("amigo.recording", outcome.recording))
     if outcome.model_wait:
         props.append(("amigo.model_limit_wait_seconds", f"{outcome.model_wait:.1f}"))
     if outcome.rate_limit_wait:

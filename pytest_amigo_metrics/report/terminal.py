@@ -113,6 +113,8 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
         lines.append(
             f"        low judge agreement (below {percent(LOW_AGREEMENT)}): " + "; ".join(uncertain)
         )
+    if outcome.recording:
+        lines.append(f"        calls: {outcome.recording} (--amigo-record-mode)")
     if details:
         names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
         lines += [_metric_line(outcome, name) for name in names]
