@@ -44,9 +44,14 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     """Serves recorded answers, records live ones, as the record mode says."""
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport | None, mode: RecordMode, rootpath: Path
+        self,
+        inner: httpx.AsyncBaseTransport | None,
+        mode: RecordMode,
+        rootpath: Path,
+        user_id: str | None = None,
     ) -> None:
         self.inner = inner or httpx.AsyncHTTPTransport()
+        self.user_id = user_id  # written as `{user}`: a replay signs in as nobody
         path = rootpath / DIRECTORY / SESSION_FILE
         # `new` makes the metric sync live: a replayed listing of the organization would not
         # match what live calls then find there.
@@ -59,7 +64,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         recording = CURRENT_RECORDING.get()
         run = CURRENT_RUN.get() if recording is not None else 0
         recording = recording or self.session
-        recorded = recorded_request(request, await request.aread())
+        recorded = recorded_request(request, await request.aread(), self.user_id)
         slot, order = recording.take(run, _key(recorded))
         found = recording.loaded.get(slot) if recording.mode in ("replay", "new") else None
         if isinstance(found, HttpCall):
@@ -107,9 +112,14 @@ def replay_token() -> Any:
     return UserSignInWithApiKeyResponse(id_token=REPLAY_TOKEN, expires_at=expires)
 
 
-def recorded_request(request: httpx.Request, body: bytes) -> HttpRequest:
+def recorded_request(
+    request: httpx.Request, body: bytes, user_id: str | None = None
+) -> HttpRequest:
     path = _ORGANIZATION.sub(r"\1{organization}", request.url.path)
-    query = {k: request.url.params.get_list(k) for k in sorted(request.url.params.keys())}
+    query = {
+        k: ["{user}" if user_id and v == user_id else v for v in request.url.params.get_list(k)]
+        for k in sorted(request.url.params.keys())
+    }
     content_type = request.headers.get("content-type", "")
     json_body, text_body = _body(body, content_type)
     return HttpRequest(

@@ -446,10 +446,16 @@ def test_amigo_calls_replay_with_no_call_and_no_credentials(
     [recording] = (suite.path / "__amigo_recordings__" / "amigo.amigo").glob("*.json")
     calls = json.loads(recording.read_text())["http_calls"]
     endpoints = [c["endpoint"] for c in calls if c["run"] == 0]
-    assert endpoints[:2] == ["create-conversation", "interact-with-conversation"]
+    # leftovers of the test user are looked for (and the user written as {user}) first
+    assert endpoints[:3] == [
+        "get-conversations",
+        "create-conversation",
+        "interact-with-conversation",
+    ]
+    assert calls[0]["request"]["query"]["user_id"] == ["{user}"]
     assert {c["run"] for c in calls} == {0, 1}
-    assert calls[0]["request"]["path"] == "/v1/{organization}/conversation/"
-    assert calls[0]["response"]["events"][0]["type"] == "conversation-created"
+    assert calls[1]["request"]["path"] == "/v1/{organization}/conversation/"
+    assert calls[1]["response"]["events"][0]["type"] == "conversation-created"
     session_file = suite.path / "__amigo_recordings__" / "amigo-session.json"
     assert session_file.exists() == bool(backend)  # the metric sync, made outside any test
 

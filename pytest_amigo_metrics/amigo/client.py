@@ -242,7 +242,9 @@ def connect(config: pytest.Config, settings: Settings) -> AmigoAPI:
     if settings.record_mode != "off":
         from ..recording_http import RecordingTransport
 
-        transport = RecordingTransport(transport, settings.record_mode, config.rootpath)
+        transport = RecordingTransport(
+            transport, settings.record_mode, config.rootpath, credentials.user_id
+        )
     api = AmigoAPI(
         credentials,
         retry=settings.retry,
