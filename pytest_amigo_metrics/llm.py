@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -236,22 +237,48 @@ def _is_litellm_request_setup(fn: Callable[..., Any]) -> bool:
 
 
 class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The default executor of the session's loop. litellm.acompletion runs its synchronous
-    request setup (building parameters; for async providers no I/O) in it: run inline, that
-    costs about 1 ms less per call than a thread hop and the contention for the GIL that comes
-    with it. Everything else (DNS lookups, ...) runs in threads as usual."""
+    """The default executor of the session's loop. litellm.acompletion hands its synchronous
+    request setup (building parameters; for async providers no I/O) to it. Run on the loop
+    instead of a thread, a call costs about 1 ms less (no thread hop, no contention for the
+    GIL). The setups run one per turn of the loop, so that each call goes on to send its request
+    before the next setup starts: when every conversation asks at once, the first request leaves
+    after one setup instead of after all of them. Everything else runs in threads as usual."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setups: collections.deque[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
+        self._setups = collections.deque()
+        self._next_setup_scheduled = False
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         if args or kwargs or not _is_litellm_request_setup(fn):
             return super().submit(fn, *args, **kwargs)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         try:
-            future.set_result(fn())
-        except BaseException as exc:  # handed to the awaiting call, as from a thread
-            future.set_exception(exc)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not called from the loop: a thread does it
+            return super().submit(fn)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._setups.append((future, fn))
+        if not self._next_setup_scheduled:
+            self._next_setup_scheduled = True
+            loop.call_soon(self._run_next_setup, loop)
         return future
+
+    def _run_next_setup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._next_setup_scheduled = False
+        while self._setups:
+            future, fn = self._setups.popleft()
+            if future.set_running_or_notify_cancel():  # its call may have been cancelled
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # handed to the awaiting call, as from a thread
+                    future.set_exception(exc)
+                break
+        if self._setups:
+            self._next_setup_scheduled = True
+            loop.call_soon(self._run_next_setup, loop)
 
 
 @contextlib.contextmanager

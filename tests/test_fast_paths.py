@@ -111,6 +111,81 @@ def test_an_error_in_litellm_request_setup_reaches_the_caller(
     assert [inline for inline, _ in executor.submitted] == [True]
 
 
+@pytest.fixture
+def recording_provider() -> Iterator[list[str]]:
+    """`perforder/...` models: their provider notes when litellm's setup calls it ("setup
+    <text>") and when the request goes out ("send <text>"), then answers the text."""
+    litellm = llm.load_litellm()
+    from litellm.llms.custom_llm import CustomLLM
+    from litellm.types.utils import ModelResponse
+
+    events: list[str] = []
+
+    class Recording(CustomLLM):  # type: ignore[misc]
+        def acompletion(self, model: str, messages: list[Any], *a: Any, **k: Any) -> Any:
+            text = messages[-1]["content"]
+            events.append(f"setup {text}")  # called by litellm's synchronous setup
+            return self._send(model, text)
+
+        async def _send(self, model: str, text: str) -> ModelResponse:
+            events.append(f"send {text}")
+            await asyncio.sleep(0.01)
+            return ModelResponse(
+                model=model,
+                choices=[{"index": 0, "message": {"role": "assistant", "content": text}}],
+            )
+
+    providers = list(litellm.custom_provider_map)
+    litellm.custom_provider_map = [
+        *providers,
+        {"provider": "perforder", "custom_handler": Recording()},
+    ]
+    yield events
+    litellm.custom_provider_map = providers
+
+
+async def ask(text: str) -> llm.Completion:
+    return await llm.complete(
+        llm.ModelEndpoint("perforder/model"),
+        [{"role": "user", "content": text}],
+        role="agent",
+        retry=llm.RetryPolicy(attempts=1, base_delay=0),
+    )
+
+
+def test_each_call_sends_its_request_before_the_next_setup(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
+) -> None:
+    """When many conversations ask at once, the first request must not wait for every other
+    call's setup: setups and sends interleave."""
+
+    async def together() -> list[llm.Completion]:
+        return list(await asyncio.gather(*(ask(str(i)) for i in range(3))))
+
+    replies = loop[0].run_until_complete(together())
+    assert [r.text for r in replies] == ["0", "1", "2"]
+    events = recording_provider
+    assert sorted(events) == sorted(f"{what} {i}" for what in ("setup", "send") for i in "012")
+    assert events.index("send 0") < events.index("setup 2")
+
+
+def test_a_call_cancelled_before_its_setup_never_reaches_the_provider(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
+) -> None:
+    async def third_cancelled() -> list[Any]:
+        calls = [asyncio.ensure_future(ask(str(i))) for i in range(3)]
+        await asyncio.sleep(0)  # every call has handed its setup over; none has run
+        calls[2].cancel()
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    event_loop, executor = loop
+    results = event_loop.run_until_complete(third_cancelled())
+    assert [r.text for r in results[:2]] == ["0", "1"]
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert len(executor.submitted) == 3
+    assert "setup 2" not in recording_provider and "send 2" not in recording_provider
+
+
 def test_the_warm_up_call_is_not_seen_by_litellm_callbacks(
     loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor],
 ) -> None:
