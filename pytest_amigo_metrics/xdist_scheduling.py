@@ -17,6 +17,8 @@ from .discovery import matches
 
 
 class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
+    collection: list[str] | None  # LoadScheduling's: the node ids all workers collected
+
     def __init__(self, config: Any, log: Any, patterns: list[str]) -> None:
         super().__init__(config, log)
         self.patterns = patterns
@@ -30,8 +32,9 @@ class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
             return
         # One message per worker with its whole share (xdist's first round would send a few
         # items first: the rest arrive after the worker has started its first runs).
-        self.collection = next(iter(self.node2collection.values()))
-        self.pending[:] = range(len(self.collection))
+        collection: list[str] = list(next(iter(self.node2collection.values())))
+        self.collection = collection
+        self.pending[:] = range(len(collection))
         share, extra = divmod(len(self.pending), len(self.nodes))
         for index, node in enumerate(list(self.nodes)):
             self._send_tests(node, share + (1 if index < extra else 0))
@@ -39,6 +42,6 @@ class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
             node.shutdown()
 
     def _only_suite_items(self) -> bool:
-        collection = next(iter(self.node2collection.values()), [])
-        names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in collection}
+        collected: list[str] = next(iter(self.node2collection.values()), [])
+        names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in collected}
         return bool(names) and all(matches(name, self.patterns) for name in names)
