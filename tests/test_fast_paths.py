@@ -159,31 +159,36 @@ def test_each_call_sends_its_request_before_the_next_setup(
     """When many conversations ask at once, the first request must not wait for every other
     call's setup: setups and sends interleave."""
 
+    calls = [str(i) for i in range(2 * llm.SETUPS_PER_TURN + 1)]
+
     async def together() -> list[llm.Completion]:
-        return list(await asyncio.gather(*(ask(str(i)) for i in range(3))))
+        return list(await asyncio.gather(*(ask(text) for text in calls)))
 
     replies = loop[0].run_until_complete(together())
-    assert [r.text for r in replies] == ["0", "1", "2"]
+    assert [r.text for r in replies] == calls
     events = recording_provider
-    assert sorted(events) == sorted(f"{what} {i}" for what in ("setup", "send") for i in "012")
-    assert events.index("send 0") < events.index("setup 2")
+    assert sorted(events) == sorted(f"{what} {i}" for what in ("setup", "send") for i in calls)
+    assert events.index("send 0") < events.index(f"setup {calls[-1]}")
 
 
 def test_a_call_cancelled_before_its_setup_never_reaches_the_provider(
     loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
 ) -> None:
-    async def third_cancelled() -> list[Any]:
-        calls = [asyncio.ensure_future(ask(str(i))) for i in range(3)]
+    count = 2 * llm.SETUPS_PER_TURN + 1  # the last setup waits for a later turn of the loop
+
+    async def last_cancelled() -> list[Any]:
+        calls = [asyncio.ensure_future(ask(str(i))) for i in range(count)]
         await asyncio.sleep(0)  # every call has handed its setup over; none has run
-        calls[2].cancel()
+        calls[-1].cancel()
         return list(await asyncio.gather(*calls, return_exceptions=True))
 
     event_loop, executor = loop
-    results = event_loop.run_until_complete(third_cancelled())
-    assert [r.text for r in results[:2]] == ["0", "1"]
-    assert isinstance(results[2], asyncio.CancelledError)
-    assert len(executor.submitted) == 3
-    assert "setup 2" not in recording_provider and "send 2" not in recording_provider
+    results = event_loop.run_until_complete(last_cancelled())
+    assert [r.text for r in results[:-1]] == [str(i) for i in range(count - 1)]
+    assert isinstance(results[-1], asyncio.CancelledError)
+    assert len(executor.submitted) == count
+    last = str(count - 1)
+    assert f"setup {last}" not in recording_provider and f"send {last}" not in recording_provider
 
 
 def test_the_warm_up_call_is_not_seen_by_litellm_callbacks(
