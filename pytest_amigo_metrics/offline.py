@@ -17,7 +17,7 @@ def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
     text = respond(model, messages)
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
     completion_tokens = len(text.split())
-    return ModelResponse(
+    response = ModelResponse(
         model=f"offline/{model}",
         choices=[
             {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
@@ -28,6 +28,9 @@ def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     )
+    # Its cost is known: litellm takes a provider's own figure instead of pricing the call.
+    response._hidden_params["response_cost"] = 0.0
+    return response
 
 
 class OfflineProvider(CustomLLM):
@@ -37,7 +40,8 @@ class OfflineProvider(CustomLLM):
     def completion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
-        time.sleep(llm.offline_latency)
+        if model != llm.WARM_UP_MODEL.partition("/")[2]:
+            time.sleep(llm.offline_latency)
         return _response(model, messages)
 
     async def acompletion(

@@ -13,11 +13,28 @@ _PATTERNS = [
 _URL_PASSWORD = re.compile(r"(\b[a-z][\w+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)")
 _SECRET_ENV = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD)")
 MASK = "***"
+_secrets: tuple[dict[bytes, bytes], list[str]] | None = None
+
+
+def _secret_values() -> list[str]:
+    """Values of the environment's secret-looking variables. Reading os.environ decodes every
+    variable (half a millisecond per call); its raw dict is compared instead, and the values
+    are read again only when the environment changed."""
+    global _secrets
+    raw = getattr(os.environ, "_data", None)
+    if _secrets is not None and raw is not None and _secrets[0] == raw:
+        return _secrets[1]
+    values = [
+        value for name, value in os.environ.items() if len(value) >= 8 and _SECRET_ENV.search(name)
+    ]
+    if isinstance(raw, dict):
+        _secrets = (dict(raw), values)
+    return values
 
 
 def redact(text: str) -> str:
-    for name, value in os.environ.items():
-        if len(value) >= 8 and _SECRET_ENV.search(name) and value in text:
+    for value in _secret_values():
+        if value in text:
             text = text.replace(value, MASK)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, text)

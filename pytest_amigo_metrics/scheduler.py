@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
-from .llm import litellm_warnings_silenced
+from .llm import SessionExecutor, litellm_warnings_silenced
 
 T = TypeVar("T")
 POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)
@@ -30,6 +30,7 @@ class Scheduler:
     def __init__(self, limits: Limits, threads: int) -> None:
         self.limits = limits
         self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(SessionExecutor(thread_name_prefix="amigo-loop"))
         # Sync agents run here: daemon threads, so a hung agent never blocks the exit.
         self.executor = DaemonThreadPool(threads)
         self.jobs: dict[str, asyncio.Task[Any]] = {}

@@ -3,8 +3,8 @@
 xdist's `load` mode hands a worker a few items at a time and more as it reports them, which
 suits tests that take CPU. A conversation test waits on model latency instead, and each worker
 runs all the items it holds concurrently; so when every collected item is a simulation unit
-test, the rest of the items are shared out right after xdist's first distribution. Sessions
-that mix in other tests keep xdist's own scheduling.
+test, the items are shared out at once, one message per worker. Sessions that mix in other
+tests keep xdist's own scheduling.
 """
 
 from __future__ import annotations
@@ -17,23 +17,31 @@ from .discovery import matches
 
 
 class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
+    collection: list[str] | None  # LoadScheduling's: the node ids all workers collected
+
     def __init__(self, config: Any, log: Any, patterns: list[str]) -> None:
         super().__init__(config, log)
         self.patterns = patterns
 
     def schedule(self) -> None:
-        first = self.collection is None
-        super().schedule()
-        if not first or not self.pending or not self._only_suite_items():
+        if self.collection is not None or not self._only_suite_items():
+            super().schedule()
             return
+        if not self._check_nodes_have_same_collection():
+            self.log("**Different tests collected, aborting run**")
+            return
+        # One message per worker with its whole share (xdist's first round would send a few
+        # items first: the rest arrive after the worker has started its first runs).
+        collection: list[str] = list(next(iter(self.node2collection.values())))
+        self.collection = collection
+        self.pending[:] = range(len(collection))
         share, extra = divmod(len(self.pending), len(self.nodes))
         for index, node in enumerate(list(self.nodes)):
             self._send_tests(node, share + (1 if index < extra else 0))
-        if not self.pending:
-            for node in self.nodes:
-                node.shutdown()
+        for node in self.nodes:
+            node.shutdown()
 
     def _only_suite_items(self) -> bool:
-        assert self.collection is not None
-        names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in self.collection}
-        return all(matches(name, self.patterns) for name in names)
+        collected: list[str] = next(iter(self.node2collection.values()), [])
+        names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in collected}
+        return bool(names) and all(matches(name, self.patterns) for name in names)

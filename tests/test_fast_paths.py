@@ -1,0 +1,248 @@
+"""The shortcuts taken for speed keep behaviour: litellm's request setup on the session's loop,
+the warm-up call, the import without garbage collection, the cached environment in redaction,
+the zero cost the offline provider states."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pytest_amigo_metrics import llm
+from pytest_amigo_metrics.limits import Limits
+from pytest_amigo_metrics.redact import redact
+from pytest_amigo_metrics.scheduler import Scheduler
+
+
+class RecordingExecutor(llm.SessionExecutor):
+    """The session's executor, noting for each submission whether it ran inline."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted: list[tuple[bool, int]] = []
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        inline = not args and not kwargs and llm._is_litellm_request_setup(fn)
+        self.submitted.append((inline, threading.get_ident()))
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+def loop() -> Iterator[tuple[asyncio.AbstractEventLoop, RecordingExecutor]]:
+    """The session's loop, as the scheduler makes it, with the executor recording."""
+    scheduler = Scheduler(Limits(), threads=1)
+    assert isinstance(scheduler.loop._default_executor, llm.SessionExecutor)  # type: ignore[attr-defined]
+    executor = RecordingExecutor()
+    scheduler.loop.set_default_executor(executor)
+    yield scheduler.loop, executor
+    scheduler.close()
+    executor.shutdown()
+
+
+def call_offline_agent(event_loop: asyncio.AbstractEventLoop, text: str) -> llm.Completion:
+    async def call() -> llm.Completion:
+        reply = await llm.complete(
+            llm.ModelEndpoint("offline/agent"),
+            [{"role": "user", "content": text}],
+            role="agent",
+            retry=llm.RetryPolicy(attempts=1, base_delay=0),
+        )
+        await asyncio.sleep(0.05)  # litellm's success logging runs as its own task
+        return reply
+
+    return event_loop.run_until_complete(call())
+
+
+def test_litellm_request_setup_runs_inline_and_other_work_in_threads(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor],
+) -> None:
+    event_loop, executor = loop
+    reply = call_offline_agent(event_loop, "hello")
+    assert "hello" in reply.text
+    # litellm.acompletion hands its setup to the default executor once per call; if a
+    # litellm release changes how, this fails (the call still works, in a thread).
+    assert [inline for inline, _ in executor.submitted] == [True]
+
+    async def elsewhere() -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, threading.get_ident)
+
+    loop_thread = threading.get_ident()
+    assert event_loop.run_until_complete(elsewhere()) != loop_thread
+    assert executor.submitted[-1] == (False, loop_thread)
+
+
+def test_an_error_in_litellm_request_setup_reaches_the_caller(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor],
+) -> None:
+    litellm = llm.load_litellm()
+    from litellm.llms.custom_llm import CustomLLM
+
+    class FailsInSetup(CustomLLM):  # type: ignore[misc]
+        def acompletion(self, *args: Any, **kwargs: Any) -> Any:  # called by litellm's setup
+            raise ValueError("the provider refused the request")
+
+    providers = list(litellm.custom_provider_map)
+    litellm.custom_provider_map = [
+        *providers,
+        {"provider": "perfsetup", "custom_handler": FailsInSetup()},
+    ]
+
+    async def call() -> None:
+        await llm.complete(
+            llm.ModelEndpoint("perfsetup/model"),
+            [{"role": "user", "content": "hi"}],
+            role="judge",
+            retry=llm.RetryPolicy(attempts=1, base_delay=0),
+        )
+
+    event_loop, executor = loop
+    try:
+        with pytest.raises(llm.ModelCallError, match="the provider refused the request"):
+            event_loop.run_until_complete(call())
+    finally:
+        litellm.custom_provider_map = providers
+    assert [inline for inline, _ in executor.submitted] == [True]
+
+
+@pytest.fixture
+def recording_provider() -> Iterator[list[str]]:
+    """`perforder/...` models: their provider notes when litellm's setup calls it ("setup
+    <text>") and when the request goes out ("send <text>"), then answers the text."""
+    litellm = llm.load_litellm()
+    from litellm.llms.custom_llm import CustomLLM
+    from litellm.types.utils import ModelResponse
+
+    events: list[str] = []
+
+    class Recording(CustomLLM):  # type: ignore[misc]
+        def acompletion(self, model: str, messages: list[Any], *a: Any, **k: Any) -> Any:
+            text = messages[-1]["content"]
+            events.append(f"setup {text}")  # called by litellm's synchronous setup
+            return self._send(model, text)
+
+        async def _send(self, model: str, text: str) -> ModelResponse:
+            events.append(f"send {text}")
+            await asyncio.sleep(0.01)
+            return ModelResponse(
+                model=model,
+                choices=[{"index": 0, "message": {"role": "assistant", "content": text}}],
+            )
+
+    providers = list(litellm.custom_provider_map)
+    litellm.custom_provider_map = [
+        *providers,
+        {"provider": "perforder", "custom_handler": Recording()},
+    ]
+    yield events
+    litellm.custom_provider_map = providers
+
+
+async def ask(text: str) -> llm.Completion:
+    return await llm.complete(
+        llm.ModelEndpoint("perforder/model"),
+        [{"role": "user", "content": text}],
+        role="agent",
+        retry=llm.RetryPolicy(attempts=1, base_delay=0),
+    )
+
+
+def test_each_call_sends_its_request_before_the_next_setup(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
+) -> None:
+    """When many conversations ask at once, the first request must not wait for every other
+    call's setup: setups and sends interleave."""
+
+    calls = [str(i) for i in range(2 * llm.SETUPS_PER_TURN + 1)]
+
+    async def together() -> list[llm.Completion]:
+        return list(await asyncio.gather(*(ask(text) for text in calls)))
+
+    replies = loop[0].run_until_complete(together())
+    assert [r.text for r in replies] == calls
+    events = recording_provider
+    assert sorted(events) == sorted(f"{what} {i}" for what in ("setup", "send") for i in calls)
+    assert events.index("send 0") < events.index(f"setup {calls[-1]}")
+
+
+def test_a_call_cancelled_before_its_setup_never_reaches_the_provider(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
+) -> None:
+    count = 2 * llm.SETUPS_PER_TURN + 1  # the last setup waits for a later turn of the loop
+
+    async def last_cancelled() -> list[Any]:
+        calls = [asyncio.ensure_future(ask(str(i))) for i in range(count)]
+        await asyncio.sleep(0)  # every call has handed its setup over; none has run
+        calls[-1].cancel()
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    event_loop, executor = loop
+    results = event_loop.run_until_complete(last_cancelled())
+    assert [r.text for r in results[:-1]] == [str(i) for i in range(count - 1)]
+    assert isinstance(results[-1], asyncio.CancelledError)
+    assert len(executor.submitted) == count
+    last = str(count - 1)
+    assert f"setup {last}" not in recording_provider and f"send {last}" not in recording_provider
+
+
+def test_the_warm_up_call_is_not_seen_by_litellm_callbacks(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor],
+) -> None:
+    litellm = llm.load_litellm()
+    from litellm.integrations.custom_logger import CustomLogger
+
+    seen: list[str] = []
+
+    class Recorder(CustomLogger):  # type: ignore[misc]
+        async def async_log_success_event(
+            self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
+            seen.append(kwargs["messages"][-1]["content"])
+
+    recorder = Recorder()
+    litellm.callbacks.append(recorder)
+    try:
+        llm._warm_up(litellm)
+        call_offline_agent(loop[0], "a real call")
+    finally:
+        litellm.callbacks.remove(recorder)
+    assert seen == ["a real call"]
+
+
+def test_offline_calls_state_their_zero_cost_to_litellm() -> None:
+    litellm = llm.load_litellm()
+    response = litellm.completion(
+        model="offline/agent", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert response._hidden_params["response_cost"] == 0.0
+    assert litellm.completion_cost(completion_response=response) == 0.0
+    assert response.usage.total_tokens > 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was_after_loading(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with llm._collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_redaction_follows_the_environment_as_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERF_SERVICE_TOKEN", raising=False)
+    assert redact("value one-secret-value") == "value one-secret-value"
+    monkeypatch.setenv("PERF_SERVICE_TOKEN", "one-secret-value")
+    assert redact("value one-secret-value") == "value ***"
+    monkeypatch.setenv("PERF_SERVICE_TOKEN", "another-secret-value")
+    assert redact("one-secret-value, another-secret-value") == "one-secret-value, ***"
+    monkeypatch.delenv("PERF_SERVICE_TOKEN")
+    assert redact("another-secret-value") == "another-secret-value"
