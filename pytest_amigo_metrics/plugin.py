@@ -122,6 +122,7 @@ class ReportHooks:
         if end is None:
             return
         if end.comparison is not None:
+            terminalreporter.ensure_newline()
             terminalreporter.section("amigo baseline")
             for line in comparison_lines(end.comparison, quiet=config.get_verbosity() < 0):
                 terminalreporter.write_line(line, **MARKUP.get(line.split(" ", 1)[0], {}))
@@ -197,6 +198,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     amigo = get_session(config)
     if not amigo.outcomes:
         return
+    terminalreporter.ensure_newline()  # else its first line would follow a blank one
     terminalreporter.section("amigo metrics")
     store = amigo.settings.store_path
     quiet = config.get_verbosity() < 0
