@@ -93,7 +93,7 @@ def run_schema(args: argparse.Namespace) -> int:
 
         sys.stdout.write(report_schema_text())
         return EXIT_OK
-    from .suite_schema import schema_text
+    from .suite.suite_schema import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -403,7 +403,7 @@ COMMANDS: tuple[Command, ...] = (
         name="schema",
         help="print the JSON Schema of suite files (for editors)",
         description="Print the JSON Schema (draft 2020-12) of a YAML suite file, as shipped in "
-        "the package (pytest_amigo_metrics/suite.schema.json). Point your editor at it for "
+        "the package (pytest_amigo_metrics/suite/suite.schema.json). Point your editor at it for "
         "completion, hover help and checks while you type.",
         configure=configure_schema,
         run=run_schema,

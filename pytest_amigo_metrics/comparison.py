@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from .metrics import JudgeValue, format_value
-from .outcomes import TestOutcome
 from .report.model import (
     Comparison,
     MetricComparison,
@@ -21,6 +19,8 @@ from .report.model import (
     TestComparison,
     wilson_interval,
 )
+from .suite.metrics import JudgeValue, format_value
+from .verdicts.outcomes import TestOutcome
 
 EPSILON = 1e-9
 ComparisonStatus = Literal["regressed", "improved", "unchanged", "new", "removed"]

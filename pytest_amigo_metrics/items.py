@@ -9,14 +9,14 @@ import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
 from .errors import AmigoRunError, SpecError
-from .expectations import BoundExpectation
-from .outcomes import TestOutcome
 from .redact import redact
 from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
-from .spec import UnitTest
 from .state import get_session
-from .warnings import warn_empty
+from .suite.expectations import BoundExpectation
+from .suite.spec import UnitTest
+from .suite.warnings import warn_empty
+from .verdicts.outcomes import TestOutcome
 
 
 class SuiteFile(pytest.File):

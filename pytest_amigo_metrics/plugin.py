@@ -10,20 +10,20 @@ from typing import Any
 
 import pytest
 
-from .collection import prepare_items
-from .discovery import matches
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .once import forget
-from .outcomes import TestOutcome
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
+from .runs.xdist_queue import queued_items
 from .session import AmigoSession
 from .settings import add_options, resolve_settings
 from .state import SESSION_KEY, get_session
-from .warnings import near_miss, warn_near_miss
-from .xdist_queue import queued_items
+from .suite.collection import prepare_items
+from .suite.discovery import matches
+from .suite.warnings import near_miss, warn_near_miss
+from .verdicts.outcomes import TestOutcome
 
 RUN_ID_KEY = "amigo_simulation_unit_test_set_run_id"
 STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"red": True}}
@@ -145,7 +145,7 @@ class XdistHooks:
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
             return None  # the user chose a distribution mode: theirs
-        from .xdist_scheduling import SuiteLoadScheduling
+        from .runs.xdist_scheduling import SuiteLoadScheduling
 
         return SuiteLoadScheduling(config, log, get_session(config).settings.file_patterns)
 

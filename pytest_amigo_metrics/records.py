@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .metrics import JudgeValue
-from .spec import MetricValue
+from .suite.metrics import JudgeValue
+from .suite.spec import MetricValue
 
 LOCAL_ORG = "local"
 

@@ -11,30 +11,30 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 
-from . import llm
-from .capture import OUTPUT_OWNER, OutputRouter
-from .catalog import Catalog
-from .discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
 from .errors import AgentError, AmigoRunError, SpecProblem, bounded_repr
-from .execution import Check, Judge, RunPlan, run_all
-from .expectations import BoundExpectation
 from .ids import stable_id
-from .judge import ActiveMetric, LocalJudge
-from .limits import Limits, LimitSettings
-from .llm import ModelEndpoint, provider_problem
-from .loader import LoadedSuite, LocatedMetric
-from .metrics import MetricRegistry
+from .models import llm
+from .models.llm import ModelEndpoint, provider_problem
+from .models.recording import CURRENT_RECORDING, TestRecording
 from .once import once_per_run
-from .outcomes import RunOutcome, TestOutcome
-from .recording import CURRENT_RECORDING, TestRecording
 from .redact import redact
-from .scheduler import Scheduler
+from .runs.capture import OUTPUT_OWNER, OutputRouter
+from .runs.execution import Check, Judge, RunPlan, run_all
+from .runs.limits import Limits, LimitSettings
+from .runs.scheduler import Scheduler
+from .runs.simulator import SimulatedUser
 from .settings import Role, Settings
-from .simulator import SimulatedUser
-from .spec import UnitTest, as_model_ref
 from .store import MetricTypeChanged, Registration, Store, StoreError
+from .suite.catalog import Catalog
+from .suite.discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
+from .suite.expectations import BoundExpectation
+from .suite.loader import LoadedSuite, LocatedMetric
+from .suite.metrics import MetricRegistry
+from .suite.spec import UnitTest, as_model_ref
 from .targets import build_agent
 from .targets.python_callable import import_callable
+from .verdicts.judge import ActiveMetric, LocalJudge
+from .verdicts.outcomes import RunOutcome, TestOutcome
 
 if TYPE_CHECKING:
     from .amigo.client import AmigoAPI

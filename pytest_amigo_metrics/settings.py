@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 import pytest
 
-from .llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
-from .recording import RECORD_MODES, RecordMode
-from .spec import ModelRef
+from .models.llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
+from .models.recording import RECORD_MODES, RecordMode
+from .suite.spec import ModelRef
 
 Role = Literal["simulator", "judge", "agent"]
 DEFAULT_STORE = ".amigo-metrics/results.sqlite3"

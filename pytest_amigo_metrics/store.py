@@ -20,8 +20,6 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from .ids import new_id
-from .metrics import metric_id_for, version_fingerprint
-from .outcomes import RunOutcome, TestOutcome
 from .records import (
     LOCAL_ORG,
     LOCAL_USER,
@@ -33,7 +31,9 @@ from .records import (
     Tag,
 )
 from .report.model import OutcomeCounts, SessionRun
-from .spec import MetricSpec, MetricValue
+from .suite.metrics import metric_id_for, version_fingerprint
+from .suite.spec import MetricSpec, MetricValue
+from .verdicts.outcomes import RunOutcome, TestOutcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metrics (

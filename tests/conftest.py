@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_amigo_metrics.llm import load_litellm
+from pytest_amigo_metrics.models.llm import load_litellm
 
 # In-process pytester runs restore sys.modules afterwards; importing litellm here, once, keeps
 # it (and what it imports) out of that churn.

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from conftest import Suite
-from pytest_amigo_metrics.outcomes import TestOutcome
+from pytest_amigo_metrics.verdicts.outcomes import TestOutcome
 
 INJECTION = (
     "Fine. Done. </script><script>document.title='pwned'</script>"

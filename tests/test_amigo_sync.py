@@ -10,8 +10,8 @@ pytest.importorskip("amigo_sdk")
 
 from pytest_amigo_metrics.amigo import sync
 from pytest_amigo_metrics.amigo.client import AmigoAPI
-from pytest_amigo_metrics.llm import RetryPolicy
-from pytest_amigo_metrics.spec import MetricSpec
+from pytest_amigo_metrics.models.llm import RetryPolicy
+from pytest_amigo_metrics.suite.spec import MetricSpec
 from pytest_amigo_metrics.testing import FakeAmigoAPI
 
 EMPATHY = MetricSpec.model_validate(

@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_amigo_metrics.catalog import Blocked, Catalog
 from pytest_amigo_metrics.errors import SpecError
-from pytest_amigo_metrics.loader import LoadedSuite
+from pytest_amigo_metrics.suite.catalog import Blocked, Catalog
+from pytest_amigo_metrics.suite.loader import LoadedSuite
 
 SUITE: dict[str, Any] = {
     "defaults": {"target": {"python": "agent:respond"}, "max_turns": 4, "runs": 2},

@@ -16,8 +16,8 @@ import yaml
 from conftest import METRICS, TEST_TEMPLATE, Suite, expectation_lines
 from pytest_amigo_metrics.cli import Problem
 from pytest_amigo_metrics.errors import SpecError
-from pytest_amigo_metrics.loader import load_suite
-from pytest_amigo_metrics.suite_schema import (
+from pytest_amigo_metrics.suite.loader import load_suite
+from pytest_amigo_metrics.suite.suite_schema import (
     FIELD_DESCRIPTIONS,
     schema_text,
     shipped_schema_path,
@@ -26,7 +26,7 @@ from pytest_amigo_metrics.suite_schema import (
 )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-REGENERATE = "python -m pytest_amigo_metrics schema > pytest_amigo_metrics/suite.schema.json"
+REGENERATE = "python -m pytest_amigo_metrics schema > pytest_amigo_metrics/suite/suite.schema.json"
 
 
 def cli(suite: Suite, *args: str) -> pytest.RunResult:
@@ -269,7 +269,7 @@ def errors(document: Any) -> list[str]:
 
 def test_shipped_schema_is_the_generated_one() -> None:
     assert shipped_schema_path().read_text(encoding="utf-8") == schema_text(), (
-        f"pytest_amigo_metrics/suite.schema.json is out of date: run `{REGENERATE}`"
+        f"pytest_amigo_metrics/suite/suite.schema.json is out of date: run `{REGENERATE}`"
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_amigo_metrics.expectations import ExpectationError, parse_expectation
-from pytest_amigo_metrics.spec import (
+from pytest_amigo_metrics.suite.expectations import ExpectationError, parse_expectation
+from pytest_amigo_metrics.suite.spec import (
     BooleanMetricValue,
     CategoricalMetricValue,
     NumericalMetricValue,

@@ -36,7 +36,7 @@ from amigo_sdk.generated.model import (
 from pytest_amigo_metrics.amigo.client import AmigoAPI
 from pytest_amigo_metrics.amigo.errors import AmigoAPIError
 from pytest_amigo_metrics.amigo.metric_resource import with_tags
-from pytest_amigo_metrics.llm import RetryPolicy
+from pytest_amigo_metrics.models.llm import RetryPolicy
 from pytest_amigo_metrics.testing import FakeAmigoAPI
 
 TEXT = CreateConversationParametersQuery(response_format="text")  # type: ignore[arg-type]

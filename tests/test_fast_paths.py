@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from pytest_amigo_metrics import llm
-from pytest_amigo_metrics.limits import Limits
 from pytest_amigo_metrics.redact import redact
-from pytest_amigo_metrics.scheduler import Scheduler
+from pytest_amigo_metrics.runs.limits import Limits
+from pytest_amigo_metrics.runs.scheduler import Scheduler
 
 
 class RecordingExecutor(llm.SessionExecutor):

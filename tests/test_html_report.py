@@ -18,7 +18,6 @@ from html_suite import (
 )
 
 from conftest import Suite
-from pytest_amigo_metrics.outcomes import TestOutcome, Usage
 from pytest_amigo_metrics.report.chart import Point, chart_svg, thresholds
 from pytest_amigo_metrics.report.html import render_html
 from pytest_amigo_metrics.report.model import (
@@ -28,6 +27,7 @@ from pytest_amigo_metrics.report.model import (
     TestComparison,
     build_report,
 )
+from pytest_amigo_metrics.verdicts.outcomes import TestOutcome, Usage
 
 STARTED = datetime(2026, 12, 1, 16, 0, tzinfo=timezone.utc)
 

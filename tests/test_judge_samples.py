@@ -9,14 +9,14 @@ import pytest
 from junit_props import junit_properties
 
 from conftest import Suite
-from pytest_amigo_metrics.judge_samples import combine
-from pytest_amigo_metrics.metrics import JudgeValue
-from pytest_amigo_metrics.spec import (
+from pytest_amigo_metrics.suite.metrics import JudgeValue
+from pytest_amigo_metrics.suite.spec import (
     BooleanMetricValue,
     CategoricalMetricValue,
     MetricValue,
     NumericalMetricValue,
 )
+from pytest_amigo_metrics.verdicts.judge_samples import combine
 
 BOOLEAN = BooleanMetricValue(type="boolean")
 OUTCOME = CategoricalMetricValue(type="categorical", categories=["resolved", "escalated"])

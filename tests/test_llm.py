@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from pytest_amigo_metrics.llm import RetryPolicy, load_litellm, retry_after
+from pytest_amigo_metrics.models.llm import RetryPolicy, load_litellm, retry_after
 
 
 def test_backoff_doubles_and_is_capped() -> None:

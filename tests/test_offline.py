@@ -8,11 +8,11 @@ import json
 import pytest
 
 from conftest import Suite
-from pytest_amigo_metrics.judge import ActiveMetric, evaluate
-from pytest_amigo_metrics.llm import ModelEndpoint, RetryPolicy, complete
-from pytest_amigo_metrics.offline_logic import judge, simulate_user
-from pytest_amigo_metrics.spec import MetricSpec
-from pytest_amigo_metrics.transcript import Transcript
+from pytest_amigo_metrics.models.llm import ModelEndpoint, RetryPolicy, complete
+from pytest_amigo_metrics.models.offline_logic import judge, simulate_user
+from pytest_amigo_metrics.runs.transcript import Transcript
+from pytest_amigo_metrics.suite.spec import MetricSpec
+from pytest_amigo_metrics.verdicts.judge import ActiveMetric, evaluate
 
 NO_WAIT = RetryPolicy(attempts=1, base_delay=0)
 

@@ -12,7 +12,7 @@ import pytest
 from openai_server import openai_server
 
 from conftest import Suite
-from pytest_amigo_metrics.recording import recording_path
+from pytest_amigo_metrics.models.recording import recording_path
 
 API_KEY = "sk-test-" + "k3y" * 8  # the provider key the session runs with
 SERVICE_TOKEN = "s3rvice-t0ken-value"  # a secret-looking environment value

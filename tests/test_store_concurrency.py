@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 
 from pytest_amigo_metrics.ids import new_id
-from pytest_amigo_metrics.llm import RetryPolicy
-from pytest_amigo_metrics.loader import LocatedMetric
+from pytest_amigo_metrics.models.llm import RetryPolicy
 from pytest_amigo_metrics.once import forget
 from pytest_amigo_metrics.session import AmigoSession
 from pytest_amigo_metrics.settings import Settings
-from pytest_amigo_metrics.spec import MetricSpec
 from pytest_amigo_metrics.store import Store
+from pytest_amigo_metrics.suite.loader import LocatedMetric
+from pytest_amigo_metrics.suite.spec import MetricSpec
 
 OPEN_AND_REGISTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pytest_amigo_metrics.spec import MetricSpec
+    from pytest_amigo_metrics.suite.spec import MetricSpec
     from pytest_amigo_metrics.store import Store
 
     store, go = Path(sys.argv[1]), Path(sys.argv[2])

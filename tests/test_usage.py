@@ -10,9 +10,9 @@ from junit_props import junit_properties
 from openai_server import openai_server
 
 from conftest import Suite
-from pytest_amigo_metrics.llm import Completion, load_litellm
-from pytest_amigo_metrics.outcomes import Usage
-from pytest_amigo_metrics.usage import UsageMeter
+from pytest_amigo_metrics.models.llm import Completion, load_litellm
+from pytest_amigo_metrics.models.usage import UsageMeter
+from pytest_amigo_metrics.verdicts.outcomes import Usage
 
 GOOD = json.dumps({"value": 9, "justification": "Warm.", "references": []})
 

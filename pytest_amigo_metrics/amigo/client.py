@@ -21,7 +21,7 @@ from amigo_sdk.http_client import AmigoAsyncHttpClient
 from amigo_sdk.resources.conversation import AsyncConversationResource
 
 from ..errors import AmigoRunError
-from ..llm import RetryPolicy
+from ..models.llm import RetryPolicy
 from ..settings import Settings
 from .credentials import AmigoCredentials, CredentialsError
 from .endpoints import ENDPOINTS, Endpoint
@@ -240,7 +240,7 @@ def connect(config: pytest.Config, settings: Settings) -> AmigoAPI:
         credentials = REPLAY_CREDENTIALS  # a replay calls nobody: CI needs no secret
     transport = config.hook.pytest_amigo_api_transport(config=config)
     if settings.record_mode != "off":
-        from ..recording_http import RecordingTransport
+        from ..models.recording_http import RecordingTransport
 
         transport = RecordingTransport(
             transport, settings.record_mode, config.rootpath, credentials.user_id
@@ -252,7 +252,7 @@ def connect(config: pytest.Config, settings: Settings) -> AmigoAPI:
         rate_window=0.0 if replay else settings.rate_window,
     )
     if replay:
-        from ..recording_http import replay_token
+        from ..models.recording_http import replay_token
 
         api.http._token = replay_token()  # the SDK then never signs in
     return api

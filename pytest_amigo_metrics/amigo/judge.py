@@ -13,9 +13,9 @@ from amigo_sdk.generated.model import (
 )
 
 from ..errors import JudgeOutputError
-from ..judge import ActiveMetric, Verdict
-from ..metrics import value_problem
-from ..transcript import Transcript
+from ..runs.transcript import Transcript
+from ..suite.metrics import value_problem
+from ..verdicts.judge import ActiveMetric, Verdict
 from .client import AmigoAPI
 
 JUDGE_NAME = "amigo-api"

@@ -31,7 +31,7 @@ from amigo_sdk.generated.model import (
 from amigo_sdk.http_client import AmigoAsyncHttpClient
 from pydantic import BaseModel, Field, TypeAdapter
 
-from ..spec import TagStr
+from ..suite.spec import TagStr
 
 B = TypeVar("B", bound=BaseModel)
 # The generated models type tag keys as RootModels, which pydantic cannot hash (amigo-sdk 2.5):

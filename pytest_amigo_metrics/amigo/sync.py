@@ -17,9 +17,9 @@ from amigo_sdk.generated.model import (
 )
 
 from ..errors import SpecProblem
-from ..metrics import MetricRegistry
-from ..spec import MetricSpec
 from ..store import Registration
+from ..suite.metrics import MetricRegistry
+from ..suite.spec import MetricSpec
 from .client import AmigoAPI
 from .errors import AmigoAPIError
 from .metric_resource import with_tags

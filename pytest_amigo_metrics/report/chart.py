@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from ..metrics import JudgeValue, format_value
+from ..suite.metrics import JudgeValue, format_value
 
 WIDTH, HEIGHT = 360, 150
 LEFT, RIGHT, TOP, BOTTOM = 44, 14, 14, 34

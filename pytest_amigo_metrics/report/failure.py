@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from ..llm import is_offline
-from ..metrics import format_value
-from ..outcomes import MetricOutcome, RunOutcome, TestOutcome
+from ..models.llm import is_offline
+from ..suite.metrics import format_value
+from ..verdicts.outcomes import MetricOutcome, RunOutcome, TestOutcome
 
 
 def _percent(rate: float) -> str:

@@ -13,8 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..metrics import format_value
 from ..redact import redact
+from ..suite.metrics import format_value
 from .chart import Point, chart_svg, numeric
 from .html_comparison import comparison_section
 from .html_text import anchor, cost, duration, plural, text, tokens, usage_sentence, when

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from html import escape
 
-from ..outcomes import Usage
+from ..verdicts.outcomes import Usage
 
 _UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..judge_samples import is_low
-from ..metrics import format_value
-from ..outcomes import RunOutcome, TestOutcome, Usage
+from ..suite.metrics import format_value
+from ..verdicts.judge_samples import is_low
+from ..verdicts.outcomes import RunOutcome, TestOutcome, Usage
 from .model import pass_rate_of
 from .terminal import low_agreement
 

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from ..metrics import JudgeValue
-from ..outcomes import MetricOutcome, RunOutcome, Status, TestOutcome, Usage
-from ..transcript import EndReason, Role
+from ..runs.transcript import EndReason, Role
+from ..suite.metrics import JudgeValue
+from ..verdicts.outcomes import MetricOutcome, RunOutcome, Status, TestOutcome, Usage
 
 REPORT_FORMAT = 1
 MetricType = Literal["boolean", "numerical", "categorical"]
@@ -291,7 +291,7 @@ def reported_test(outcome: TestOutcome) -> ReportedTest:
 def build_report(
     run: SessionRun, outcomes: list[TestOutcome], comparison: Comparison | None = None
 ) -> SessionReport:
-    from ..llm import is_offline
+    from ..models.llm import is_offline
 
     return SessionReport(
         run=run,

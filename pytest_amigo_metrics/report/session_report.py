@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from ..comparison import compare
-from ..outcomes import TestOutcome
 from ..redact import redact
 from ..session import AmigoSession
 from ..settings import Settings
 from ..state import get_session
 from ..store import ORIGIN_PYTEST, RunNotFound, Store
+from ..verdicts.outcomes import TestOutcome
 from .model import Comparison, OutcomeCounts, SessionReport, SessionRun, build_report
 
 # Settings that change how fast a session runs or where it writes, not what it measures.

@@ -7,10 +7,10 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from ..judge_samples import LOW_AGREEMENT, is_low
-from ..llm import is_offline
-from ..metrics import format_value
-from ..outcomes import TestOutcome, Usage
+from ..models.llm import is_offline
+from ..suite.metrics import format_value
+from ..verdicts.judge_samples import LOW_AGREEMENT, is_low
+from ..verdicts.outcomes import TestOutcome, Usage
 from .model import pass_rate_of
 
 OFFLINE_LABEL = "offline provider: deterministic heuristics, not a real model's judgement"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..llm import ModelEndpoint, RetryPolicy
-from ..spec import TargetSpec
+from ..models.llm import ModelEndpoint, RetryPolicy
+from ..suite.spec import TargetSpec
 from .base import Agent, Chat, StatelessAgent
 from .litellm_model import LiteLLMAgent
 from .python_callable import PythonAgent

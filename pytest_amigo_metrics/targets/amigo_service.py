@@ -23,8 +23,8 @@ from ..amigo.finishing import finish_conversation, finish_leftovers
 from ..amigo.rate_limits import note_wait
 from ..errors import AmigoRunError
 from ..ids import new_id
-from ..spec import AmigoTargetSpec
-from ..transcript import Message, Transcript
+from ..runs.transcript import Message, Transcript
+from ..suite.spec import AmigoTargetSpec
 from .base import Chat
 
 NO_ACTION_EVENTS = "^$"  # the agent's intermediate actions are not needed here

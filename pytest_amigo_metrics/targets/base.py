@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from ..transcript import Transcript
+from ..runs.transcript import Transcript
 
 
 class Chat(Protocol):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..llm import ModelEndpoint, RetryPolicy, complete
-from ..transcript import Transcript
+from ..models.llm import ModelEndpoint, RetryPolicy, complete
+from ..runs.transcript import Transcript
 from .base import StatelessAgent
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AgentError
-from ..limits import AGENT_THREADS
-from ..transcript import Transcript
+from ..runs.limits import AGENT_THREADS
+from ..runs.transcript import Transcript
 from .base import StatelessAgent
 
 

@@ -30,8 +30,8 @@ from amigo_sdk.generated.model import (
 from amigo_sdk.generated.model import Metric as SearchedMetric
 from pydantic import TypeAdapter
 
-from ..metrics import value_problem
-from ..spec import MetricValue
+from ..suite.metrics import value_problem
+from ..suite.spec import MetricValue
 from ._http import (
     APIError,
     json_response,

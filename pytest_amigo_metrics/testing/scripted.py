@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..file_lock import locked
-from ..llm import load_litellm
+from ..models.llm import load_litellm
 
 PROVIDER = "scripted"
 

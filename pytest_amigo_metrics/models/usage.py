@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .outcomes import Usage
+from ..verdicts.outcomes import Usage
 
 
 class Metered(Protocol):

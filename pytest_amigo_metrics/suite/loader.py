@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import SpecError, SpecProblem, bounded_repr
+from ..errors import SpecError, SpecProblem, bounded_repr
 from .spec import (
     DEFAULT_MAX_TURNS,
     DEFAULT_MIN_PASS_RATE,

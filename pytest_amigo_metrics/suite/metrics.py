@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SpecProblem, bounded_repr, shown_path
-from .ids import stable_id
+from ..errors import SpecProblem, bounded_repr, shown_path
+from ..ids import stable_id
 from .loader import LocatedMetric
 from .spec import (
     BooleanMetricValue,

@@ -13,7 +13,7 @@ from typing import Any
 
 from xdist.scheduler import LoadScheduling
 
-from .discovery import matches
+from ..suite.discovery import matches
 
 
 class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]

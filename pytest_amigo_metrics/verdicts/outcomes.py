@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .metrics import JudgeValue
-from .transcript import EndReason, Message
+from ..runs.transcript import EndReason, Message
+from ..suite.metrics import JudgeValue
 
 Status = Literal["passed", "failed", "error"]
 

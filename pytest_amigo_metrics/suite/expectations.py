@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import bounded_repr
+from ..errors import bounded_repr
 from .metrics import JudgeValue, format_value
 from .spec import (
     BooleanMetricValue,

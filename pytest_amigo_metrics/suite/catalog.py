@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SpecError, SpecProblem, bounded_repr
+from ..errors import SpecError, SpecProblem, bounded_repr
 from .expectations import BoundExpectation, ExpectationError, parse_expectation
 from .loader import LoadedSuite, LocatedMetric, load_suite
 from .metrics import MetricRegistry

@@ -14,8 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .metrics import JudgeValue
-from .spec import BooleanMetricValue, CategoricalMetricValue, MetricValue, NumericalMetricValue
+from ..suite.metrics import JudgeValue
+from ..suite.spec import (
+    BooleanMetricValue,
+    CategoricalMetricValue,
+    MetricValue,
+    NumericalMetricValue,
+)
 
 # Below this share of agreeing samples, reports flag the verdict as uncertain.
 LOW_AGREEMENT = 0.8

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ModelCallError
-from .llm import ModelEndpoint, RetryPolicy
-from .spec import Persona, Scenario
-from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
+from ..errors import ModelCallError
+from ..models.llm import ModelEndpoint, RetryPolicy
+from ..models.structured import InvalidAnswer, StructuredAnswerError, ask_structured
+from ..suite.spec import Persona, Scenario
 from .transcript import Transcript
 
 Action = Literal["send", "objective_reached", "abandoned"]

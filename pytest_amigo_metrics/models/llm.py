@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ..errors import ModelCallError
+from ..redact import redact
+from ..runs.limits import CURRENT_LIMITS, model_slot
 from . import recording, usage
-from .errors import ModelCallError
-from .limits import CURRENT_LIMITS, model_slot
-from .redact import redact
 
 T = TypeVar("T")
 OFFLINE_PROVIDER = "offline"

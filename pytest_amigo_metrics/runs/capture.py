@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TextIO
 
-from .redact import redact
+from ..redact import redact
 
 # The node id of the test whose run the current task or agent thread belongs to.
 OUTPUT_OWNER: ContextVar[str | None] = ContextVar("amigo_output_owner", default=None)

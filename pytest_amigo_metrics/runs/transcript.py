@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .ids import new_id
+from ..ids import new_id
 
 Role = Literal["user", "agent"]
 EndReason = Literal[

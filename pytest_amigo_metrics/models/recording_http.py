@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from .errors import AmigoRunError
+from ..errors import AmigoRunError
+from ..redact import redact
 from .recording import (
     CURRENT_RECORDING,
     CURRENT_RUN,
@@ -30,7 +31,6 @@ from .recording import (
     RecordMode,
     TestRecording,
 )
-from .redact import redact
 
 SESSION_FILE = "amigo-session.json"
 # Answers that mean "try again" (401: sign in again): the retry is the call that gets recorded.
@@ -190,7 +190,7 @@ def _response(recorded: HttpResponse, request: httpx.Request) -> httpx.Response:
 
 
 def _endpoint_name(request: httpx.Request) -> str | None:
-    from .amigo.client import endpoint_for
+    from ..amigo.client import endpoint_for
 
     endpoint = endpoint_for(request.method, request.url.path)
     return endpoint.name if endpoint is not None else None

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ..errors import SpecProblem, shown_path
+from ..items import SimulationItem
+from ..session import AmigoSession
 from .catalog import Blocked
-from .errors import SpecProblem, shown_path
-from .items import SimulationItem
-from .session import AmigoSession
 
 
 def prepare_items(

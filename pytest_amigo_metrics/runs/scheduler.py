@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ..models.llm import SessionExecutor, litellm_warnings_silenced
 from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
-from .llm import SessionExecutor, litellm_warnings_silenced
 
 T = TypeVar("T")
 POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import ModelCallError, bounded_repr
-from .redact import redact
+from ..errors import ModelCallError, bounded_repr
+from ..redact import redact
 
 RecordMode = Literal["off", "record", "replay", "new"]
 RECORD_MODES: tuple[RecordMode, ...] = ("off", "record", "replay", "new")

@@ -7,18 +7,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .amigo.rate_limits import RATE_LIMIT_WAIT
-from .errors import AmigoRunError
-from .expectations import Expectation
-from .judge import ActiveMetric, Verdict
+from ..amigo.rate_limits import RATE_LIMIT_WAIT
+from ..errors import AmigoRunError
+from ..models.recording import CURRENT_RUN
+from ..models.usage import RUN_USAGE, UsageMeter
+from ..redact import redact
+from ..suite.expectations import Expectation
+from ..targets import Agent, Chat
+from ..verdicts.judge import ActiveMetric, Verdict
+from ..verdicts.outcomes import MetricOutcome, RunOutcome
 from .limits import CURRENT_LIMITS, MODEL_WAIT
-from .outcomes import MetricOutcome, RunOutcome
-from .recording import CURRENT_RUN
-from .redact import redact
 from .simulator import SimulatedUser
-from .targets import Agent, Chat
 from .transcript import EndReason, Transcript
-from .usage import RUN_USAGE, UsageMeter
 
 
 @dataclass(frozen=True)

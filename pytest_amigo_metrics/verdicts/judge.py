@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, create_model
 
-from .errors import AmigoRunError, JudgeOutputError
+from ..errors import AmigoRunError, JudgeOutputError
+from ..models.llm import ModelEndpoint, RetryPolicy
+from ..models.structured import InvalidAnswer, StructuredAnswerError, ask_structured
+from ..runs.transcript import Transcript
+from ..suite.metrics import JudgeValue, describe_value_space, value_problem
+from ..suite.spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
 from .judge_samples import SAMPLE_TEMPERATURE, combine
-from .llm import ModelEndpoint, RetryPolicy
-from .metrics import JudgeValue, describe_value_space, value_problem
-from .spec import BooleanMetricValue, CategoricalMetricValue, MetricSpec, MetricValue
-from .structured import InvalidAnswer, StructuredAnswerError, ask_structured
-from .transcript import Transcript
 
 SYSTEM_PROMPT = """You evaluate a conversation between a user and an AI agent against one metric.
 Read the metric's description and notes, then the conversation (each message has an id).

@@ -1,0 +1,1 @@
+"""Model calls: the litellm gateway, structured answers, the offline provider, record and replay."""

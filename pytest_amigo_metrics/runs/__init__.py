@@ -1,0 +1,1 @@
+"""Runs: the session's scheduler and limits, one conversation, the simulated user, capture."""

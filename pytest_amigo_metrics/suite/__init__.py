@@ -1,0 +1,1 @@
+"""Suite files: YAML with lines, the format's models, discovery, the metrics catalog, collection."""

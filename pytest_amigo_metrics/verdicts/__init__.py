@@ -1,0 +1,1 @@
+"""Verdicts: the judge, judge samples, and the outcomes of a test."""
