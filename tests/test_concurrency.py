@@ -74,9 +74,11 @@ def test_a_limit_of_one_runs_the_calls_one_after_another(suite: Suite, limit: st
 
 def test_exitfirst_stops_and_no_model_call_starts_after_the_stop(suite: Suite) -> None:
     suite.standard()
-    suite.unit_test(file="a.amigo.yaml", name="fails first")
+    # the first test's one-turn conversation reaches the judge first, and gets the bad answer
+    suite.unit_test(file="a.amigo.yaml", name="fails first", script='["Hi."]')
+    longer = '["I forgot my password.", "It is sam@example.com.", "Done?", "Thanks."]'
     for index in range(4):
-        suite.unit_test(file=f"b{index}.amigo.yaml", name=f"later {index}", runs=2)
+        suite.unit_test(file=f"b{index}.amigo.yaml", name=f"later {index}", runs=2, script=longer)
     slow = {**SLOW_GOOD, "sleep": 1.0}
     suite.scripted({"judge": [BAD, slow]})
     suite.write("conftest.py", (suite.path / "conftest.py").read_text() + REPORT_TIMES)
@@ -86,7 +88,8 @@ def test_exitfirst_stops_and_no_model_call_starts_after_the_stop(suite: Suite) -
     stop = next(r["at"] for r in reports if r["failed"])
     calls = judge_calls(suite)
     assert calls, "the judge was called"
-    assert all(c["started"] <= stop for c in calls), "no call started after the stop"
+    late = [c for c in calls if c["started"] > stop]
+    assert not late, f"no call started after the stop at {stop}: {late}"
     stored = suite.rows("SELECT DISTINCT unit_test_id FROM evaluation_results")
     assert len(stored) == 1, "only the reported test's results are stored"
     assert "later" not in result.stdout.str().split("amigo metrics")[1]
@@ -272,7 +275,7 @@ def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(suite: Suit
 
 
 def test_a_long_wait_shows_progress(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_amigo_metrics import scheduler
+    from pytest_amigo_metrics.runs import scheduler
 
     monkeypatch.setattr(scheduler, "TICK", 0.3)
     suite.standard()

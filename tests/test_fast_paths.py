@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_amigo_metrics import llm
+from pytest_amigo_metrics.models import llm
 from pytest_amigo_metrics.redact import redact
 from pytest_amigo_metrics.runs.limits import Limits
 from pytest_amigo_metrics.runs.scheduler import Scheduler

@@ -80,6 +80,9 @@ class Limits:
     settings: LimitSettings = field(default_factory=LimitSettings)
     _models: dict[tuple[str, str | None], ModelGate] = field(default_factory=dict)
     _conversations: asyncio.Semaphore | None = None
+    # Set when the session stops (-x, --maxfail, Ctrl-C): no model call starts after that,
+    # even in a task whose cancellation asyncio lost (wait_for on Python < 3.12).
+    stopped: bool = False
 
     def model(self, model: str, api_base: str | None = None) -> ModelGate:
         key = (model, api_base)
@@ -120,6 +123,10 @@ async def model_slot(model: str, api_base: str | None) -> AsyncIterator[ModelGat
     if limits is None:
         yield None
         return
+    if limits.stopped:
+        raise asyncio.CancelledError("the session stopped")
     gate = limits.model(model, api_base)
     async with gate.slot():
+        if limits.stopped:  # stopped while this call waited for its slot
+            raise asyncio.CancelledError("the session stopped")
         yield gate

@@ -21,6 +21,7 @@ from ..models.llm import SessionExecutor, litellm_warnings_silenced
 from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
 
 T = TypeVar("T")
+RECANCEL = 0.05  # seconds between cancellations of what is left at the end
 POLL = 0.05  # seconds between looks for newly assigned items while waiting (xdist)
 CLOSE_TIMEOUT = 2.0  # seconds cancelled tasks get to finish when the session closes
 TICK = 5.0  # seconds between progress lines while an item waits
@@ -88,6 +89,7 @@ class Scheduler:
 
     def close(self) -> None:
         """Cancel what never got reported, close the loop; threads are left to the exit."""
+        self.limits.stopped = True
         with litellm_warnings_silenced():
             _shutdown(self.loop)
         self.executor.shutdown(wait=False)
@@ -98,12 +100,17 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
     """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker too)."""
 
     async def cancel_the_rest() -> None:
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            # Bounded: some litellm releases' logging worker swallows its cancellation.
-            await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
+        # Cancelled again until done: asyncio.wait_for before Python 3.12 loses a cancellation
+        # that arrives as its inner work finishes. Bounded: some litellm releases' logging
+        # worker swallows every cancellation.
+        deadline = loop.time() + CLOSE_TIMEOUT
+        while loop.time() < deadline:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=RECANCEL)
 
     loop.run_until_complete(cancel_the_rest())
     loop.run_until_complete(loop.shutdown_asyncgens())
