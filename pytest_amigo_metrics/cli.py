@@ -159,10 +159,13 @@ class ValidatePlugin:
     tests: int = 0
     metrics: int = 0
 
+    @pytest.hookimpl(tryfirst=True)  # before the plugin's own check of the store
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from .state import get_session
 
-        self.patterns = list(get_session(session.config).settings.file_patterns)
+        amigo = get_session(session.config)
+        amigo.read_only = True
+        self.patterns = list(amigo.settings.file_patterns)
 
     def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
         """Files that are not suite files are not even looked at; directories are up to pytest."""

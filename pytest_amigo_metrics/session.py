@@ -56,6 +56,7 @@ class AmigoSession:
     registrations: dict[str, Registration] = field(default_factory=dict)
     config: pytest.Config | None = None  # for the Amigo API: ini options and the transport hook
     _store: Store | None = None
+    read_only: bool = False  # `validate`: the store is read, never created, migrated or written
     _amigo: AmigoAPI | None = None
     # One loop for the whole session: litellm's async clients and logging worker bind to it.
     _scheduler: Scheduler | None = None
@@ -92,7 +93,9 @@ class AmigoSession:
     def store(self) -> Store:
         if self._store is None:
             try:
-                self._store = Store(self.settings.store_path, self.settings.store_timeout)
+                self._store = Store(
+                    self.settings.store_path, self.settings.store_timeout, read_only=self.read_only
+                )
             except StoreError as exc:
                 raise pytest.UsageError(str(exc)) from None
         return self._store

@@ -211,9 +211,12 @@ def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
 
 
 class Store:
-    def __init__(self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
+    ) -> None:
         self.path = path = Path(path)
         self.busy_timeout = busy_timeout
+        self.read_only = read_only  # `validate`: read what is there, never create or migrate
         if path.is_dir():
             raise StoreError(
                 f"the results store {path} is a folder; point --amigo-store at a file in it "
@@ -239,6 +242,9 @@ class Store:
             raise
 
     def _open(self) -> None:
+        if self.read_only:
+            self._check_only()
+            return
         # Switching a new file to WAL while other processes open it can fail with "locked"
         # without waiting on the busy timeout, so that step waits here.
         deadline = time.monotonic() + self.busy_timeout
@@ -253,6 +259,19 @@ class Store:
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._create_or_check()
+
+    def _check_only(self) -> None:
+        """What a reader can check without writing: the format, and the tables of this one."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and version not in (1, SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path} holds results in store format {version}; this version of "
+                f"pytest-amigo-metrics reads format {SCHEMA_VERSION}"
+            )
+        damage = schema_damage(self._db) if tables and version == SCHEMA_VERSION else None
+        if damage:
+            raise StoreError(f"{self.path} is damaged: {damage}")
 
     def _create_or_check(self) -> None:
         """Create the tables and stamp the format in one transaction, so that another process

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,3 +117,13 @@ def test_store_timeout_must_be_a_number(suite: Suite) -> None:
     result = suite.pytester.runpytest("--amigo-store-timeout", "-1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--amigo-store-timeout: -1.0 is not allowed*"])
+
+
+def test_validate_reads_a_read_only_store(suite: Suite) -> None:
+    """`validate` never writes the store, so a read-only one is no obstacle to it."""
+    stored_session(suite)
+    before = suite.store.read_bytes()
+    with immutable(suite.store):
+        result = suite.pytester.run(sys.executable, "-m", "pytest_amigo_metrics", "validate")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert suite.store.read_bytes() == before

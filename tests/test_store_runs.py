@@ -272,3 +272,14 @@ def test_the_migration_happens_once_under_xdist(suite: Suite) -> None:
     origins = sorted(r["origin"] for r in suite.rows(SESSION_RUN))
     assert origins == ["pytest", "store format 1"]
     assert len(suite.rows("SELECT * FROM evaluation_results")) == 2 + 3
+
+
+def test_validate_reads_a_format_1_store_and_leaves_it_as_it_is(suite: Suite) -> None:
+    format_1_store(suite.store)
+    before = suite.store.read_bytes()
+    suite.standard()
+    suite.unit_test()
+    result = cli(suite, "validate")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert suite.store.read_bytes() == before
+    assert sqlite3.connect(suite.store).execute("PRAGMA user_version").fetchone()[0] == 1
