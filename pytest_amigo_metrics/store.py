@@ -7,7 +7,6 @@ transaction, and readers never block writers.
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import time
@@ -31,52 +30,21 @@ from .records import (
     Tag,
 )
 from .report.model import OutcomeCounts, SessionRun
+from .store_format import (
+    ORIGIN_PYTEST,
+    SCHEMA,
+    SCHEMA_2,
+    SCHEMA_VERSION,
+    execute_script,
+    format_problem,
+    migrate_from_1,
+    unusable,
+)
 from .suite.metrics import metric_id_for, version_fingerprint
 from .suite.spec import MetricSpec, MetricValue
 from .verdicts.outcomes import RunOutcome, TestOutcome
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS metrics (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, metric_value_type TEXT NOT NULL,
-    applied_to_services TEXT NOT NULL, additional_notes TEXT, tags TEXT NOT NULL,
-    latest_version INTEGER NOT NULL, is_deleted INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS metric_versions (
-    metric_id TEXT NOT NULL REFERENCES metrics(id), version INTEGER NOT NULL,
-    description TEXT NOT NULL, metric_value TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (metric_id, version));
-CREATE TABLE IF NOT EXISTS evaluation_results (
-    id TEXT PRIMARY KEY, metric_id TEXT NOT NULL, metric_version INTEGER NOT NULL,
-    result TEXT NOT NULL, justification TEXT NOT NULL, source TEXT NOT NULL,
-    source_type TEXT NOT NULL, simulation_unit_test_set_run_id TEXT, unit_test_id TEXT,
-    run_index INTEGER, judge_model TEXT NOT NULL, created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS results_by_run
-    ON evaluation_results (simulation_unit_test_set_run_id, created_at);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, simulation_unit_test_set_run_id TEXT NOT NULL,
-    unit_test_id TEXT NOT NULL, nodeid TEXT NOT NULL, run_index INTEGER NOT NULL,
-    end_reason TEXT, messages TEXT NOT NULL, models TEXT NOT NULL, created_at TEXT NOT NULL);
-"""
-# Added by format 2. `record` is a SessionRun and `outcome_data` a TestOutcome without its
-# messages (they are in `conversations`), as JSON: enough to rebuild any past run's report.
-SCHEMA_2 = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, origin TEXT NOT NULL,
-    record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
-CREATE TABLE IF NOT EXISTS test_outcomes (
-    run_id TEXT NOT NULL, nodeid TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL,
-    unit_test_id TEXT NOT NULL, outcome TEXT NOT NULL, runs_passed INTEGER NOT NULL,
-    runs INTEGER NOT NULL, runs_required INTEGER NOT NULL, min_pass_rate REAL NOT NULL,
-    models TEXT NOT NULL, expectations TEXT NOT NULL, outcome_data TEXT NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (run_id, nodeid));
-"""
-
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
-SCHEMA_VERSION = 2
-ORIGIN_PYTEST = "pytest"
-ORIGIN_FORMAT_1 = "store format 1"  # a run recorded before runs were: results only
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
 
@@ -99,92 +67,12 @@ class Registration:
     new_version: bool
 
 
-def unusable(path: Path, exc: sqlite3.DatabaseError, busy_timeout: float) -> str:
-    """What is wrong with a store that SQLite refused, and what to do about it."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return (
-            f"the results store {path} is locked by another process for longer than "
-            f"{busy_timeout:g} s; wait for that process to end, or raise --amigo-store-timeout"
-        )
-    if "readonly" in text or "read-only" in text:
-        return (
-            f"the results store {path} is read-only ({text}); make the file and its folder "
-            "writable, or point --amigo-store at a writable file"
-        )
-    if "unable to open" in text:
-        return (
-            f"the results store {path} cannot be opened for writing ({text}); its folder must "
-            f"be writable too (SQLite keeps {path.name}-wal and {path.name}-shm beside it), or "
-            "point --amigo-store at a writable file"
-        )
-    return f"{path} is not a usable SQLite store ({text})"
-
-
-def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
-    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {n: {r[1] for r in db.execute(f'PRAGMA table_info("{n}")')} for n in names}
-
-
-@functools.cache
-def _expected_columns() -> dict[str, set[str]]:
-    memory = sqlite3.connect(":memory:")
-    memory.executescript(SCHEMA + SCHEMA_2)
-    try:
-        return _columns(memory)
-    finally:
-        memory.close()
-
-
-def schema_damage(db: sqlite3.Connection) -> str | None:
-    """Tables or columns of this format that the file lacks, or None when it has them all."""
-    found = _columns(db)
-    missing = []
-    for table, columns in _expected_columns().items():
-        if table not in found:
-            missing.append(f"table {table} is missing")
-        elif lacking := sorted(columns - found[table]):
-            missing.append(f"table {table} lacks {', '.join(lacking)}")
-    return "; ".join(missing) or None
-
-
 def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _execute(db: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
 class RunNotFound(LookupError):
     """No recorded run has this id (or no run at all for `latest`)."""
-
-
-def legacy_runs(db: sqlite3.Connection) -> list[SessionRun]:
-    """The runs a format-1 store holds results and conversations of, with their models."""
-    rows = db.execute(
-        "SELECT run_id, min(created_at) AS started, max(created_at) AS ended FROM ("
-        " SELECT simulation_unit_test_set_run_id AS run_id, created_at FROM evaluation_results"
-        " WHERE simulation_unit_test_set_run_id IS NOT NULL UNION ALL"
-        " SELECT simulation_unit_test_set_run_id, created_at FROM conversations)"
-        " GROUP BY run_id ORDER BY started"
-    ).fetchall()
-    models: dict[str, dict[str, set[str]]] = {}
-    for row in db.execute("SELECT simulation_unit_test_set_run_id, models FROM conversations"):
-        for role, model in json.loads(row[1]).items():
-            models.setdefault(row[0], {}).setdefault(role, set()).add(model)
-    return [
-        SessionRun(
-            id=row["run_id"],
-            started_at=row["started"],
-            ended_at=row["ended"],
-            options={"recorded_by": ORIGIN_FORMAT_1},
-            models={role: sorted(m) for role, m in models.get(row["run_id"], {}).items()},
-        )
-        for row in rows
-    ]
 
 
 def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
@@ -262,60 +150,23 @@ class Store:
 
     def _check_only(self) -> None:
         """What a reader can check without writing: the format, and the tables of this one."""
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables and version not in (1, SCHEMA_VERSION):
-            raise StoreError(
-                f"{self.path} holds results in store format {version}; this version of "
-                f"pytest-amigo-metrics reads format {SCHEMA_VERSION}"
-            )
-        damage = schema_damage(self._db) if tables and version == SCHEMA_VERSION else None
-        if damage:
-            raise StoreError(f"{self.path} is damaged: {damage}")
+        problem = format_problem(self._db)
+        if problem:
+            raise StoreError(f"{self.path} {problem}")
 
     def _create_or_check(self) -> None:
         """Create the tables and stamp the format in one transaction, so that another process
         (an xdist worker) never sees tables without their format. Stamping an existing file
         again is the check that it can be written to, before any conversation starts."""
         with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables and version == 1:
-                self._migrate_from_1(db)
-            elif tables and version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} holds results in store format {version}; this version of "
-                    f"pytest-amigo-metrics reads format {SCHEMA_VERSION}. The file is left as "
-                    "it is: point --amigo-store at a new file, or use the plugin version that "
-                    "wrote it."
-                )
-            if not tables:
-                _execute(db, SCHEMA + SCHEMA_2)
-            else:
-                damage = schema_damage(db)
-                if damage:
-                    raise StoreError(
-                        f"{self.path} is damaged: {damage}. It is left as it is: point "
-                        "--amigo-store at a new file (or restore it from a copy)"
-                    )
+            problem = format_problem(db)
+            if problem:
+                raise StoreError(f"{self.path} {problem}")
+            if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                execute_script(db, SCHEMA + SCHEMA_2)
+            elif db.execute("PRAGMA user_version").fetchone()[0] == 1:
+                migrate_from_1(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _migrate_from_1(self, db: sqlite3.Connection) -> None:
-        """Format 1 -> 2: every table and row stays; the new tables are added, and each run
-        found in the results gets a run record (no verdicts: format 1 never kept them)."""
-        _execute(db, SCHEMA_2)
-        for run in legacy_runs(db):
-            db.execute(
-                "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?)",
-                (
-                    run.id,
-                    run.started_at.isoformat(),
-                    run.ended_at.isoformat() if run.ended_at else None,
-                    ORIGIN_FORMAT_1,
-                    run.model_dump_json(),
-                ),
-            )
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .comparison import compare
 from .report.model import Comparison, SessionReport, SessionRun, build_report
 from .report.terminal import summary_lines
-from .store import ORIGIN_PYTEST, Store, StoreError
+from .store import Store, StoreError
+from .store_format import ORIGIN_PYTEST
 
 TIME = "%Y-%m-%d %H:%M:%S"
 HEAD = f"{'RUN ID':24}  {'STARTED (UTC)':19}  {'ENDED (UTC)':19}  PASSED FAILED ERROR  MODELS"

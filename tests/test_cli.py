@@ -498,7 +498,6 @@ def test_report_writes_the_json_report_of_any_past_run(suite: Suite) -> None:
 
 
 def test_report_writes_the_html_report_of_a_past_run(suite: Suite) -> None:
-    pytest.importorskip("pytest_amigo_metrics.report.html")
     first, _ = store_runs(suite)
     result = cli(suite, "report", first, "--html", "first.html")
     assert result.ret == 0, result.stderr.str()

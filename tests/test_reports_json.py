@@ -195,7 +195,6 @@ def test_secrets_never_reach_the_json_report(suite: Suite, monkeypatch: pytest.M
 
 
 def test_the_html_report_is_written_from_the_same_model(suite: Suite) -> None:
-    pytest.importorskip("pytest_amigo_metrics.report.html")
     suite.standard()
     suite.unit_test()
     result = suite.pytester.runpytest("--amigo-html", "r.html")

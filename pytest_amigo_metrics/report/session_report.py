@@ -3,7 +3,6 @@ record, the comparison with the baseline, and the JSON and HTML reports."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from ..redact import redact
 from ..session import AmigoSession
 from ..settings import Settings
 from ..state import get_session
-from ..store import ORIGIN_PYTEST, RunNotFound, Store
+from ..store import RunNotFound, Store
+from ..store_format import ORIGIN_PYTEST
 from ..verdicts.outcomes import TestOutcome
 from .model import Comparison, OutcomeCounts, SessionReport, SessionRun, build_report
 
@@ -172,11 +172,9 @@ def write_json(report: SessionReport, path: Path) -> None:
 
 def write_html(report: SessionReport, path: Path) -> None:
     """The HTML report's own module renders it (imported only when asked for)."""
-    try:
-        module = importlib.import_module(f"{__package__}.html")
-    except ImportError:
-        raise OSError("this version of pytest-amigo-metrics has no HTML report") from None
-    module.write_html(report, path)
+    from .html import write_html as render_to
+
+    render_to(report, path)
 
 
 def write_report(
