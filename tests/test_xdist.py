@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 from conftest import Suite
 
 
@@ -70,3 +74,62 @@ def test_binding_errors_reach_the_controller_and_fail_the_session(suite: Suite) 
     result = suite.pytester.runpytest("-p", "xdist", "-n", "2")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["bad.amigo.yaml:*.expect: unknown category ?'nope'?*"])
+
+
+EXIT_HANDLERS = """
+import atexit, logging, os, pathlib
+
+def _note(when):
+    def write():
+        with open(pathlib.Path(__file__).with_name("exits.log"), "a") as out:
+            out.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'controller')} {when}\\n")
+    return write
+
+def pytest_configure(config):
+    atexit.register(_note("registered-first"))
+    if hasattr(config, "workerinput"):
+        handler = logging.FileHandler(f"worker-{config.workerinput['workerid']}.log")
+        logging.getLogger("exit-check").addHandler(handler)
+
+def pytest_unconfigure(config):
+    logging.getLogger("exit-check").warning("last words of %s", os.getpid())
+    atexit.register(_note("registered-last"))
+"""
+
+
+def test_workers_run_every_exit_handler_once_and_flush_their_logs(suite: Suite) -> None:
+    """A worker that loaded litellm ends with os._exit, after the exit handlers registered
+    before and after the plugin's own, each once, and with logging's files flushed."""
+    suite.standard()
+    for index in range(4):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    suite.write("conftest.py", EXIT_HANDLERS)
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=4)
+    lines = sorted((suite.path / "exits.log").read_text().splitlines())
+    expected = [
+        f"{who} {when}"
+        for who in ("controller", "gw0", "gw1")
+        for when in ("registered-first", "registered-last")
+    ]
+    assert lines == expected
+    for worker in ("gw0", "gw1"):
+        assert "last words of" in (suite.path / f"worker-{worker}.log").read_text()
+
+
+def test_more_workers_than_cores_share_a_conversation_suite_among_the_cores(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker runs its share concurrently: workers beyond the cores would only compete
+    for them, so they get no conversation items."""
+    # The module as sys.modules holds it: an earlier in-process run may have left the package
+    # attribute pointing at an older copy.
+    scheduling = importlib.import_module("pytest_amigo_metrics.runs.xdist_scheduling")
+    monkeypatch.setattr(scheduling, "usable_cores", lambda: 1)
+    suite.standard()
+    for index in range(4):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    result = suite.pytester.runpytest("-p", "xdist", "-n", "2", "-v")
+    result.assert_outcomes(passed=4)
+    workers = {line.split("]")[0] for line in result.outlines if line.startswith("[gw")}
+    assert len(workers) == 1, result.outlines
