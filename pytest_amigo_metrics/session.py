@@ -358,11 +358,7 @@ class AmigoSession:
         with self.output.waiting_for(test.nodeid):
             outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll, self._tick)
         try:
-            for run in outcome.runs:
-                self.store.save_run(
-                    self.run_id, outcome.unit_test_id, test.nodeid, run, outcome.models
-                )
-            self.store.save_test(self.run_id, outcome)
+            self.store.save_outcome(self.run_id, outcome)
         except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
             reason = f"{type(exc).__name__}: {exc}"
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"

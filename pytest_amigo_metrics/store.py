@@ -246,53 +246,73 @@ class Store:
             ),
         )
 
-    def save_run(
-        self, run_id: str, unit_test_id: str, nodeid: str, run: RunOutcome, models: dict[str, str]
+    def save_outcome(self, run_id: str, outcome: TestOutcome) -> None:
+        """A reported test: its conversations (with the models of each role), their results and
+        the test's outcome, in one transaction: all of it is stored, or none of it."""
+        try:
+            with self._write() as db:
+                for run in outcome.runs:
+                    self._insert_run(
+                        db, run_id, outcome.unit_test_id, outcome.nodeid, run, outcome.models
+                    )
+                self._insert_test(db, run_id, outcome)
+        except BaseException:
+            for run in outcome.runs:  # no id of a result that was not stored
+                for metric in run.metrics:
+                    metric.result_id = None
+            raise
+
+    @staticmethod
+    def _insert_run(
+        db: sqlite3.Connection,
+        run_id: str,
+        unit_test_id: str,
+        nodeid: str,
+        run: RunOutcome,
+        models: dict[str, str],
     ) -> None:
-        """The conversation (with the models of each role) and its results, in one transaction."""
         stamp = now()
-        with self._write() as db:
-            if run.messages:
-                db.execute(
-                    "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run.conversation_id,
-                        run_id,
-                        unit_test_id,
-                        nodeid,
-                        run.run_index,
-                        run.end_reason,
-                        json.dumps([m.model_dump() for m in run.messages]),
-                        json.dumps(models),
-                        stamp,
-                    ),
-                )
-            for metric in run.metrics:
-                metric.result_id = new_id()
-                source = SimulationEvaluationSource(
-                    simulation_unit_test_set_run_id=run_id,
-                    unit_test_id=unit_test_id,
-                    run_index=run.run_index,
-                    references=metric.references,
-                )
-                db.execute(
-                    "INSERT INTO evaluation_results VALUES"
-                    " (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?, ?, ?, ?)",
-                    (
-                        metric.result_id,
-                        metric.metric_id,
-                        metric.version,
-                        json.dumps(metric.value),
-                        metric.justification,
-                        source.model_dump_json(),
-                        run_id,
-                        unit_test_id,
-                        run.run_index,
-                        metric.judge_model,
-                        stamp,
-                        stamp,
-                    ),
-                )
+        if run.messages:
+            db.execute(
+                "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.conversation_id,
+                    run_id,
+                    unit_test_id,
+                    nodeid,
+                    run.run_index,
+                    run.end_reason,
+                    json.dumps([m.model_dump() for m in run.messages]),
+                    json.dumps(models),
+                    stamp,
+                ),
+            )
+        for metric in run.metrics:
+            metric.result_id = new_id()
+            source = SimulationEvaluationSource(
+                simulation_unit_test_set_run_id=run_id,
+                unit_test_id=unit_test_id,
+                run_index=run.run_index,
+                references=metric.references,
+            )
+            db.execute(
+                "INSERT INTO evaluation_results VALUES"
+                " (?, ?, ?, ?, ?, ?, 'simulation', ?, ?, ?, ?, ?, ?)",
+                (
+                    metric.result_id,
+                    metric.metric_id,
+                    metric.version,
+                    json.dumps(metric.value),
+                    metric.justification,
+                    source.model_dump_json(),
+                    run_id,
+                    unit_test_id,
+                    run.run_index,
+                    metric.judge_model,
+                    stamp,
+                    stamp,
+                ),
+            )
 
     def metric(self, name: str) -> MetricRecord | None:
         row = self._db.execute("SELECT * FROM metrics WHERE name = ?", (name,)).fetchone()
@@ -396,30 +416,29 @@ class Store:
 
     # --- runs and test outcomes (format 2) ------------------------------------------------------
 
-    def save_test(self, run_id: str, outcome: TestOutcome) -> None:
-        """The test's outcome in this run (its conversations and results go by save_run)."""
+    @staticmethod
+    def _insert_test(db: sqlite3.Connection, run_id: str, outcome: TestOutcome) -> None:
         data = outcome.model_dump_json(exclude={"runs": {"__all__": {"messages"}}})
-        with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO test_outcomes VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    outcome.nodeid,
-                    outcome.name,
-                    outcome.file,
-                    outcome.unit_test_id,
-                    outcome.status,
-                    outcome.passed_runs,
-                    len(outcome.runs),
-                    outcome.required_runs,
-                    outcome.min_pass_rate,
-                    json.dumps(outcome.models),
-                    json.dumps(expectations_of(outcome)),
-                    data,
-                    now(),
-                ),
-            )
+        db.execute(
+            "INSERT OR REPLACE INTO test_outcomes VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                outcome.nodeid,
+                outcome.name,
+                outcome.file,
+                outcome.unit_test_id,
+                outcome.status,
+                outcome.passed_runs,
+                len(outcome.runs),
+                outcome.required_runs,
+                outcome.min_pass_rate,
+                json.dumps(outcome.models),
+                json.dumps(expectations_of(outcome)),
+                data,
+                now(),
+            ),
+        )
 
     def save_session_run(self, run: SessionRun) -> None:
         """The session's run record (written by the process that owns the session)."""

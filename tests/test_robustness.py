@@ -309,9 +309,9 @@ import sqlite3
 from pytest_amigo_metrics.store import Store
 
 def pytest_configure(config):
-    def save_run(*args, **kwargs):
+    def save_outcome(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
-    Store.save_run = save_run
+    Store.save_outcome = save_outcome
 """
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from ..errors import ModelCallError
 from ..redact import redact
-from ..runs.limits import CURRENT_LIMITS, model_slot
+from ..runs.limits import CURRENT_LIMITS, model_slot, within
 from . import recording, usage
 
 T = TypeVar("T")
@@ -409,7 +409,7 @@ async def _complete_live(
         asked: float | None = None
         async with model_slot(endpoint.model, endpoint.api_base) as gate:
             try:
-                response = await asyncio.wait_for(
+                response = await within(
                     litellm.acompletion(model=endpoint.model, messages=messages, **kwargs),
                     timeout,
                 )

@@ -16,7 +16,7 @@ from ..suite.expectations import Expectation
 from ..targets import Agent, Chat
 from ..verdicts.judge import ActiveMetric, Verdict
 from ..verdicts.outcomes import MetricOutcome, RunOutcome
-from .limits import CURRENT_LIMITS, MODEL_WAIT
+from .limits import CURRENT_LIMITS, MODEL_WAIT, within
 from .simulator import SimulatedUser
 from .transcript import EndReason, Transcript
 
@@ -82,7 +82,7 @@ async def _agent_turn(chat: Chat, message: str) -> None:
     limits = CURRENT_LIMITS.get()
     limit = limits.settings.turn_timeout if limits is not None else None
     try:
-        await asyncio.wait_for(chat.send(message), limit)
+        await within(chat.send(message), limit)
     except asyncio.TimeoutError:
         raise AmigoRunError(
             f"the agent gave no reply within {limit:g} s (--amigo-turn-timeout); "
@@ -129,7 +129,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     limit = limits.settings.conversation_timeout if limits is not None else None
     try:
         try:
-            transcript = await asyncio.wait_for(
+            transcript = await within(
                 converse(plan.simulator, plan.agent, plan.max_turns, run_index), limit
             )
         except asyncio.TimeoutError:

@@ -10,13 +10,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 WINDOW = 60.0  # seconds over which `per_minute` is counted
+
+
+async def within(work: Awaitable[T], seconds: float | None) -> T:
+    """`work`, or asyncio.TimeoutError after `seconds`. Run in the caller's own task (Python
+    3.11's asyncio.timeout): asyncio.wait_for makes a task per call, and before Python 3.12 it
+    can lose a cancellation that arrives as the work finishes."""
+    if seconds is None:
+        return await work
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await work
+    return await asyncio.wait_for(work, seconds)
 
 
 @dataclass(frozen=True)
