@@ -1,10 +1,13 @@
-"""An exclusive lock on a file, shared by every process of the machine (POSIX flock)."""
+"""An exclusive lock on a file, shared by every process of the machine (POSIX flock), and a
+sliding window of start times kept under one."""
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -39,3 +42,25 @@ def shared_directory(name: str) -> Path:
     except Exception:  # no user name in the environment (some containers)
         user = "user"
     return Path(tempfile.gettempdir()) / f"pytest-amigo-metrics-{user}" / name
+
+
+def take_from_window(
+    path: Path, per_minute: float, window: float = 60.0, now: float | None = None
+) -> float:
+    """Count one start (at `now`, wall-clock seconds) in the window kept in `path` if it has
+    room: 0.0. Else the seconds until it has (nothing counted)."""
+    with locked(path) as handle:
+        handle.seek(0)
+        try:
+            stamps = [float(s) for s in json.loads(handle.read() or "[]")]
+        except (ValueError, TypeError):
+            stamps = []
+        now = time.time() if now is None else now
+        stamps = [s for s in stamps if now - s < window]
+        if len(stamps) >= per_minute:
+            return min(stamps) + window - now + 0.01
+        stamps.append(now)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(stamps))
+        return 0.0

@@ -17,6 +17,7 @@ from .once import forget
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
+from .runs.shared_limits import forget_limits
 from .runs.worker_exit import end_worker_quickly
 from .runs.xdist_queue import queued_items
 from .session import AmigoSession
@@ -80,6 +81,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         get_session(config).close()
         if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
             forget(get_session(config).run_id)
+            forget_limits(get_session(config).run_id)
     if hasattr(config, "workerinput") and "litellm" in sys.modules:
         end_worker_quickly()
 

@@ -116,10 +116,16 @@ class AmigoSession:
                     call_timeout=self.settings.call_timeout or None,
                     turn_timeout=self.settings.turn_timeout or None,
                     conversation_timeout=self.settings.conversation_timeout or None,
-                )
+                ),
+                shared_scope=self.run_id if self._workers() > 1 else None,
             )
             self._scheduler = Scheduler(limits, threads=self.settings.concurrency)
         return self._scheduler
+
+    def _workers(self) -> int:
+        """How many xdist workers run the session (1 without xdist)."""
+        worker_input = getattr(self.config, "workerinput", None) or {}
+        return int(worker_input.get("workercount", 1))
 
     def _run_async(self, work: Coroutine[Any, Any, T]) -> T:
         return self.scheduler.run(work)

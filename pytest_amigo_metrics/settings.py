@@ -64,8 +64,8 @@ OPTIONS = [
     ),
     Option(
         "model_concurrency",
-        "calls in flight to one model, shared by every role and test using it (default 64)",
-        64,
+        "calls in flight to one model, shared by every role and test using it (default 128)",
+        128,
         int,
     ),
     Option(
@@ -193,7 +193,7 @@ class Settings:
     judge_retries: int
     concurrency: int
     retry: RetryPolicy
-    model_concurrency: int = 64
+    model_concurrency: int = 128
     model_rpm: float | None = None
     offline_latency: float = 0.0
     call_timeout: float = 300.0

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
-from ..file_lock import acquire, locked, shared_directory
+from ..file_lock import acquire, shared_directory, take_from_window
 from .endpoints import Endpoint
 
 DEFAULT_DIRECTORY = shared_directory("limits")
@@ -62,21 +61,7 @@ class RateLimiter:
             waited += delay
 
     def _take(self, name: str, limit: int) -> float:
-        with locked(self._path(name + ".json")) as handle:
-            handle.seek(0)
-            try:
-                stamps = [float(s) for s in json.loads(handle.read() or "[]")]
-            except (ValueError, TypeError):
-                stamps = []
-            now = self.clock()
-            stamps = [s for s in stamps if now - s < self.window]
-            if len(stamps) >= limit:
-                return min(stamps) + self.window - now + 0.01
-            stamps.append(now)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(stamps))
-            return 0.0
+        return take_from_window(self._path(name + ".json"), limit, self.window, self.clock())
 
     @contextlib.asynccontextmanager
     async def conversation_slot(self) -> AsyncIterator[float]:

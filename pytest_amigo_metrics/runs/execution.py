@@ -111,7 +111,7 @@ async def run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     limits = CURRENT_LIMITS.get()
     if limits is None:
         return await _run_once(plan, run_index)
-    async with limits.conversations:
+    async with limits.conversation():
         return await _run_once(plan, run_index)
 
 

@@ -3,6 +3,9 @@
 Every role and test that calls the same model (the same model string at the same URL) shares
 its gate: at most `in_flight` calls at once, at most `per_minute` calls started in any 60 s
 when set, and a pause for everyone after the provider asked for one (429 with Retry-After).
+Under pytest-xdist the calls in flight, the conversations in flight and the per-minute counts
+hold for the whole session, every worker included (shared_limits.py); a pause holds in the
+worker that was asked for it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
+
+from ..file_lock import take_from_window
+from .shared_limits import SharedSlots, limit_file, shared_limits_available
 
 T = TypeVar("T")
 
@@ -37,7 +44,7 @@ async def within(work: Awaitable[T], seconds: float | None) -> T:
 
 @dataclass(frozen=True)
 class LimitSettings:
-    model_in_flight: int = 64
+    model_in_flight: int = 128
     model_per_minute: float | None = None
     conversations: int = 64
     # Seconds (None: no limit): one model call, one agent turn, one whole conversation.
@@ -50,6 +57,9 @@ class LimitSettings:
 class ModelGate:
     in_flight: int
     per_minute: float | None
+    # Under xdist: the session's slots and per-minute window, shared by every worker.
+    shared_slots: SharedSlots | None = None
+    shared_window: Path | None = None
     _slots: asyncio.Semaphore = field(init=False)
     _starts: collections.deque[float] = field(default_factory=collections.deque)
     _paused_until: float = 0.0
@@ -72,7 +82,7 @@ class ModelGate:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        async with self._slots:
+        async with self._slots, held(self.shared_slots):
             await self._wait_turn()
             yield
 
@@ -80,7 +90,11 @@ class ModelGate:
         while True:
             now = time.monotonic()
             wait = self.resume_in(now)
-            if wait <= 0:
+            if wait <= 0 and self.shared_window is not None and self.per_minute:
+                wait = take_from_window(self.shared_window, self.per_minute, WINDOW)
+                if wait <= 0:
+                    return
+            elif wait <= 0:
                 self._starts.append(now)
                 return
             waits = MODEL_WAIT.get()
@@ -89,13 +103,27 @@ class ModelGate:
             await asyncio.sleep(wait)
 
 
+@contextlib.asynccontextmanager
+async def held(slots: SharedSlots | None) -> AsyncIterator[None]:
+    """One of the shared slots for the block (nothing to hold without them)."""
+    if slots is None:
+        yield
+        return
+    async with slots.held():
+        yield
+
+
 @dataclass
 class Limits:
-    """The session's gates, made on first use inside the session's event loop."""
+    """The session's gates, made on first use inside the session's event loop. With a
+    `shared_scope` (the session's run id, under xdist) they hold across its processes."""
 
     settings: LimitSettings = field(default_factory=LimitSettings)
+    shared_scope: str | None = None
     _models: dict[tuple[str, str | None], ModelGate] = field(default_factory=dict)
     _conversations: asyncio.Semaphore | None = None
+    _shared_conversations: SharedSlots | None = None
+    _shared: list[SharedSlots] = field(default_factory=list)
     # Set when the session stops (-x, --maxfail, Ctrl-C): no model call starts after that,
     # even in a task whose cancellation asyncio lost (wait_for on Python < 3.12).
     stopped: bool = False
@@ -103,10 +131,26 @@ class Limits:
     def model(self, model: str, api_base: str | None = None) -> ModelGate:
         key = (model, api_base)
         if key not in self._models:
+            name = f"model {model} at {api_base or ''}"
             self._models[key] = ModelGate(
-                self.settings.model_in_flight, self.settings.model_per_minute
+                self.settings.model_in_flight,
+                self.settings.model_per_minute,
+                shared_slots=self._slots(name, self.settings.model_in_flight),
+                shared_window=self._window(name) if self.settings.model_per_minute else None,
             )
         return self._models[key]
+
+    def _slots(self, name: str, size: int) -> SharedSlots | None:
+        if self.shared_scope is None or not shared_limits_available():
+            return None
+        slots = SharedSlots(limit_file(self.shared_scope, name + " slots"), size)
+        self._shared.append(slots)
+        return slots
+
+    def _window(self, name: str) -> Path | None:
+        if self.shared_scope is None or not shared_limits_available():
+            return None
+        return limit_file(self.shared_scope, name + " per minute")
 
     def paused(self) -> list[str]:
         """The models whose calls wait for a pause or their per-minute limit right now."""
@@ -117,11 +161,20 @@ class Limits:
             if gate.resume_in(now) > 0
         ]
 
-    @property
-    def conversations(self) -> asyncio.Semaphore:
+    @contextlib.asynccontextmanager
+    async def conversation(self) -> AsyncIterator[None]:
+        """One of the session's conversation slots, for the block."""
         if self._conversations is None:
             self._conversations = asyncio.Semaphore(self.settings.conversations)
-        return self._conversations
+            self._shared_conversations = self._slots("conversations", self.settings.conversations)
+        async with self._conversations, held(self._shared_conversations):
+            yield
+
+    def close(self) -> None:
+        """Let go of the shared limits' files (their locks go with them)."""
+        for slots in self._shared:
+            slots.close()
+        self._shared.clear()
 
 
 # The limits of the session whose event loop runs the current task (None: no limits), and

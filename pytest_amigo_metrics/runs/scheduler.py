@@ -101,6 +101,7 @@ class Scheduler:
         self.limits.stopped = True
         with litellm_warnings_silenced():
             _shutdown(self.loop)
+        self.limits.close()
         self.executor.shutdown(wait=False)
         self.jobs.clear()
         gc.set_threshold(*self._thresholds)

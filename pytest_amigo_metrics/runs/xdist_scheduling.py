@@ -9,7 +9,6 @@ tests keep xdist's own scheduling.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from xdist.scheduler import LoadScheduling
@@ -36,9 +35,8 @@ class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
         collection: list[str] = list(next(iter(self.node2collection.values())))
         self.collection = collection
         self.pending[:] = range(len(collection))
-        busy = list(self.nodes)[: max(1, min(len(self.nodes), usable_cores()))]
-        share, extra = divmod(len(self.pending), len(busy))
-        for index, node in enumerate(busy):
+        share, extra = divmod(len(self.pending), len(self.nodes))
+        for index, node in enumerate(list(self.nodes)):
             self._send_tests(node, share + (1 if index < extra else 0))
         for node in self.nodes:
             node.shutdown()
@@ -47,11 +45,3 @@ class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
         collected: list[str] = next(iter(self.node2collection.values()), [])
         names = {nodeid.split("::", 1)[0].rsplit("/", 1)[-1] for nodeid in collected}
         return bool(names) and all(matches(name, self.patterns) for name in names)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
