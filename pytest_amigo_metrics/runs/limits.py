@@ -3,6 +3,9 @@
 Every role and test that calls the same model (the same model string at the same URL) shares
 its gate: at most `in_flight` calls at once, at most `per_minute` calls started in any 60 s
 when set, and a pause for everyone after the provider asked for one (429 with Retry-After).
+When calls wait for a model, the conversation that started first goes first: conversations
+then finish one after another, and their verdicts are asked for while later ones still talk,
+instead of every conversation crawling through its turns together.
 Under pytest-xdist the calls in flight, the conversations in flight and the per-minute counts
 hold for the whole session, every worker included (shared_limits.py); a pause holds in the
 worker that was asked for it.
@@ -13,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import heapq
+import itertools
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -53,6 +58,43 @@ class LimitSettings:
     conversation_timeout: float | None = None
 
 
+class SeniorityGate:
+    """At most `size` holders at once; a waiter whose conversation started first gets in first
+    (then in order of arrival)."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    async def acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (SENIORITY.get(), next(self._arrivals), ticket))
+        try:
+            await ticket
+        except asyncio.CancelledError:
+            if ticket.done() and not ticket.cancelled():  # let in, then cancelled: pass it on
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            ticket = heapq.heappop(self._waiters)[2]
+            if not ticket.done():  # a cancelled waiter's ticket is done
+                ticket.set_result(None)
+                return
+        self._free += 1
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
 @dataclass
 class ModelGate:
     in_flight: int
@@ -60,12 +102,12 @@ class ModelGate:
     # Under xdist: the session's slots and per-minute window, shared by every worker.
     shared_slots: SharedSlots | None = None
     shared_window: Path | None = None
-    _slots: asyncio.Semaphore = field(init=False)
+    _slots: SeniorityGate = field(init=False)
     _starts: collections.deque[float] = field(default_factory=collections.deque)
     _paused_until: float = 0.0
 
     def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.in_flight)
+        self._slots = SeniorityGate(self.in_flight)
 
     def resume_in(self, now: float) -> float:
         """Seconds before the next call may start (0: now)."""
@@ -124,6 +166,7 @@ class Limits:
     _conversations: asyncio.Semaphore | None = None
     _shared_conversations: SharedSlots | None = None
     _shared: list[SharedSlots] = field(default_factory=list)
+    _started: itertools.count[int] = field(default_factory=itertools.count)
     # Set when the session stops (-x, --maxfail, Ctrl-C): no model call starts after that,
     # even in a task whose cancellation asyncio lost (wait_for on Python < 3.12).
     stopped: bool = False
@@ -168,7 +211,11 @@ class Limits:
             self._conversations = asyncio.Semaphore(self.settings.conversations)
             self._shared_conversations = self._slots("conversations", self.settings.conversations)
         async with self._conversations, held(self._shared_conversations):
-            yield
+            seniority = SENIORITY.set(next(self._started))  # this task's, and its calls'
+            try:
+                yield
+            finally:
+                SENIORITY.reset(seniority)
 
     def close(self) -> None:
         """Let go of the shared limits' files (their locks go with them)."""
@@ -181,6 +228,9 @@ class Limits:
 # the threads its sync agents run in (None: asyncio's default executor).
 CURRENT_LIMITS: ContextVar[Limits | None] = ContextVar("amigo_limits", default=None)
 AGENT_THREADS: ContextVar[Executor | None] = ContextVar("amigo_agent_threads", default=None)
+# When the current task's conversation got its slot (0, 1, 2, ...): the earlier, the sooner
+# its calls get a model's slot. Calls outside a conversation go first.
+SENIORITY: ContextVar[int] = ContextVar("amigo_seniority", default=-1)
 # Seconds the current run waited for a model's requests-per-minute limit or Retry-After pause.
 MODEL_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_model_wait", default=None)
 

@@ -1,0 +1,66 @@
+"""A model's slots go to the conversation that started first (runs/limits.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pytest_amigo_metrics.runs.limits import SENIORITY, Limits, LimitSettings, SeniorityGate
+
+
+def test_waiters_get_in_by_seniority_then_arrival() -> None:
+    async def scenario() -> list[int]:
+        gate = SeniorityGate(1)
+        order: list[int] = []
+        await gate.acquire()  # held: every task below waits
+
+        async def wait(seniority: int) -> None:
+            SENIORITY.set(seniority)  # the task's own context
+            async with gate:
+                order.append(seniority)
+
+        waiting = [asyncio.create_task(wait(s)) for s in (5, 2, 9, 2, 0)]
+        await asyncio.sleep(0.01)
+        gate.release()
+        await asyncio.gather(*waiting)
+        return order
+
+    assert asyncio.run(scenario()) == [0, 2, 2, 5, 9]
+
+
+def test_a_cancelled_waiter_passes_its_turn_on() -> None:
+    async def scenario() -> list[str]:
+        gate = SeniorityGate(1)
+        got: list[str] = []
+        await gate.acquire()
+
+        async def wait(name: str, seniority: int) -> None:
+            SENIORITY.set(seniority)
+            async with gate:
+                got.append(name)
+
+        first = asyncio.create_task(wait("cancelled", 0))
+        second = asyncio.create_task(wait("next", 1))
+        await asyncio.sleep(0.01)
+        gate.release()  # the slot goes to "cancelled"...
+        first.cancel()  # ...which is cancelled before it runs: "next" must get it
+        await asyncio.gather(first, second, return_exceptions=True)
+        return got
+
+    assert asyncio.run(scenario()) == ["next"]
+
+
+def test_conversations_get_seniority_in_the_order_they_start() -> None:
+    async def scenario() -> list[int]:
+        limits = Limits(LimitSettings(conversations=2))
+        seen: list[int] = []
+
+        async def conversation() -> None:
+            async with limits.conversation():
+                seen.append(SENIORITY.get())
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(conversation() for _ in range(4)))
+        assert SENIORITY.get() == -1, "outside a conversation"
+        return seen
+
+    assert asyncio.run(scenario()) == [0, 1, 2, 3]
