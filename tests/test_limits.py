@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from pytest_amigo_metrics.runs.limits import SENIORITY, Limits, LimitSettings, SeniorityGate
+from pytest_amigo_metrics.runs.limits import (
+    SENIORITY,
+    Limits,
+    LimitSettings,
+    OutOfTime,
+    SeniorityGate,
+    within,
+)
 
 
 def test_waiters_get_in_by_seniority_then_arrival() -> None:
@@ -64,3 +71,26 @@ def test_conversations_get_seniority_in_the_order_they_start() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [0, 1, 2, 3]
+
+
+def test_within_tells_its_own_time_limit_from_a_timeout_the_work_raised() -> None:
+    async def own_timeout() -> None:
+        raise TimeoutError("the agent's HTTP client gave up")
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        assert await within(asyncio.sleep(0, "done"), None) == "done"
+        assert await within(asyncio.sleep(0, "done"), 5) == "done"
+        try:
+            await within(asyncio.sleep(1), 0.01)
+        except OutOfTime:
+            seen.append("out of time")
+        try:
+            await within(own_timeout(), 5)
+        except OutOfTime:
+            seen.append("wrongly out of time")
+        except TimeoutError as exc:
+            seen.append(str(exc))
+        return seen
+
+    assert asyncio.run(scenario()) == ["out of time", "the agent's HTTP client gave up"]

@@ -15,6 +15,7 @@ from conftest import Suite
 from pytest_amigo_metrics.file_lock import take_from_window
 from pytest_amigo_metrics.runs.shared_limits import (
     DIRECTORY,
+    NOT_SHARED,
     SharedSlots,
     shared_limits_available,
 )
@@ -106,3 +107,15 @@ def test_without_a_limit_the_workers_call_at_once(suite: Suite) -> None:
     )
     result.assert_outcomes(passed=4)
     assert overlapping(judge_calls(suite)) > 0
+
+
+def test_a_file_system_without_record_locks_leaves_each_worker_its_own_limits(
+    tmp_path: Path,
+) -> None:
+    """Any refusal but "another process holds it" (ENOLCK on some network file systems, here a
+    closed descriptor) must not look like every slot taken forever."""
+    slots = SharedSlots(tmp_path / "slots", 2)
+    slots.close()
+    assert slots.try_take() == NOT_SHARED
+    assert slots.broken
+    slots.give_back(NOT_SHARED)  # nothing to let go of

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from ..errors import ModelCallError
 from ..redact import redact
-from ..runs.limits import CURRENT_LIMITS, model_slot, within
+from ..runs.limits import CURRENT_LIMITS, OutOfTime, model_slot, within
 from . import recording, usage
 
 T = TypeVar("T")
@@ -413,7 +413,7 @@ async def _complete_live(
                     litellm.acompletion(model=endpoint.model, messages=messages, **kwargs),
                     timeout,
                 )
-            except asyncio.TimeoutError:
+            except OutOfTime:
                 response = None
                 last_error = f"no answer within {timeout:g} s (--amigo-call-timeout)"
             except Exception as exc:

@@ -16,7 +16,7 @@ from ..suite.expectations import Expectation
 from ..targets import Agent, Chat
 from ..verdicts.judge import ActiveMetric, Verdict
 from ..verdicts.outcomes import MetricOutcome, RunOutcome
-from .limits import CURRENT_LIMITS, MODEL_WAIT, within
+from .limits import CURRENT_LIMITS, MODEL_WAIT, OutOfTime, within
 from .simulator import SimulatedUser
 from .transcript import EndReason, Transcript
 
@@ -83,7 +83,7 @@ async def _agent_turn(chat: Chat, message: str) -> None:
     limit = limits.settings.turn_timeout if limits is not None else None
     try:
         await within(chat.send(message), limit)
-    except asyncio.TimeoutError:
+    except OutOfTime:
         raise AmigoRunError(
             f"the agent gave no reply within {limit:g} s (--amigo-turn-timeout); "
             "the session goes on without this run"
@@ -132,7 +132,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
             transcript = await within(
                 converse(plan.simulator, plan.agent, plan.max_turns, run_index), limit
             )
-        except asyncio.TimeoutError:
+        except OutOfTime:
             raise AmigoRunError(
                 f"the conversation did not end within {limit:g} s (--amigo-conversation-timeout)"
             ) from None

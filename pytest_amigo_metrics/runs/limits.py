@@ -35,16 +35,32 @@ T = TypeVar("T")
 WINDOW = 60.0  # seconds over which `per_minute` is counted
 
 
+class OutOfTime(Exception):
+    """The time limit given to `within` ran out (not a TimeoutError the work raised itself)."""
+
+
 async def within(work: Awaitable[T], seconds: float | None) -> T:
-    """`work`, or asyncio.TimeoutError after `seconds`. Run in the caller's own task (Python
-    3.11's asyncio.timeout): asyncio.wait_for makes a task per call, and before Python 3.12 it
-    can lose a cancellation that arrives as the work finishes."""
+    """`work`, or OutOfTime after `seconds`. Run in the caller's own task (Python 3.11's
+    asyncio.timeout): asyncio.wait_for makes a task per call, and before Python 3.12 it can
+    lose a cancellation that arrives as the work finishes."""
     if seconds is None:
         return await work
     if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            return await work
-    return await asyncio.wait_for(work, seconds)
+        limit = asyncio.timeout(seconds)
+        try:
+            async with limit:
+                return await work
+        except TimeoutError:
+            if limit.expired():
+                raise OutOfTime from None
+            raise
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except asyncio.TimeoutError:
+        if asyncio.get_running_loop().time() >= deadline:
+            raise OutOfTime from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -215,7 +231,9 @@ class Limits:
             try:
                 yield
             finally:
-                SENIORITY.reset(seniority)
+                # Closed from another context only when the loop shuts down with it stuck.
+                with contextlib.suppress(ValueError):
+                    SENIORITY.reset(seniority)
 
     def close(self) -> None:
         """Let go of the shared limits' files (their locks go with them)."""

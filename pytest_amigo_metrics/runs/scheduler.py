@@ -104,7 +104,8 @@ class Scheduler:
         self.limits.close()
         self.executor.shutdown(wait=False)
         self.jobs.clear()
-        gc.set_threshold(*self._thresholds)
+        if gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD:  # nobody changed it since
+            gc.set_threshold(*self._thresholds)
 
 
 def _shutdown(loop: asyncio.AbstractEventLoop) -> None:

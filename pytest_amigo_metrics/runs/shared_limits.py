@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import time
@@ -29,6 +30,7 @@ except ImportError:  # Windows: each worker keeps its own limits
 
 DIRECTORY = shared_directory("limits")
 POLL = 0.005  # seconds between looks for a slot another worker freed
+NOT_SHARED = -1  # what a worker holds when the file system refused record locks
 
 
 def shared_limits_available() -> bool:
@@ -60,18 +62,25 @@ class SharedSlots:
         self._start = os.getpid() % size  # workers look from different places first
         self._freed = asyncio.Event()
         self._polling = asyncio.Lock()
+        self.broken = False  # the file system refused record locks: this worker's limits only
 
     def try_take(self) -> int | None:
-        """A free slot, now held by this process, or None when every slot is taken."""
+        """A free slot, now held by this process, or None when every slot is taken (-1: no
+        shared slot to hold, the file system does not lock)."""
         assert fcntl is not None
+        if self.broken:
+            return NOT_SHARED
         for step in range(self.size):
             slot = (self._start + step) % self.size
             if slot in self._held:
                 continue
             try:
                 fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot, os.SEEK_SET)
-            except OSError:  # another process holds it
-                continue
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+                    continue
+                self.broken = True  # e.g. ENOLCK on a network file system
+                return NOT_SHARED
             self._held.add(slot)
             return slot
         return None
@@ -83,15 +92,23 @@ class SharedSlots:
         if slot is not None:
             return slot, 0.0
         started = time.monotonic()
+        loop = asyncio.get_running_loop()
         async with self._polling:
             while (slot := self.try_take()) is None:
                 self._freed.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._freed.wait(), POLL)
+                # Woken by a slot this process frees, or after POLL to look at the others'.
+                # No wait_for: it can lose a cancellation that arrives as it ends.
+                waking = loop.call_later(POLL, self._freed.set)
+                try:
+                    await self._freed.wait()
+                finally:
+                    waking.cancel()
         return slot, time.monotonic() - started
 
     def give_back(self, slot: int) -> None:
         assert fcntl is not None
+        if slot == NOT_SHARED or slot not in self._held:
+            return
         self._held.discard(slot)
         with contextlib.suppress(OSError):  # closed at the end of the session already
             fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, slot, os.SEEK_SET)
@@ -107,5 +124,6 @@ class SharedSlots:
             self.give_back(slot)
 
     def close(self) -> None:
+        self._held.clear()
         with contextlib.suppress(OSError):
             os.close(self._fd)
