@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from conftest import Suite
 
 
@@ -114,3 +118,46 @@ def test_workers_run_every_exit_handler_once_and_flush_their_logs(suite: Suite) 
     assert lines == expected
     for worker in ("gw0", "gw1"):
         assert "last words of" in (suite.path / f"worker-{worker}.log").read_text()
+
+
+LEFT_OPEN = """
+import pathlib
+
+OPEN = {}
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        name = config.workerinput["workerid"]
+        OPEN["file"] = open(pathlib.Path(__file__).with_name(f"left-open-{name}.txt"), "w")
+
+def pytest_unconfigure(config):
+    if "file" in OPEN:
+        OPEN["file"].write("written, never flushed, never closed")
+"""
+
+
+def test_a_worker_with_a_file_left_open_ends_the_usual_way_and_loses_nothing(
+    suite: Suite,
+) -> None:
+    """Only Python's usual end writes what sits in the buffer of a file nobody closed."""
+    suite.standard()
+    for index in range(2):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    suite.write("conftest.py", LEFT_OPEN)
+    suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2").assert_outcomes(passed=2)
+    for worker in ("gw0", "gw1"):
+        text = (suite.path / f"left-open-{worker}.txt").read_text()
+        assert text == "written, never flushed, never closed"
+
+
+def test_no_file_open_for_writing_in_a_plain_process(tmp_path: Path) -> None:
+    from pytest_amigo_metrics.runs.worker_exit import files_open_for_writing
+
+    if not Path("/proc/self/fd").exists():
+        pytest.skip("needs /proc")
+    # pytest's own capture may hold temporary files open: compare before and during
+    before = files_open_for_writing()
+    with open(tmp_path / "f.txt", "w"):
+        assert files_open_for_writing()
+    with open(tmp_path / "f.txt"):
+        assert files_open_for_writing() == before, "a file open for reading does not count"

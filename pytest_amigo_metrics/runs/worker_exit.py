@@ -6,8 +6,10 @@ objects, one by one: time the session waits for and that nothing needs (the oper
 takes the memory back anyway). A worker with that much to free therefore runs every exit
 handler registered with `atexit` (coverage's, logging's, the user's, in their usual order,
 once each), flushes its standard streams, and ends with `os._exit`. Non-daemon threads have
-been joined before exit handlers run. Set AMIGO_METRICS_WORKER_FAST_EXIT=0 to let the worker
-end the usual way.
+been joined before exit handlers run. A worker that still has a regular file open for writing
+(whose buffered data only the usual end would write: a log file an agent never closed, a
+coverage database) ends the usual way, and so does one on a system without /proc. Set
+AMIGO_METRICS_WORKER_FAST_EXIT=0 to let every worker end the usual way.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import atexit
 import contextlib
 import logging
 import os
+import stat
 import sys
 
 ENVIRONMENT_SWITCH = "AMIGO_METRICS_WORKER_FAST_EXIT"
@@ -39,6 +42,8 @@ def _exit_now() -> None:
         return
     _ending = True
     atexit.unregister(_exit_now)
+    if files_open_for_writing():
+        return  # the usual end: the other handlers, then Python closes (and flushes) them
     # Every other handler, in the usual last-registered-first order; it clears them after.
     atexit._run_exitfuncs()
     logging.shutdown()  # flushes file handlers when logging's own handler did not run
@@ -47,3 +52,23 @@ def _exit_now() -> None:
             if stream is not None:
                 stream.flush()
     os._exit(0)  # an xdist worker's exit status is not read: results travel on its channel
+
+
+def files_open_for_writing() -> bool:
+    """Whether this process has a regular file open for writing (True when it cannot tell:
+    no /proc, as on macOS and Windows)."""
+    try:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+        import fcntl
+    except (OSError, ValueError, ImportError):
+        return True
+    for descriptor in descriptors:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                continue  # pipes, sockets, /dev/null, the listing's own directory
+            mode = fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_ACCMODE
+        except OSError:  # closed since the listing
+            continue
+        if mode in (os.O_WRONLY, os.O_RDWR):
+            return True
+    return False
