@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from pytest_amigo_metrics.runs.limits import (
     SENIORITY,
@@ -94,3 +95,21 @@ def test_within_tells_its_own_time_limit_from_a_timeout_the_work_raised() -> Non
         return seen
 
     assert asyncio.run(scenario()) == ["out of time", "the agent's HTTP client gave up"]
+
+
+def test_a_full_shared_window_shows_in_the_progress_line(tmp_path: Path) -> None:
+    """Under xdist the per-minute count is kept in a file; a call it holds back says so."""
+
+    async def scenario() -> list[str]:
+        limits = Limits(LimitSettings(model_per_minute=1))
+        gate = limits.model("offline/judge")
+        gate.shared_window = tmp_path / "window"
+        async with gate.slot():
+            pass  # the minute's one call
+        held_back = asyncio.create_task(gate.slot().__aenter__())
+        await asyncio.sleep(0.05)
+        held_back.cancel()
+        return limits.paused()
+
+    paused = asyncio.run(scenario())
+    assert len(paused) == 1 and paused[0].startswith("offline/judge (")

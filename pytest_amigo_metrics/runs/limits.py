@@ -121,6 +121,7 @@ class ModelGate:
     _slots: SeniorityGate = field(init=False)
     _starts: collections.deque[float] = field(default_factory=collections.deque)
     _paused_until: float = 0.0
+    _window_full_until: float = 0.0  # under xdist: when the shared per-minute window had room
 
     def __post_init__(self) -> None:
         self._slots = SeniorityGate(self.in_flight)
@@ -129,7 +130,7 @@ class ModelGate:
         """Seconds before the next call may start (0: now)."""
         while self._starts and now - self._starts[0] >= WINDOW:
             self._starts.popleft()
-        wait = self._paused_until - now
+        wait = max(self._paused_until, self._window_full_until) - now
         if self.per_minute and len(self._starts) >= self.per_minute:
             wait = max(wait, self._starts[0] + WINDOW - now)
         return max(0.0, wait)
@@ -152,6 +153,7 @@ class ModelGate:
                 wait = take_from_window(self.shared_window, self.per_minute, WINDOW)
                 if wait <= 0:
                     return
+                self._window_full_until = now + wait  # for the progress line
             elif wait <= 0:
                 self._starts.append(now)
                 return
