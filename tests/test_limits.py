@@ -9,10 +9,9 @@ from pytest_amigo_metrics.runs.limits import (
     SENIORITY,
     Limits,
     LimitSettings,
-    OutOfTime,
     SeniorityGate,
-    within,
 )
+from pytest_amigo_metrics.runs.time_limits import OutOfTime, within
 
 
 def test_waiters_get_in_by_seniority_then_arrival() -> None:

@@ -22,7 +22,8 @@ from pydantic import BaseModel
 
 from ..errors import ModelCallError
 from ..redact import redact
-from ..runs.limits import CURRENT_LIMITS, OutOfTime, model_slot, within
+from ..runs.limits import CURRENT_LIMITS, model_slot
+from ..runs.time_limits import OutOfTime, within
 from . import recording, usage
 
 T = TypeVar("T")

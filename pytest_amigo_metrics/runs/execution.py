@@ -16,8 +16,9 @@ from ..suite.expectations import Expectation
 from ..targets import Agent, Chat
 from ..verdicts.judge import ActiveMetric, Verdict
 from ..verdicts.outcomes import MetricOutcome, RunOutcome
-from .limits import CURRENT_LIMITS, MODEL_WAIT, OutOfTime, within
+from .limits import CURRENT_LIMITS, MODEL_WAIT
 from .simulator import SimulatedUser
+from .time_limits import OutOfTime, within
 from .transcript import EndReason, Transcript
 
 
