@@ -38,6 +38,7 @@ from .store_format import (
     execute_script,
     format_problem,
     migrate_from_1,
+    run_row,
     unusable,
 )
 from .suite.metrics import metric_id_for, version_fingerprint
@@ -444,14 +445,7 @@ class Store:
         """The session's run record (written by the process that owns the session)."""
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
-                (
-                    run.id,
-                    run.started_at.isoformat(),
-                    run.ended_at.isoformat() if run.ended_at else None,
-                    ORIGIN_PYTEST,
-                    run.model_dump_json(),
-                ),
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)", run_row(run, ORIGIN_PYTEST)
             )
 
     def session_runs(self) -> list[tuple[SessionRun, str]]:

@@ -130,20 +130,24 @@ def execute_script(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
+def run_row(run: SessionRun, origin: str) -> tuple[str, str, str | None, str, str]:
+    """A run record as a row of the `runs` table."""
+    return (
+        run.id,
+        run.started_at.isoformat(),
+        run.ended_at.isoformat() if run.ended_at else None,
+        origin,
+        run.model_dump_json(),
+    )
+
+
 def migrate_from_1(db: sqlite3.Connection) -> None:
     """Format 1 -> 2: every table and row stays; the new tables are added, and each run
     found in the results gets a run record (no verdicts: format 1 never kept them)."""
     execute_script(db, SCHEMA_2)
     for run in legacy_runs(db):
         db.execute(
-            "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?)",
-            (
-                run.id,
-                run.started_at.isoformat(),
-                run.ended_at.isoformat() if run.ended_at else None,
-                ORIGIN_FORMAT_1,
-                run.model_dump_json(),
-            ),
+            "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?)", run_row(run, ORIGIN_FORMAT_1)
         )
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -348,6 +348,9 @@ async def complete(
 ) -> Completion:
     """One chat completion, replayed from the test's recording or recorded when the record
     mode says so (recording.py); else live, see _complete_live."""
+    options: dict[str, Any] = {"temperature": temperature, "seed": seed}
+    if response_format is not None:
+        options["response_format"] = response_format_param(response_format)
     call = recording.model_call(
         role=role,
         model=endpoint.model,
@@ -355,21 +358,14 @@ async def complete(
         messages=messages,
         temperature=temperature,
         seed=seed,
-        response_format=response_format_param(response_format) if response_format else None,
+        response_format=options.get("response_format"),
     )
     if call is not None and (recorded := call.replay()) is not None:
         replayed = Completion(text=recorded.text, model=recorded.model, replayed=True)
         usage.record(replayed)  # a call, with no tokens and no cost
         return replayed
-    completion = await _complete_live(
-        endpoint,
-        messages,
-        role=role,
-        retry=retry,
-        response_format=response_format,
-        temperature=temperature,
-        seed=seed,
-    )
+    live_options = {name: value for name, value in options.items() if value is not None}
+    completion = await _complete_live(endpoint, messages, role, retry, live_options)
     if call is not None:
         call.keep(completion.text, completion.model)
     return completion
@@ -378,26 +374,23 @@ async def complete(
 async def _complete_live(
     endpoint: ModelEndpoint,
     messages: list[dict[str, str]],
-    *,
     role: str,
     retry: RetryPolicy,
-    response_format: type[BaseModel] | None = None,
-    temperature: float | None = 0.0,
-    seed: int | None = None,
+    options: dict[str, Any],
 ) -> Completion:
-    """One chat completion; transient failures are retried with exponential backoff. Errors
-    name the role, the model and its URL."""
+    """One chat completion with the request's `options` (temperature, seed, response_format:
+    those that are set); transient failures are retried with exponential backoff. Errors name
+    the role, the model and its URL."""
     litellm = load_litellm()
     _quiet_litellm_warnings()
     # drop_params: a provider without e.g. `seed` or `response_format` still answers; the
     # prompt asks for JSON anyway and every answer is validated.
-    kwargs: dict[str, Any] = {"num_retries": 0, "drop_params": True, **endpoint.call_kwargs()}
-    if temperature is not None:
-        kwargs["temperature"] = temperature
-    if response_format is not None:
-        kwargs["response_format"] = response_format_param(response_format)
-    if seed is not None:
-        kwargs["seed"] = seed
+    kwargs: dict[str, Any] = {
+        "num_retries": 0,
+        "drop_params": True,
+        **endpoint.call_kwargs(),
+        **options,
+    }
     who = f"{role} model {endpoint.model!r}" + (
         f" at {redact(endpoint.api_base)}" if endpoint.api_base else ""
     )
