@@ -25,6 +25,7 @@ class SuiteFile(pytest.File):
         suite = session.catalog.collect(self.path)
         if not suite.tests and not suite.metrics:
             warn_empty(self.path)
+        session.expect_model_calls(suite.tests)
         problems = session.check_targets(suite)
         if problems:
             raise SpecError(problems)

@@ -83,11 +83,20 @@ class AmigoSession:
         the same metrics whatever pytest collects."""
         ignored = ignored_by_pytest(config)
         found = find_suite_files(config, self.settings.file_patterns, ignored)
-        if found and not config.option.collectonly:
-            llm.start_loading_litellm()  # overlaps the rest of collection
         for path in found:
             if may_declare_metrics(path):
-                self.catalog.load(path)
+                loaded = self.catalog.load(path)
+                if isinstance(loaded, LoadedSuite):
+                    self.expect_model_calls(loaded.tests)
+
+    def expect_model_calls(self, tests: Sequence[UnitTest]) -> None:
+        """Once a test that calls a model through litellm is known, import litellm in the
+        background (2-3 s), overlapping the rest of collection. A session whose tests call
+        none (scripted users, the Amigo judge, Amigo targets) never imports it."""
+        if self.config is None or self.config.option.collectonly:
+            return
+        if any(self.litellm_models(test) for test in tests):
+            llm.start_loading_litellm()
 
     @property
     def store(self) -> Store:
@@ -194,9 +203,7 @@ class AmigoSession:
         """Models no litellm provider accepts, at the YAML line that names them (a model from
         an option is a usage error instead: it is nobody's line)."""
         problems: list[SpecProblem] = []
-        for role, endpoint in self.models_for(test).items():
-            if role == "simulator" and test.script is not None:
-                continue  # a scripted user never calls its model
+        for role, endpoint in self.litellm_models(test).items():
             problem = provider_problem(endpoint)
             if problem is None:
                 continue
@@ -291,6 +298,13 @@ class AmigoSession:
             models["judge"] = settings.endpoint_for("judge", as_model_ref(test.models.judge))
         if test.target.model is not None:
             models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
+        return models
+
+    def litellm_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
+        """The models the test's runs call: a scripted user never calls its simulator model."""
+        models = self.models_for(test)
+        if test.script is not None:
+            models.pop("simulator")
         return models
 
     def judge_for(self, models: dict[Role, ModelEndpoint], samples: int = 1) -> Judge:

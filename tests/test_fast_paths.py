@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conftest import METRICS, Suite
 from pytest_amigo_metrics.models import llm
 from pytest_amigo_metrics.redact import redact
 from pytest_amigo_metrics.runs.limits import Limits
@@ -246,3 +247,51 @@ def test_redaction_follows_the_environment_as_it_changes(monkeypatch: pytest.Mon
     assert redact("one-secret-value, another-secret-value") == "one-secret-value, ***"
     monkeypatch.delenv("PERF_SERVICE_TOKEN")
     assert redact("another-secret-value") == "another-secret-value"
+
+
+AMIGO_ONLY_CONFTEST = """
+import sys
+
+from pytest_amigo_metrics.testing import FakeAmigoAPI
+
+FAKE = FakeAmigoAPI(rate_window=1.0)
+FAKE.add_service("6618791275130b73714e8d1c", reply=lambda history: "{reply}")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(FAKE.plugin())
+
+
+def pytest_unconfigure(config):
+    print("litellm imported:", "litellm" in sys.modules)
+"""
+AMIGO_ONLY_TEST = """
+simulation_unit_tests:
+  - name: on amigo
+    persona: {{name: Sam, background: A busy customer.}}
+    scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+    {user}
+    target: {{amigo: {{service_id: "6618791275130b73714e8d1c"}}}}
+    metrics:
+      - {{metric: Outcome, expect: [resolved, escalated]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("user", "imported"),
+    [('script: ["I forgot my password.", "Thanks."]', False), ("max_turns: 1", True)],
+)
+def test_litellm_is_imported_only_when_a_test_calls_a_model(
+    suite: Suite, user: str, imported: bool
+) -> None:
+    """A session of scripted users, the Amigo judge and Amigo targets never calls a model:
+    it does not pay litellm's import (2-3 s, 170 MB). A simulated user does."""
+    pytest.importorskip("amigo_sdk")
+    suite.write("metrics.amigo.yaml", METRICS)
+    suite.write("amigo.amigo.yaml", AMIGO_ONLY_TEST.format(user=user))
+    suite.write("conftest.py", AMIGO_ONLY_CONFTEST.format(reply="This is resolved."))
+    result = suite.pytester.runpytest_subprocess(
+        "-s", "--amigo-backend", "amigo", "--amigo-judge", "amigo", "--amigo-rate-window", "1"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"litellm imported: {imported}"])
