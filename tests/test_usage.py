@@ -149,3 +149,56 @@ def test_a_replayed_call_counts_as_a_call_with_no_tokens_and_no_cost() -> None:
     assert (priced + priced).cost_usd == 1.0
     assert (priced + usage).cost_usd is None
     assert (priced + usage).unpriced_models == ["openai/ours"]
+
+
+CALLBACK_CONFTEST = """
+import json, pathlib
+
+import litellm
+from litellm.integrations.custom_logger import CustomLogger
+
+SEEN = []
+
+
+class Recorder(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        SEEN.append(kwargs["model"])
+
+
+RECORDER = Recorder()
+
+
+def pytest_configure(config):
+    litellm.callbacks.append(RECORDER)
+
+
+def pytest_unconfigure(config):
+    litellm.callbacks.remove(RECORDER)
+    pathlib.Path(__file__).with_name("seen.json").write_text(json.dumps(SEEN))
+"""
+
+
+def test_a_litellm_callback_sees_every_model_call(suite: Suite) -> None:
+    """Without a callback the plugin spares litellm its logging; with one, the user's
+    observability (Langfuse, a CustomLogger) sees every simulator, agent and judge call."""
+    suite.standard()
+    suite.write(
+        "m.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: model agent
+            persona: {name: Ana, background: New user.}
+            scenario: {name: Start, objective: Create a project., instructions: Ask simply.}
+            target: {model: offline/agent}
+            runs: 2
+            metrics:
+              - {metric: Identity Verified, expect: false}
+        """,
+    )
+    suite.write("conftest.py", CALLBACK_CONFTEST)
+    result = suite.pytester.runpytest("--junitxml=o.xml")
+    result.assert_outcomes(passed=1)
+    calls = int(junit_properties(suite.path / "o.xml")["model agent"]["amigo.usage.calls"])
+    seen = json.loads((suite.path / "seen.json").read_text())
+    assert sorted(set(seen)) == ["agent", "judge", "simulator"]  # litellm's names, sans provider
+    assert len(seen) == calls == 2 * (5 + 4 + 1)

@@ -6,6 +6,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import gc
 import logging
@@ -403,10 +404,11 @@ async def _complete_live(
         asked: float | None = None
         async with model_slot(endpoint.model, endpoint.api_base) as gate:
             try:
-                response = await within(
-                    litellm.acompletion(model=endpoint.model, messages=messages, **kwargs),
-                    timeout,
-                )
+                with _unread_logging_skipped(litellm):
+                    response = await within(
+                        litellm.acompletion(model=endpoint.model, messages=messages, **kwargs),
+                        timeout,
+                    )
             except OutOfTime:
                 response = None
                 last_error = f"no answer within {timeout:g} s (--amigo-call-timeout)"
@@ -435,6 +437,46 @@ async def _complete_live(
         f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"
     )
+
+
+# What reads litellm's success and failure logging: its callback lists and budget tracking.
+_LOGGING_READERS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "input_callback",
+    "service_callback",
+    "max_budget",
+)
+
+
+@contextlib.contextmanager
+def _unread_logging_skipped(litellm: Any) -> Iterator[None]:
+    """litellm builds a logging record for every call, a quarter of its CPU per call, even
+    when nothing reads it. With no callback configured and no budget set, the call carries the
+    mark litellm gives its own nested calls, whose logging it skips; the answer, its usage and
+    its cost are the same. A callback configured at any time is seen by every later call. A
+    litellm release without the mark logs as usual."""
+    mark = _internal_call_mark()
+    if mark is None or any(getattr(litellm, name, None) for name in _LOGGING_READERS):
+        yield
+        return
+    token = mark.set(True)
+    try:
+        yield
+    finally:
+        mark.reset(token)
+
+
+@functools.cache
+def _internal_call_mark() -> contextvars.ContextVar[bool] | None:
+    try:
+        from litellm._internal_context import is_internal_call
+    except ImportError:
+        return None
+    return is_internal_call if isinstance(is_internal_call, contextvars.ContextVar) else None
 
 
 def _usage_of(litellm: Any, response: Any) -> tuple[int, int, float | None]:
