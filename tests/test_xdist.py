@@ -150,6 +150,49 @@ def test_a_worker_with_a_file_left_open_ends_the_usual_way_and_loses_nothing(
         assert text == "written, never flushed, never closed"
 
 
+FINALIZED = """
+import os, pathlib
+
+
+class Finalized:
+    \"\"\"Notes in a file when the interpreter's usual end frees it; os._exit frees nothing.\"\"\"
+
+    def __init__(self, path):
+        self.path, self.os = str(path), os
+
+    def __del__(self):
+        fd = self.os.open(self.path, self.os.O_WRONLY | self.os.O_CREAT | self.os.O_APPEND)
+        self.os.write(fd, b"finalized\\n")
+        self.os.close(fd)
+
+
+KEPT = []
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        name = config.workerinput["workerid"]
+        KEPT.append(Finalized(pathlib.Path(__file__).with_name(f"finalized-{name}.txt")))
+"""
+
+
+@pytest.mark.parametrize("fast_exit", ["1", "0"])
+def test_workers_whose_output_goes_to_files_end_at_once(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, fast_exit: str
+) -> None:
+    """pytester sends the output of the run, the workers' included, to files, as
+    `pytest ... > log 2>&1` does: standard streams do not keep a worker from ending at once
+    (its objects are never freed one by one), unless AMIGO_METRICS_WORKER_FAST_EXIT=0."""
+    monkeypatch.setenv("AMIGO_METRICS_WORKER_FAST_EXIT", fast_exit)
+    suite.standard()
+    for index in range(2):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    suite.write("conftest.py", FINALIZED)
+    suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2").assert_outcomes(passed=2)
+    finalized = sorted(p.name for p in suite.path.glob("finalized-*.txt"))
+    assert finalized == ([] if fast_exit == "1" else ["finalized-gw0.txt", "finalized-gw1.txt"])
+
+
 def test_no_file_open_for_writing_in_a_plain_process(tmp_path: Path) -> None:
     from pytest_amigo_metrics.runs.worker_exit import files_open_for_writing
 

@@ -8,7 +8,8 @@ handler registered with `atexit` (coverage's, logging's, the user's, in their us
 once each), flushes its standard streams, and ends with `os._exit`. Non-daemon threads have
 been joined before exit handlers run. A worker that still has a regular file open for writing
 (whose buffered data only the usual end would write: a log file an agent never closed, a
-coverage database) ends the usual way, and so does one on a system without /proc. Set
+coverage database; standard output and error redirected to files do not count) ends the usual
+way, and so does one on a system without /proc. Set
 AMIGO_METRICS_WORKER_FAST_EXIT=0 to let every worker end the usual way.
 """
 
@@ -56,13 +57,17 @@ def _exit_now() -> None:
 
 def files_open_for_writing() -> bool:
     """Whether this process has a regular file open for writing (True when it cannot tell:
-    no /proc, as on macOS and Windows)."""
+    no /proc, as on macOS and Windows). Standard input, output and error do not count, even
+    when redirected to a file (`pytest ... > log 2>&1`, and pytester): _exit_now flushes the
+    streams that write to them."""
     try:
         descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
         import fcntl
     except (OSError, ValueError, ImportError):
         return True
     for descriptor in descriptors:
+        if descriptor <= 2:
+            continue
         try:
             if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 continue  # pipes, sockets, /dev/null, the listing's own directory
