@@ -196,7 +196,8 @@ def test_a_litellm_callback_sees_every_model_call(suite: Suite) -> None:
         """,
     )
     suite.write("conftest.py", CALLBACK_CONFTEST)
-    result = suite.pytester.runpytest("--junitxml=o.xml")
+    # A process of its own, as users run it: litellm's logging worker serves one event loop.
+    result = suite.pytester.runpytest_subprocess("--junitxml=o.xml")
     result.assert_outcomes(passed=1)
     calls = int(junit_properties(suite.path / "o.xml")["model agent"]["amigo.usage.calls"])
     seen = json.loads((suite.path / "seen.json").read_text())
