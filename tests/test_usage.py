@@ -15,6 +15,17 @@ from pytest_amigo_metrics.models.usage import UsageMeter
 from pytest_amigo_metrics.verdicts.outcomes import Usage
 
 GOOD = json.dumps({"value": 9, "justification": "Warm.", "references": []})
+# A simulated user (5 calls: 4 turns, then it ends) and a `model:` agent (4 calls).
+MODEL_AGENT_TEST = """
+simulation_unit_tests:
+  - name: model agent
+    persona: {{name: Ana, background: New user.}}
+    scenario: {{name: Start, objective: Create a project., instructions: Ask simply.}}
+    target: {{model: offline/agent}}
+    runs: {runs}
+    metrics:
+      - {{metric: Identity Verified, expect: false}}
+"""
 
 
 def test_offline_calls_count_tokens_and_cost_nothing(suite: Suite) -> None:
@@ -44,18 +55,7 @@ def test_offline_calls_count_tokens_and_cost_nothing(suite: Suite) -> None:
 
 def test_every_role_counts_with_judge_retries_and_an_unpriced_model(suite: Suite) -> None:
     suite.standard()
-    suite.write(
-        "m.amigo.yaml",
-        """
-        simulation_unit_tests:
-          - name: model agent
-            persona: {name: Ana, background: New user.}
-            scenario: {name: Start, objective: Create a project., instructions: Ask simply.}
-            target: {model: offline/agent}
-            metrics:
-              - {metric: Identity Verified, expect: false}
-        """,
-    )
+    suite.write("m.amigo.yaml", MODEL_AGENT_TEST.format(runs=1))
     suite.scripted(
         {
             "judge": [
@@ -182,19 +182,7 @@ def test_a_litellm_callback_sees_every_model_call(suite: Suite) -> None:
     """Without a callback the plugin spares litellm its logging; with one, the user's
     observability (Langfuse, a CustomLogger) sees every simulator, agent and judge call."""
     suite.standard()
-    suite.write(
-        "m.amigo.yaml",
-        """
-        simulation_unit_tests:
-          - name: model agent
-            persona: {name: Ana, background: New user.}
-            scenario: {name: Start, objective: Create a project., instructions: Ask simply.}
-            target: {model: offline/agent}
-            runs: 2
-            metrics:
-              - {metric: Identity Verified, expect: false}
-        """,
-    )
+    suite.write("m.amigo.yaml", MODEL_AGENT_TEST.format(runs=2))
     suite.write("conftest.py", CALLBACK_CONFTEST)
     # A process of its own, as users run it: litellm's logging worker serves one event loop.
     result = suite.pytester.runpytest_subprocess("--junitxml=o.xml")
