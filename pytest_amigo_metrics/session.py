@@ -85,14 +85,13 @@ class AmigoSession:
         found = find_suite_files(config, self.settings.file_patterns, ignored)
         for path in found:
             if may_declare_metrics(path):
-                loaded = self.catalog.load(path)
-                if isinstance(loaded, LoadedSuite):
-                    self.expect_model_calls(loaded.tests)
+                self.catalog.load(path)
 
     def expect_model_calls(self, tests: Sequence[UnitTest]) -> None:
-        """Once a test that calls a model through litellm is known, import litellm in the
-        background (2-3 s), overlapping the rest of collection. A session whose tests call
-        none (scripted users, the Amigo judge, Amigo targets) never imports it."""
+        """Once pytest collects a test that calls a model through litellm, import litellm in
+        the background (2-3 s), overlapping the rest of collection. A session whose collected
+        tests call none (scripted users, the Amigo judge, Amigo targets) never imports it,
+        whatever the project's other suite files hold."""
         if self.config is None or self.config.option.collectonly:
             return
         if any(self.litellm_models(test) for test in tests):
@@ -288,8 +287,8 @@ class AmigoSession:
         return Check(metric, bound.expectation, bound.up_to_turn)
 
     def models_for(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The model of each role the test calls through litellm (a scripted user calls no
-        simulator model; the Amigo judge is not a model)."""
+        """The model of each role of the test, as configured (the Amigo judge is not a model;
+        see litellm_models for the ones its runs call)."""
         settings = self.settings
         models: dict[Role, ModelEndpoint] = {
             "simulator": settings.endpoint_for("simulator", as_model_ref(test.models.simulator)),

@@ -262,6 +262,12 @@ def pytest_configure(config):
     config.pluginmanager.register(FAKE.plugin())
 
 
+def pytest_collection_finish(session):
+    from pytest_amigo_metrics.models import llm
+
+    print("litellm import started at collection:", llm._loading is not None)
+
+
 def pytest_unconfigure(config):
     print("litellm imported:", "litellm" in sys.modules)
 """
@@ -277,21 +283,108 @@ simulation_unit_tests:
 """
 
 
+OTHER_METRIC = """
+metrics:
+  - name: Elsewhere
+    description: Declared beside tests that no session here collects.
+    metric_value: {type: boolean}
+"""
+SCRIPTED = 'script: ["I forgot my password.", "Thanks."]'
+SIMULATED = "max_turns: 1"
+
+
 @pytest.mark.parametrize(
-    ("user", "imported"),
-    [('script: ["I forgot my password.", "Thanks."]', False), ("max_turns: 1", True)],
+    ("user", "elsewhere", "imported"),
+    [(SCRIPTED, None, False), (SIMULATED, None, True), (SCRIPTED, SIMULATED, False)],
+    ids=["scripted", "simulated", "simulated-in-a-file-not-collected"],
 )
-def test_litellm_is_imported_only_when_a_test_calls_a_model(
-    suite: Suite, user: str, imported: bool
+def test_litellm_is_imported_only_when_a_collected_test_calls_a_model(
+    suite: Suite, user: str, elsewhere: str | None, imported: bool
 ) -> None:
     """A session of scripted users, the Amigo judge and Amigo targets never calls a model:
-    it does not pay litellm's import (2-3 s, 170 MB). A simulated user does."""
+    it does not pay litellm's import (2-3 s, 170 MB), even when a suite file it does not
+    collect has a simulated user. A collected simulated user starts the import in the
+    background during collection."""
     pytest.importorskip("amigo_sdk")
     suite.write("metrics.amigo.yaml", METRICS)
     suite.write("amigo.amigo.yaml", AMIGO_ONLY_TEST.format(user=user))
+    if elsewhere is not None:  # it declares a metric: every session of the project reads it
+        suite.write(
+            "other/simulated.amigo.yaml",
+            OTHER_METRIC + AMIGO_ONLY_TEST.format(user=elsewhere),
+        )
     suite.write("conftest.py", AMIGO_ONLY_CONFTEST.format(reply="This is resolved."))
     result = suite.pytester.runpytest_subprocess(
-        "-s", "--amigo-backend", "amigo", "--amigo-judge", "amigo", "--amigo-rate-window", "1"
+        "-s",
+        "--amigo-backend",
+        "amigo",
+        "--amigo-judge",
+        "amigo",
+        "--amigo-rate-window",
+        "1",
+        "amigo.amigo.yaml",
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"litellm imported: {imported}"])
+    result.stdout.fnmatch_lines(
+        [f"litellm import started at collection: {imported}", f"litellm imported: {imported}"]
+    )
+
+
+@pytest.fixture
+def mark_provider() -> Iterator[list[bool]]:
+    """`markcheck/...` models: their provider notes whether the call carries litellm's
+    nested-call mark, which makes litellm skip its logging."""
+    internal = pytest.importorskip("litellm._internal_context")
+    litellm = llm.load_litellm()
+    from litellm.llms.custom_llm import CustomLLM
+    from litellm.types.utils import ModelResponse
+
+    seen: list[bool] = []
+
+    class MarkCheck(CustomLLM):  # type: ignore[misc]
+        async def acompletion(self, model: str, messages: list[Any], *a: Any, **k: Any) -> Any:
+            seen.append(internal.is_internal_call.get())
+            return ModelResponse(
+                model=model,
+                choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+            )
+
+    providers = list(litellm.custom_provider_map)
+    litellm.custom_provider_map = [
+        *providers,
+        {"provider": "markcheck", "custom_handler": MarkCheck()},
+    ]
+    yield seen
+    litellm.custom_provider_map = providers
+
+
+@pytest.mark.parametrize("reader", [None, "success_callback", "max_budget"])
+def test_litellm_logging_is_skipped_only_when_nothing_reads_it(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor],
+    mark_provider: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+    reader: str | None,
+) -> None:
+    """If a litellm release drops the mark, the calls still work: this says the speed-up
+    went with it."""
+    litellm = llm.load_litellm()
+    for name in llm._LOGGING_READERS:  # other tests of this process may have left some set
+        monkeypatch.setattr(litellm, name, 0.0 if name == "max_budget" else [])
+    if reader == "success_callback":
+        monkeypatch.setattr(litellm, "success_callback", [lambda *args, **kwargs: None])
+    elif reader == "max_budget":
+        monkeypatch.setattr(litellm, "max_budget", 10.0)
+    internal = pytest.importorskip("litellm._internal_context")
+
+    async def call() -> bool:
+        await llm.complete(
+            llm.ModelEndpoint("markcheck/model"),
+            [{"role": "user", "content": "hi"}],
+            role="judge",
+            retry=llm.RetryPolicy(attempts=1, base_delay=0),
+        )
+        return bool(internal.is_internal_call.get())
+
+    marked_after = loop[0].run_until_complete(call())
+    assert mark_provider == [reader is None]
+    assert marked_after is False, "the caller's own later litellm calls are logged as usual"

@@ -454,11 +454,11 @@ _LOGGING_READERS = (
 
 @contextlib.contextmanager
 def _unread_logging_skipped(litellm: Any) -> Iterator[None]:
-    """litellm builds a logging record for every call, a quarter of its CPU per call, even
-    when nothing reads it. With no callback configured and no budget set, the call carries the
-    mark litellm gives its own nested calls, whose logging it skips; the answer, its usage and
-    its cost are the same. A callback configured at any time is seen by every later call. A
-    litellm release without the mark logs as usual."""
+    """litellm runs its success (or failure) logging for every call, building a record of it:
+    a quarter of its CPU per call, even when nothing reads it. With no callback configured and
+    no budget set, the call carries the mark litellm gives its own nested calls, whose logging
+    it skips; the answer, its usage and its cost are the same. A callback configured at any
+    time sees every later call. A litellm release without the mark logs as usual."""
     mark = _internal_call_mark()
     if mark is None or any(getattr(litellm, name, None) for name in _LOGGING_READERS):
         yield
@@ -467,7 +467,9 @@ def _unread_logging_skipped(litellm: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        mark.reset(token)
+        # A call closed outside its task (a task destroyed after the loop closed) cannot reset.
+        with contextlib.suppress(ValueError):
+            mark.reset(token)
 
 
 @functools.cache
