@@ -169,9 +169,12 @@ def pytest_collection(session: pytest.Session) -> None:
     get_session(session.config).discover(session.config)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
+    """After -k, -m and --deselect: only the selected tests are checked (and their models'
+    calls start litellm's import)."""
     items[:] = prepare_items(get_session(config), session, items)
 
 

@@ -30,6 +30,24 @@ def test_k_selects_by_test_name_and_marker_selects_all(suite: Suite) -> None:
     suite.pytester.runpytest("-m", "not amigo").assert_outcomes(deselected=2)
 
 
+def test_a_deselected_test_is_not_checked(suite: Suite) -> None:
+    """-k, -m and --deselect come first: a test left out neither stops the session with its
+    problems nor starts litellm's import for its models."""
+    suite.standard()
+    suite.unit_test(name="good one")
+    suite.unit_test(
+        file="broken.amigo.yaml",
+        name="broken one",
+        expectations=["{metric: No Such Metric, expect: true}"],
+    )
+    result = suite.pytester.runpytest("-k", "good")
+    result.assert_outcomes(passed=1, deselected=1)
+    assert "No Such Metric" not in result.stdout.str()
+    result = suite.pytester.runpytest("-k", "broken")
+    result.assert_outcomes(errors=1, deselected=1)
+    result.stdout.fnmatch_lines(["*unknown metric 'No Such Metric'*"])
+
+
 def test_other_yaml_files_are_ignored_and_pattern_is_configurable(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(file="tests.yaml")
