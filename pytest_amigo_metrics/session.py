@@ -94,7 +94,7 @@ class AmigoSession:
         whatever the project's other suite files hold."""
         if self.config is None or self.config.option.collectonly:
             return
-        if any(self.litellm_models(test) for test in tests):
+        if any(self.live_models(test) for test in tests):
             llm.start_loading_litellm()
 
     @property
@@ -200,9 +200,9 @@ class AmigoSession:
 
     def model_problems(self, test: UnitTest, path: Path) -> list[SpecProblem]:
         """Models no litellm provider accepts, at the YAML line that names them (a model from
-        an option is a usage error instead: it is nobody's line)."""
+        an option is a usage error instead: it is nobody's line); none in replay mode."""
         problems: list[SpecProblem] = []
-        for role, endpoint in self.litellm_models(test).items():
+        for role, endpoint in self.live_models(test).items():
             problem = provider_problem(endpoint)
             if problem is None:
                 continue
@@ -288,7 +288,7 @@ class AmigoSession:
 
     def models_for(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
         """The model of each role of the test, as configured (the Amigo judge is not a model;
-        see litellm_models for the ones its runs call)."""
+        see live_models for the ones its runs call)."""
         settings = self.settings
         models: dict[Role, ModelEndpoint] = {
             "simulator": settings.endpoint_for("simulator", as_model_ref(test.models.simulator)),
@@ -299,8 +299,12 @@ class AmigoSession:
             models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
         return models
 
-    def litellm_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The models the test's runs call: a scripted user never calls its simulator model."""
+    def live_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
+        """The models the test's runs call through litellm: none in replay mode (every call
+        comes from the recordings, and a call missing there is an error); a scripted user
+        never calls its simulator model."""
+        if self.settings.record_mode == "replay":
+            return {}
         models = self.models_for(test)
         if test.script is not None:
             models.pop("simulator")

@@ -12,12 +12,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from conftest import METRICS, Suite
 from pytest_amigo_metrics.models import llm
 from pytest_amigo_metrics.redact import redact
 from pytest_amigo_metrics.runs.limits import Limits
 from pytest_amigo_metrics.runs.scheduler import Scheduler
+from pytest_amigo_metrics.runs.simulator import UserTurnSchema
+from pytest_amigo_metrics.suite.spec import (
+    BooleanMetricValue,
+    CategoricalMetricValue,
+    NumericalMetricValue,
+)
+from pytest_amigo_metrics.verdicts.judge import response_schema
 
 
 class RecordingExecutor(llm.SessionExecutor):
@@ -388,3 +396,57 @@ def test_litellm_logging_is_skipped_only_when_nothing_reads_it(
     marked_after = loop[0].run_until_complete(call())
     assert mark_provider == [reader is None]
     assert marked_after is False, "the caller's own later litellm calls are logged as usual"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        UserTurnSchema,
+        response_schema(BooleanMetricValue(type="boolean")),
+        response_schema(NumericalMetricValue(type="numerical", lower_bound=1, upper_bound=10)),
+        response_schema(CategoricalMetricValue(type="categorical", categories=["a", "b"])),
+    ],
+    ids=["user turn", "boolean", "numerical", "categorical"],
+)
+def test_the_response_format_is_litellm_s_own(schema: type[BaseModel]) -> None:
+    """Built without litellm (so that a replay never imports it), the response format must be
+    what litellm builds: recordings are keyed on it, and it is what the model is sent."""
+    llm.load_litellm()
+    from litellm.llms.base_llm.base_utils import type_to_response_format_param
+
+    assert llm.response_format_param(schema) == type_to_response_format_param(schema)
+
+
+IMPORT_CHECK = """
+import sys
+
+
+def pytest_unconfigure(config):
+    print("litellm imported:", "litellm" in sys.modules)
+"""
+
+
+def test_a_replay_never_imports_litellm(suite: Suite) -> None:
+    """Every call of a replay comes from the recordings (a missing one is an error): litellm's
+    import, most of a replayed suite's time in CI, is not needed."""
+    suite.standard()
+    suite.unit_test(
+        runs=2,
+        expectations=[
+            '{metric: Empathy Score, expect: ">= 7"}',
+            "{metric: Outcome, expect: resolved}",
+        ],
+    )
+    suite.write("conftest.py", IMPORT_CHECK)
+    recorded = suite.pytester.runpytest_subprocess("-s", "--amigo-record-mode", "record")
+    recorded.assert_outcomes(passed=1)
+    recorded.stdout.fnmatch_lines(["litellm imported: True"])
+    replayed = suite.pytester.runpytest_subprocess("-s", "--amigo-record-mode", "replay")
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(
+        ["*calls: replayed (4 calls) (--amigo-record-mode)", "litellm imported: False"]
+    )
+    values = suite.rows("SELECT run_index, metric_id, result FROM evaluation_results")
+    assert len(values) == 2 * 2 * 2  # both sessions, 2 runs, 2 metrics
+    first, again = values[:4], values[4:]
+    assert sorted(tuple(r) for r in first) == sorted(tuple(r) for r in again)
