@@ -94,7 +94,11 @@ class AmigoSession:
         whatever the project's other suite files hold."""
         if self.config is None or self.config.option.collectonly:
             return
-        if any(self.live_models(test) for test in tests):
+        if not any(self.called_models(test) for test in tests):
+            return
+        if self.settings.record_mode == "replay":
+            llm.prepare_response_formats()  # on this thread, before any agent runs
+        else:
             llm.start_loading_litellm()
 
     @property
@@ -288,7 +292,7 @@ class AmigoSession:
 
     def models_for(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
         """The model of each role of the test, as configured (the Amigo judge is not a model;
-        see live_models for the ones its runs call)."""
+        see called_models for the ones its runs call)."""
         settings = self.settings
         models: dict[Role, ModelEndpoint] = {
             "simulator": settings.endpoint_for("simulator", as_model_ref(test.models.simulator)),
@@ -299,16 +303,18 @@ class AmigoSession:
             models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
         return models
 
-    def live_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The models the test's runs call through litellm: none in replay mode (every call
-        comes from the recordings, and a call missing there is an error); a scripted user
-        never calls its simulator model."""
-        if self.settings.record_mode == "replay":
-            return {}
+    def called_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
+        """The models the test's runs call, live or replayed: a scripted user never calls its
+        simulator model."""
         models = self.models_for(test)
         if test.script is not None:
             models.pop("simulator")
         return models
+
+    def live_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
+        """The models the test's runs call through litellm: none in replay mode (every call
+        comes from the recordings, and a call missing there is an error)."""
+        return {} if self.settings.record_mode == "replay" else self.called_models(test)
 
     def judge_for(self, models: dict[Role, ModelEndpoint], samples: int = 1) -> Judge:
         if self.settings.judge == "amigo":

@@ -450,3 +450,47 @@ def test_a_replay_never_imports_litellm(suite: Suite) -> None:
     assert len(values) == 2 * 2 * 2  # both sessions, 2 runs, 2 metrics
     first, again = values[:4], values[4:]
     assert sorted(tuple(r) for r in first) == sorted(tuple(r) for r in again)
+
+
+LAZY_AGENTS = """
+def quick(messages):
+    return "Done, identity verified."
+
+
+def lazy(messages):
+    import openai  # its client made on first use, as many agents do
+
+    return "Done, identity verified."
+"""
+LAZY_TEST = """
+  - name: {name}
+    persona: {{name: Sam, background: A busy customer.}}
+    scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+    script: ["Hi."]
+    target: {{python: "lazy_agents:{name}"}}
+    metrics:
+      - {{metric: Identity Verified, expect: true}}
+"""
+SDK_CHECK = """
+import sys
+
+
+def pytest_collection_finish(session):
+    print("OpenAI SDK's schema module at collection:", "openai.lib._pydantic" in sys.modules)
+"""
+
+
+def test_a_replay_with_an_agent_that_imports_the_openai_sdk_as_it_runs(suite: Suite) -> None:
+    """The replay's response formats need the OpenAI SDK: it is imported during collection, so
+    that a sync agent importing it in its thread never races the session's own import (which
+    left the SDK's modules half made in both: an ImportError in the agent, a KeyError in the
+    judge)."""
+    suite.write("metrics.amigo.yaml", METRICS)
+    suite.write("lazy_agents.py", LAZY_AGENTS)
+    body = "".join(LAZY_TEST.format(name=name) for name in ("lazy", "quick"))
+    suite.write("t.amigo.yaml", "simulation_unit_tests:" + body)
+    suite.write("conftest.py", SDK_CHECK)
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=2)
+    replayed = suite.pytester.runpytest_subprocess("-s", "--amigo-record-mode", "replay")
+    replayed.assert_outcomes(passed=2)
+    replayed.stdout.fnmatch_lines(["OpenAI SDK's schema module at collection: True"])

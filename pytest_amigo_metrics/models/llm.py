@@ -312,6 +312,15 @@ def _quiet_litellm_warnings() -> None:
     )
 
 
+def prepare_response_formats() -> None:
+    """Import what response_format_param needs, on the calling thread. A session that will not
+    import litellm (a replay) calls it during collection: imported later, from the session's
+    loop, it could meet a sync agent importing the OpenAI SDK in its own thread, and the SDK's
+    modules, which import one another, would come out half made in both."""
+    with contextlib.suppress(ImportError):  # response_format_param then falls back to litellm
+        import openai.lib._pydantic  # noqa: F401
+
+
 @functools.lru_cache(maxsize=512)
 def response_format_param(schema: type[BaseModel]) -> dict[str, Any]:
     """The `response_format` for a pydantic class, built once per class (one per metric
@@ -319,6 +328,9 @@ def response_format_param(schema: type[BaseModel]) -> dict[str, Any]:
     the OpenAI SDK's strict JSON schema under the class's name. Built from the SDK (0.6 s to
     import) rather than from litellm (2-3 s): a replayed session, whose recordings are keyed on
     it, never imports litellm."""
+    loading = _loading
+    if loading is not None and loading is not threading.current_thread():
+        loading.join()  # litellm's import imports the SDK: never two imports of it at once
     try:
         from openai.lib._pydantic import to_strict_json_schema
     except ImportError:  # an SDK without it: litellm's own function, whatever it uses
