@@ -60,6 +60,13 @@ use_script(pathlib.Path(__file__).parent)
 """
 
 
+# The two metrics most tests judge: a numerical one and a categorical one.
+EMPATHY_AND_OUTCOME = [
+    '{metric: Empathy Score, expect: ">= 7"}',
+    "{metric: Outcome, expect: resolved}",
+]
+
+
 def expectation_lines(expectations: list[str]) -> str:
     return "\n".join(f"      - {e}" for e in expectations)
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from conftest import METRICS, Suite
-from pytest_amigo_metrics.models import llm
+from conftest import EMPATHY_AND_OUTCOME, METRICS, Suite
+from pytest_amigo_metrics.models import llm, request_setup
 from pytest_amigo_metrics.redact import redact
 from pytest_amigo_metrics.runs.limits import Limits
 from pytest_amigo_metrics.runs.scheduler import Scheduler
@@ -28,7 +28,7 @@ from pytest_amigo_metrics.suite.spec import (
 from pytest_amigo_metrics.verdicts.judge import response_schema
 
 
-class RecordingExecutor(llm.SessionExecutor):
+class RecordingExecutor(request_setup.SessionExecutor):
     """The session's executor, noting for each submission whether it ran inline."""
 
     def __init__(self) -> None:
@@ -38,7 +38,7 @@ class RecordingExecutor(llm.SessionExecutor):
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[Any]:
-        inline = not args and not kwargs and llm._is_litellm_request_setup(fn)
+        inline = not args and not kwargs and request_setup._is_litellm_request_setup(fn)
         self.submitted.append((inline, threading.get_ident()))
         return super().submit(fn, *args, **kwargs)
 
@@ -47,7 +47,7 @@ class RecordingExecutor(llm.SessionExecutor):
 def loop() -> Iterator[tuple[asyncio.AbstractEventLoop, RecordingExecutor]]:
     """The session's loop, as the scheduler makes it, with the executor recording."""
     scheduler = Scheduler(Limits(), threads=1)
-    assert isinstance(scheduler.loop._default_executor, llm.SessionExecutor)  # type: ignore[attr-defined]
+    assert isinstance(scheduler.loop._default_executor, request_setup.SessionExecutor)  # type: ignore[attr-defined]
     executor = RecordingExecutor()
     scheduler.loop.set_default_executor(executor)
     yield scheduler.loop, executor
@@ -55,14 +55,19 @@ def loop() -> Iterator[tuple[asyncio.AbstractEventLoop, RecordingExecutor]]:
     executor.shutdown()
 
 
+async def ask_model(model: str, text: str = "hi", role: str = "judge") -> llm.Completion:
+    """One call through the plugin's model path, with no retry."""
+    return await llm.complete(
+        llm.ModelEndpoint(model),
+        [{"role": "user", "content": text}],
+        role=role,
+        retry=llm.RetryPolicy(attempts=1, base_delay=0),
+    )
+
+
 def call_offline_agent(event_loop: asyncio.AbstractEventLoop, text: str) -> llm.Completion:
     async def call() -> llm.Completion:
-        reply = await llm.complete(
-            llm.ModelEndpoint("offline/agent"),
-            [{"role": "user", "content": text}],
-            role="agent",
-            retry=llm.RetryPolicy(attempts=1, base_delay=0),
-        )
+        reply = await ask_model("offline/agent", text, role="agent")
         await asyncio.sleep(0.05)  # litellm's success logging runs as its own task
         return reply
 
@@ -104,12 +109,7 @@ def test_an_error_in_litellm_request_setup_reaches_the_caller(
     ]
 
     async def call() -> None:
-        await llm.complete(
-            llm.ModelEndpoint("perfsetup/model"),
-            [{"role": "user", "content": "hi"}],
-            role="judge",
-            retry=llm.RetryPolicy(attempts=1, base_delay=0),
-        )
+        await ask_model("perfsetup/model")
 
     event_loop, executor = loop
     try:
@@ -154,12 +154,7 @@ def recording_provider() -> Iterator[list[str]]:
 
 
 async def ask(text: str) -> llm.Completion:
-    return await llm.complete(
-        llm.ModelEndpoint("perforder/model"),
-        [{"role": "user", "content": text}],
-        role="agent",
-        retry=llm.RetryPolicy(attempts=1, base_delay=0),
-    )
+    return await ask_model("perforder/model", text, role="agent")
 
 
 def test_each_call_sends_its_request_before_the_next_setup(
@@ -168,7 +163,7 @@ def test_each_call_sends_its_request_before_the_next_setup(
     """When many conversations ask at once, the first request must not wait for every other
     call's setup: setups and sends interleave."""
 
-    calls = [str(i) for i in range(2 * llm.SETUPS_PER_TURN + 1)]
+    calls = [str(i) for i in range(2 * request_setup.SETUPS_PER_TURN + 1)]
 
     async def together() -> list[llm.Completion]:
         return list(await asyncio.gather(*(ask(text) for text in calls)))
@@ -183,7 +178,9 @@ def test_each_call_sends_its_request_before_the_next_setup(
 def test_a_call_cancelled_before_its_setup_never_reaches_the_provider(
     loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
 ) -> None:
-    count = 2 * llm.SETUPS_PER_TURN + 1  # the last setup waits for a later turn of the loop
+    count = (
+        2 * request_setup.SETUPS_PER_TURN + 1
+    )  # the last setup waits for a later turn of the loop
 
     async def last_cancelled() -> list[Any]:
         calls = [asyncio.ensure_future(ask(str(i))) for i in range(count)]
@@ -385,12 +382,7 @@ def test_litellm_logging_is_skipped_only_when_nothing_reads_it(
     internal = pytest.importorskip("litellm._internal_context")
 
     async def call() -> bool:
-        await llm.complete(
-            llm.ModelEndpoint("markcheck/model"),
-            [{"role": "user", "content": "hi"}],
-            role="judge",
-            retry=llm.RetryPolicy(attempts=1, base_delay=0),
-        )
+        await ask_model("markcheck/model")
         return bool(internal.is_internal_call.get())
 
     marked_after = loop[0].run_until_complete(call())
@@ -432,10 +424,7 @@ def test_a_replay_never_imports_litellm(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(
         runs=2,
-        expectations=[
-            '{metric: Empathy Score, expect: ">= 7"}',
-            "{metric: Outcome, expect: resolved}",
-        ],
+        expectations=EMPATHY_AND_OUTCOME,
     )
     suite.write("conftest.py", IMPORT_CHECK)
     recorded = suite.pytester.runpytest_subprocess("-s", "--amigo-record-mode", "record")

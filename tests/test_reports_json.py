@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import Suite
+from conftest import EMPATHY_AND_OUTCOME, Suite
 from pytest_amigo_metrics.report.json_schema import (
     report_schema,
     report_schema_text,
@@ -51,10 +51,7 @@ def test_the_json_report_holds_the_whole_session(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(
         runs=2,
-        expectations=[
-            '{metric: Empathy Score, expect: ">= 7"}',
-            "{metric: Outcome, expect: resolved}",
-        ],
+        expectations=EMPATHY_AND_OUTCOME,
     )
     suite.unit_test(file="cold.amigo.yaml", name="cold", script='["you are cold"]')
     result = suite.pytester.runpytest("--amigo-json", "reports/session.json")

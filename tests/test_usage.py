@@ -9,7 +9,7 @@ import pytest
 from junit_props import junit_properties
 from openai_server import openai_server
 
-from conftest import Suite
+from conftest import EMPATHY_AND_OUTCOME, Suite
 from pytest_amigo_metrics.models.llm import Completion, load_litellm
 from pytest_amigo_metrics.models.usage import UsageMeter
 from pytest_amigo_metrics.verdicts.outcomes import Usage
@@ -32,10 +32,7 @@ def test_offline_calls_count_tokens_and_cost_nothing(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(
         runs=2,
-        expectations=[
-            '{metric: Empathy Score, expect: ">= 7"}',
-            "{metric: Outcome, expect: resolved}",
-        ],
+        expectations=EMPATHY_AND_OUTCOME,
     )
     result = suite.pytester.runpytest("--junitxml=out.xml")
     result.assert_outcomes(passed=1)

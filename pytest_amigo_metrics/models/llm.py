@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import contextvars
 import functools
@@ -12,12 +10,11 @@ import gc
 import logging
 import os
 import re
-import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -27,7 +24,6 @@ from ..runs.limits import CURRENT_LIMITS, model_slot
 from ..runs.time_limits import OutOfTime, within
 from . import recording, usage
 
-T = TypeVar("T")
 OFFLINE_PROVIDER = "offline"
 # Seconds each offline call takes (--amigo-offline-latency): benchmarks model a hosted provider.
 offline_latency = 0.0
@@ -39,10 +35,6 @@ OFFLINE_MODELS = {
 # Called once when litellm is loaded, to run its first-call work (lazy imports, tokenizer)
 # before the session's first conversation instead of in it; it never waits for the latency.
 WARM_UP_MODEL = "offline/warm-up"
-
-# litellm request setups run per turn of the session loop (see SessionExecutor): one per turn
-# starts requests soonest, but costs litellm's background logging more work per call.
-SETUPS_PER_TURN = 4
 
 # Names of litellm exceptions that are worth another attempt: rate limits, outages, timeouts.
 TRANSIENT_ERRORS = (
@@ -161,13 +153,17 @@ def load_litellm() -> Any:
     global _loaded
     if _loaded is not None:
         return _loaded
-    loading = _loading
-    if loading is not None and loading is not threading.current_thread():
-        loading.join()
+    _wait_for_background_import()
     with _load_lock:
         if _loaded is None:
             _loaded = _import_litellm()
     return _loaded
+
+
+def _wait_for_background_import() -> None:
+    loading = _loading
+    if loading is not None and loading is not threading.current_thread():
+        loading.join()
 
 
 def _import_litellm() -> Any:
@@ -237,62 +233,6 @@ def _warm_up(litellm: Any) -> None:
         )
 
 
-def _is_litellm_request_setup(fn: Callable[..., Any]) -> bool:
-    """Whether `fn` is litellm.acompletion's synchronous request setup, which it hands to the
-    loop's default executor: `partial(context.run, partial(litellm.main.completion, ...))`."""
-    main = sys.modules.get("litellm.main")
-    if main is None or not isinstance(fn, functools.partial) or not fn.args:
-        return False
-    inner = fn.args[0]
-    return isinstance(inner, functools.partial) and inner.func is getattr(main, "completion", None)
-
-
-class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The default executor of the session's loop. litellm.acompletion hands its synchronous
-    request setup (building parameters; for async providers no I/O) to it. Run on the loop
-    instead of a thread, a call costs about 1 ms less (no thread hop, no contention for the
-    GIL). The setups run a few per turn of the loop, so that calls go on to send their requests
-    before the next setups start: when every conversation asks at once, the first requests leave
-    after a few setups instead of after all of them. Everything else runs in threads as usual."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._setups: collections.deque[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
-        self._setups = collections.deque()
-        self._next_setup_scheduled = False
-
-    def submit(
-        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[T]:
-        if args or kwargs or not _is_litellm_request_setup(fn):
-            return super().submit(fn, *args, **kwargs)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not called from the loop: a thread does it
-            return super().submit(fn)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._setups.append((future, fn))
-        if not self._next_setup_scheduled:
-            self._next_setup_scheduled = True
-            loop.call_soon(self._run_next_setup, loop)
-        return future
-
-    def _run_next_setup(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._next_setup_scheduled = False
-        ran = 0
-        while self._setups and ran < SETUPS_PER_TURN:
-            future, fn = self._setups.popleft()
-            if future.set_running_or_notify_cancel():  # its call may have been cancelled
-                try:
-                    future.set_result(fn())
-                except BaseException as exc:  # handed to the awaiting call, as from a thread
-                    future.set_exception(exc)
-                ran += 1
-        if self._setups:
-            self._next_setup_scheduled = True
-            loop.call_soon(self._run_next_setup, loop)
-
-
 @contextlib.contextmanager
 def litellm_warnings_silenced() -> Iterator[None]:
     """Around the session's event loop: litellm's background logging emits them too."""
@@ -328,9 +268,7 @@ def response_format_param(schema: type[BaseModel]) -> dict[str, Any]:
     the OpenAI SDK's strict JSON schema under the class's name. Built from the SDK (0.6 s to
     import) rather than from litellm (2-3 s): a replayed session, whose recordings are keyed on
     it, never imports litellm."""
-    loading = _loading
-    if loading is not None and loading is not threading.current_thread():
-        loading.join()  # litellm's import imports the SDK: never two imports of it at once
+    _wait_for_background_import()  # litellm's import imports the SDK: never two at once
     try:
         from openai.lib._pydantic import to_strict_json_schema
     except ImportError:  # an SDK without it: litellm's own function, whatever it uses

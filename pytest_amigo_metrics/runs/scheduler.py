@@ -18,7 +18,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..models.llm import SessionExecutor, litellm_warnings_silenced
+from ..models.llm import litellm_warnings_silenced
+from ..models.request_setup import SessionExecutor
 from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
 
 T = TypeVar("T")

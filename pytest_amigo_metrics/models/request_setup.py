@@ -1,0 +1,72 @@
+"""The default executor of the session's event loop: litellm's request setups run on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+# litellm request setups run per turn of the session loop: one per turn starts requests
+# soonest, but costs litellm's background logging more work per call.
+SETUPS_PER_TURN = 4
+
+
+def _is_litellm_request_setup(fn: Callable[..., Any]) -> bool:
+    """Whether `fn` is litellm.acompletion's synchronous request setup, which it hands to the
+    loop's default executor: `partial(context.run, partial(litellm.main.completion, ...))`."""
+    main = sys.modules.get("litellm.main")
+    if main is None or not isinstance(fn, functools.partial) or not fn.args:
+        return False
+    inner = fn.args[0]
+    return isinstance(inner, functools.partial) and inner.func is getattr(main, "completion", None)
+
+
+class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The default executor of the session's loop. litellm.acompletion hands its synchronous
+    request setup (building parameters; for async providers no I/O) to it. Run on the loop
+    instead of a thread, a call costs about 1 ms less (no thread hop, no contention for the
+    GIL). The setups run a few per turn of the loop, so that calls go on to send their requests
+    before the next setups start: when every conversation asks at once, the first requests leave
+    after a few setups instead of after all of them. Everything else runs in threads as usual."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setups: collections.deque[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
+        self._setups = collections.deque()
+        self._next_setup_scheduled = False
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        if args or kwargs or not _is_litellm_request_setup(fn):
+            return super().submit(fn, *args, **kwargs)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not called from the loop: a thread does it
+            return super().submit(fn)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._setups.append((future, fn))
+        if not self._next_setup_scheduled:
+            self._next_setup_scheduled = True
+            loop.call_soon(self._run_next_setup, loop)
+        return future
+
+    def _run_next_setup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._next_setup_scheduled = False
+        ran = 0
+        while self._setups and ran < SETUPS_PER_TURN:
+            future, fn = self._setups.popleft()
+            if future.set_running_or_notify_cancel():  # its call may have been cancelled
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # handed to the awaiting call, as from a thread
+                    future.set_exception(exc)
+                ran += 1
+        if self._setups:
+            self._next_setup_scheduled = True
+            loop.call_soon(self._run_next_setup, loop)
