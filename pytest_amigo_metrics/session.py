@@ -14,10 +14,11 @@ import pytest
 from .errors import AgentError, AmigoRunError, SpecProblem, bounded_repr
 from .ids import stable_id
 from .models import llm
-from .models.llm import ModelEndpoint, provider_problem
+from .models.llm import ModelEndpoint
 from .models.recording import CURRENT_RECORDING, TestRecording
 from .once import once_per_run
 from .redact import redact
+from .roles import called_models, models_for
 from .runs.capture import OUTPUT_OWNER, OutputRouter
 from .runs.execution import Check, Judge, RunPlan, run_all
 from .runs.limits import Limits, LimitSettings
@@ -30,7 +31,7 @@ from .suite.discovery import find_suite_files, ignored_by_pytest, matches, may_d
 from .suite.expectations import BoundExpectation
 from .suite.loader import LoadedSuite, LocatedMetric
 from .suite.metrics import MetricRegistry
-from .suite.spec import UnitTest, as_model_ref
+from .suite.spec import UnitTest
 from .targets import build_agent
 from .targets.python_callable import import_callable
 from .verdicts.judge import ActiveMetric, LocalJudge
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
     from .amigo.client import AmigoAPI
 
 T = TypeVar("T")
-MODEL_HINT = (
-    "write it as '<provider>/<model>' (e.g. 'openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku-"
-    "latest', 'ollama/llama3'); providers: https://docs.litellm.ai/docs/providers"
-)
 
 
 @dataclass
@@ -94,7 +91,7 @@ class AmigoSession:
         whatever the project's other suite files hold."""
         if self.config is None or self.config.option.collectonly:
             return
-        if not any(self.called_models(test) for test in tests):
+        if not any(called_models(self.settings, test) for test in tests):
             return
         if self.settings.record_mode == "replay":
             llm.prepare_response_formats()  # on this thread, before any agent runs
@@ -202,24 +199,6 @@ class AmigoSession:
                 )
         return problems
 
-    def model_problems(self, test: UnitTest, path: Path) -> list[SpecProblem]:
-        """Models no litellm provider accepts, at the YAML line that names them (a model from
-        an option is a usage error instead: it is nobody's line); none in replay mode."""
-        problems: list[SpecProblem] = []
-        for role, endpoint in self.live_models(test).items():
-            problem = provider_problem(endpoint)
-            if problem is None:
-                continue
-            if self.settings.model_from_option(role):
-                raise pytest.UsageError(f"--amigo-{role}-model: {problem}. {MODEL_HINT}")
-            field_name = "target.model" if role == "agent" else f"models.{role}"
-            problems.append(
-                SpecProblem(
-                    path, test.model_lines.get(role, test.line), field_name, problem, MODEL_HINT
-                )
-            )
-        return problems
-
     def resolve(
         self, test: UnitTest, path: Path
     ) -> tuple[list[BoundExpectation], list[SpecProblem]]:
@@ -289,32 +268,6 @@ class AmigoSession:
         registration = registration or self.store.register(spec)
         metric = ActiveMetric(registration.metric_id, spec.name, registration.version, spec)
         return Check(metric, bound.expectation, bound.up_to_turn)
-
-    def models_for(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The model of each role of the test, as configured (the Amigo judge is not a model;
-        see called_models for the ones its runs call)."""
-        settings = self.settings
-        models: dict[Role, ModelEndpoint] = {
-            "simulator": settings.endpoint_for("simulator", as_model_ref(test.models.simulator)),
-        }
-        if settings.judge == "local":
-            models["judge"] = settings.endpoint_for("judge", as_model_ref(test.models.judge))
-        if test.target.model is not None:
-            models["agent"] = settings.endpoint_for("agent", test.target.model_ref())
-        return models
-
-    def called_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The models the test's runs call, live or replayed: a scripted user never calls its
-        simulator model."""
-        models = self.models_for(test)
-        if test.script is not None:
-            models.pop("simulator")
-        return models
-
-    def live_models(self, test: UnitTest) -> dict[Role, ModelEndpoint]:
-        """The models the test's runs call through litellm: none in replay mode (every call
-        comes from the recordings, and a call missing there is an error)."""
-        return {} if self.settings.record_mode == "replay" else self.called_models(test)
 
     def judge_for(self, models: dict[Role, ModelEndpoint], samples: int = 1) -> Judge:
         if self.settings.judge == "amigo":
@@ -411,7 +364,7 @@ class AmigoSession:
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:
         spec, nodeid = test.unit_test, test.nodeid
         OUTPUT_OWNER.set(nodeid)  # what its agent prints or logs is this test's
-        models = self.models_for(spec)
+        models = models_for(self.settings, spec)
         agent = build_agent(
             spec.target,
             model=models.get("agent"),

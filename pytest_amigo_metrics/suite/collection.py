@@ -12,6 +12,7 @@ import pytest
 
 from ..errors import SpecProblem, shown_path
 from ..items import SimulationItem
+from ..roles import model_problems
 from ..session import AmigoSession
 from .catalog import Blocked
 
@@ -62,7 +63,7 @@ def _has_model_problems(
     """Models no provider accepts, once for a declaration that many tests share."""
     if not isinstance(item, SimulationItem):
         return False
-    found = amigo.model_problems(item.unit_test, item.path)
+    found = model_problems(amigo.settings, item.unit_test, item.path)
     problems = [p for p in found if (p.path, p.line, p.message) not in seen]
     seen.update((p.path, p.line, p.message) for p in found)
     if problems:
