@@ -12,7 +12,7 @@ import pytest
 
 from .models.llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
 from .models.recording import RECORD_MODES, RecordMode
-from .suite.spec import ModelRef
+from .suite.spec import MAX_JUDGE_SAMPLES, MAX_RUNS, ModelRef
 
 Role = Literal["simulator", "judge", "agent"]
 DEFAULT_STORE = ".amigo-metrics/results.sqlite3"
@@ -145,6 +145,8 @@ OPTIONS = [
         "off",
     ),
 ]
+# Options that override a YAML count hold to the same bounds.
+OVERRIDE_MAXIMA = {"runs": MAX_RUNS, "judge_samples": MAX_JUDGE_SAMPLES}
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
 # Where the Amigo API is and who calls it: environment (the SDK's names) or ini, never YAML.
 AMIGO_INI = {
@@ -288,11 +290,12 @@ def resolve_settings(config: pytest.Config) -> Settings:
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
     for option in OPTIONS:
-        overriding = option.name in ("runs", "judge_samples")
-        if overriding and values[option.name] is not None and values[option.name] < 1:
+        most = OVERRIDE_MAXIMA.get(option.name)
+        value = values[option.name]
+        if most is not None and value is not None and not 1 <= value <= most:
             raise pytest.UsageError(
-                f"{option.flag} / {option.env} / ini {option.ini}: {values[option.name]} is not "
-                f"allowed: give a whole number of 1 or more ({option.help})"
+                f"{option.flag} / {option.env} / ini {option.ini}: {value} is not allowed: give "
+                f"a whole number from 1 to {most}, as in the YAML ({option.help})"
             )
     return Settings(
         simulator_model=values["simulator_model"],

@@ -71,9 +71,10 @@ def test_environment_and_ini_set_it_and_the_command_line_wins(
         (
             "0",
             "*--amigo-runs / AMIGO_METRICS_RUNS / ini amigo_runs: 0 is not allowed: give a "
-            "whole number of 1 or more*",
+            "whole number from 1 to 100, as in the YAML*",
         ),
         ("-2", "*--amigo-runs*-2 is not allowed*"),
+        ("101", "*--amigo-runs*101 is not allowed: give a whole number from 1 to 100*"),
         ("two", "*--amigo-runs: 'two' is not a whole number*"),
         ("1.5", "*--amigo-runs: '1.5' is not a whole number*"),
     ],
@@ -96,3 +97,17 @@ def test_under_xdist_every_worker_runs_the_overridden_count(suite: Suite) -> Non
     for index in range(3):
         result.stdout.fnmatch_lines([f"PASSED  t{index}.amigo.yaml::case {index}  2/2 runs*"])
     assert len(suite.rows("SELECT * FROM conversations")) == 6
+
+
+@pytest.mark.parametrize("value", ["0", "26"])
+def test_judge_samples_from_the_command_line_hold_to_the_yaml_bounds(
+    suite: Suite, value: str
+) -> None:
+    suite.standard()
+    suite.unit_test()
+    result = suite.pytester.runpytest(f"--amigo-judge-samples={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*--amigo-judge-samples*{value} is not allowed: give a whole number from 1 to 25*"]
+    )
+    assert not suite.store.exists()

@@ -217,12 +217,13 @@ class ExpectationSpec(StrictModel):
 
 # Times the judge evaluates one metric of one run (answers combined; see judge_samples.py).
 MAX_JUDGE_SAMPLES = 25
+MAX_RUNS = 100
 
 
 class DefaultsSpec(StrictModel):
     target: TargetSpec | None = None
     max_turns: Count | None = Field(default=None, ge=1, le=100)
-    runs: Count | None = Field(default=None, ge=1, le=100)
+    runs: Count | None = Field(default=None, ge=1, le=MAX_RUNS)
     min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
     judge_samples: Count | None = Field(default=None, ge=1, le=MAX_JUDGE_SAMPLES)
@@ -235,7 +236,7 @@ class SimulationUnitTestSpec(StrictModel):
     script: list[NonEmptyStr] | None = Field(default=None, min_length=1)
     target: TargetSpec | None = None
     max_turns: Count | None = Field(default=None, ge=1, le=100)
-    runs: Count | None = Field(default=None, ge=1, le=100)
+    runs: Count | None = Field(default=None, ge=1, le=MAX_RUNS)
     min_pass_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
     models: ModelsSpec | None = None
     metrics: list[ExpectationSpec] = Field(min_length=1)
