@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], str]
+# The reply's text, or (a dict) the whole body of the reply.
+Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
 
 
 @dataclass
@@ -45,7 +46,8 @@ def _completion(model: str, text: str) -> dict[str, Any]:
 
 @contextmanager
 def openai_server(respond: Responder) -> Iterator[OpenAIServer]:
-    """Serve POST /v1/chat/completions with respond(request body) as the reply's text."""
+    """Serve POST /v1/chat/completions with respond(request body): the reply's text, or its
+    whole body."""
     served = OpenAIServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,7 +56,10 @@ def openai_server(respond: Responder) -> Iterator[OpenAIServer]:
             body = json.loads(self.rfile.read(length) or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
             served.requests.append(Received(self.path, headers, body))
-            payload = json.dumps(_completion(body.get("model", ""), respond(body))).encode()
+            answer = respond(body)
+            if isinstance(answer, str):
+                answer = _completion(body.get("model", ""), answer)
+            payload = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))

@@ -122,3 +122,49 @@ def test_a_key_in_the_yaml_is_an_unknown_key(suite: Suite) -> None:
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*models.judge.api_key: unknown key 'api_key'*"])
+
+
+def test_an_answer_without_choices_is_retried_then_an_error_that_is_stored(suite: Suite) -> None:
+    suite.standard()
+    no_choices = {"id": "x", "object": "chat.completion", "created": 0, "choices": []}
+    with openai_server(lambda body: no_choices) as server:
+        suite.unit_test(
+            name="bad judge",
+            extra=f'models: {{judge: {{model: openai/j, api_base: "{server.url}"}}}}\n',
+        )
+        suite.unit_test(file="good.amigo.yaml", name="good")
+        result = suite.pytester.runpytest(
+            "--amigo-retry-attempts", "2", "--amigo-retry-base-delay", "0"
+        )
+    result.assert_outcomes(passed=1, errors=1)
+    assert len(server.requests) == 2  # retried
+    result.stdout.fnmatch_lines(
+        [
+            "*judge model 'openai/j' at * still failing after 2 attempts (infrastructure*no `choices`*"
+        ]
+    )
+    assert "IndexError" not in result.stdout.str()
+    stored = suite.rows("SELECT name, outcome FROM test_outcomes ORDER BY name")
+    assert [tuple(row) for row in stored] == [("bad judge", "error"), ("good", "passed")]
+
+
+def test_a_model_agent_that_answers_nothing_is_an_error(suite: Suite) -> None:
+    suite.standard()
+    with openai_server(lambda body: "") as server:
+        suite.write(
+            "t.amigo.yaml",
+            f"""
+            simulation_unit_tests:
+              - name: silent
+                persona: {{name: Sam, background: A busy customer.}}
+                scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+                script: ["I forgot my password."]
+                target: {{model: openai/my-agent, api_base: "{server.url}"}}
+                metrics: [{{metric: Outcome, expect: resolved}}]
+            """,
+        )
+        result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*user turn 1: the agent 'openai/my-agent at *' returned an empty reply*"]
+    )

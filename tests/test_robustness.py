@@ -330,3 +330,22 @@ def test_a_store_failing_during_the_run_is_one_error_per_test_and_counted(suite:
         ]
     )
     suite.assert_store_intact()
+
+
+def test_an_error_nothing_foresaw_ends_the_run_in_error_and_is_stored(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "conftest.py",
+        "from pytest_amigo_metrics.verdicts.judge import LocalJudge\n\n"
+        "async def broken(self, metrics, transcript, up_to_turn=None):\n"
+        "    raise RuntimeError('a case nobody handled')\n\n"
+        "LocalJudge.evaluate_all = broken\n",
+    )
+    suite.unit_test()
+    result = suite.pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*run 0: error: unexpected RuntimeError: a case nobody handled (not a quality failure*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert [row["outcome"] for row in suite.rows("SELECT outcome FROM test_outcomes")] == ["error"]

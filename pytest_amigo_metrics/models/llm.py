@@ -386,6 +386,10 @@ async def _complete_live(
                     # The pause holds every call to this model, this one's retry included.
                     gate.pause(min(asked, retry.max_delay))
                     asked = None
+        if response is not None and not _has_message(response):
+            # A 200 without a message (e.g. `"choices": []`): the provider's fault, retried.
+            response = None
+            last_error = "the provider's answer holds no message (no `choices`)"
         if response is None:
             if attempt + 1 < retry.attempts:
                 await asyncio.sleep(retry.delay(attempt, asked))
@@ -401,6 +405,11 @@ async def _complete_live(
         f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"
     )
+
+
+def _has_message(response: Any) -> bool:
+    choices = getattr(response, "choices", None)
+    return bool(choices) and getattr(choices[0], "message", None) is not None
 
 
 # What reads litellm's success and failure logging: its callback lists and budget tracking.

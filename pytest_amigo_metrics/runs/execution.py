@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -162,6 +163,8 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         error = redact("\n".join(failures)) if failures else None
     except AmigoRunError as exc:
         error = redact(str(exc))
+    except Exception as exc:  # a bug, or an answer nobody foresaw: this run's error, not a crash
+        error = redact(unexpected(exc))
     return RunOutcome(
         run_index=run_index,
         conversation_id=transcript.conversation_id if transcript else "",
@@ -175,6 +178,15 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         rate_limit_wait=round(sum(waits), 3),
         model_wait=round(sum(model_waits), 3),
         usage=meter.usage(),
+    )
+
+
+def unexpected(exc: Exception) -> str:
+    """An error nothing above handles, with where it came from."""
+    trace = "".join(traceback.format_exception(exc, limit=-4))
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (not a quality failure; if it is not the "
+        f"agent's, please report it to pytest-amigo-metrics)\n{trace}"
     )
 
 

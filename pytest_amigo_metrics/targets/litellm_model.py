@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ..errors import AgentError
 from ..models.llm import ModelEndpoint, RetryPolicy, complete
 from ..runs.transcript import Transcript
 from .base import StatelessAgent
@@ -27,4 +28,6 @@ class LiteLLMAgent(StatelessAgent):
             retry=self.retry,
             temperature=None,
         )
+        if not completion.text.strip():  # as for a Python agent: an empty reply is no reply
+            raise AgentError(f"the agent {self.model.label!r} returned an empty reply")
         return completion.text
