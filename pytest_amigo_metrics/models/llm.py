@@ -408,7 +408,7 @@ async def _complete_live(
 
 
 def _has_message(response: Any) -> bool:
-    choices = getattr(response, "choices", None)
+    choices = getattr(response, "choices", None) or []
     return bool(choices) and getattr(choices[0], "message", None) is not None
 
 
