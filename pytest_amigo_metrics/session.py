@@ -302,30 +302,35 @@ class AmigoSession:
 
     def lost(self, nodeid: str, why: str) -> None:
         """A simulation test that never reported (its xdist worker crashed): an error in the
-        summary, so it does not vanish."""
+        summary and the store, so it does not vanish."""
         file_name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
         if not matches(file_name, self.settings.file_patterns):
             return
-        reason = why.strip().splitlines()[0] if why.strip() else "it never reported"
+        lines = [line.strip() for line in why.splitlines() if line.strip()]
+        # xdist's text starts with the worker's platform line; the crash is said after it.
+        said = next((line for line in lines if "crashed" in line), lines[-1] if lines else "")
+        reason = (
+            f"no outcome: its xdist worker ended while running it ({said or 'no reason given'})"
+        )
         run = RunOutcome(
             run_index=0,
             conversation_id="",
             end_reason=None,
             messages=[],
             metrics=[],
-            error=redact(f"no outcome: {reason}"),
+            error=redact(reason),
         )
-        self.outcomes.append(
-            TestOutcome(
-                nodeid=nodeid,
-                name=nodeid.rsplit("::", 1)[-1],
-                unit_test_id=stable_id("unit_test", nodeid),
-                simulation_unit_test_set_run_id=self.run_id,
-                min_pass_rate=1.0,
-                models={},
-                runs=[run],
-            )
+        outcome = TestOutcome(
+            nodeid=nodeid,
+            name=nodeid.rsplit("::", 1)[-1],
+            unit_test_id=stable_id("unit_test", nodeid),
+            simulation_unit_test_set_run_id=self.run_id,
+            min_pass_rate=1.0,
+            models={},
+            runs=[run],
         )
+        self.save(outcome)
+        self.outcomes.append(outcome)
 
     def start(self, test: ScheduledTest) -> None:
         """Start every run of the test on the session's loop (once)."""
@@ -339,12 +344,17 @@ class AmigoSession:
         self.start(test)
         with self.output.waiting_for(test.nodeid):
             outcome: TestOutcome = self.scheduler.wait(test.nodeid, self._poll, self._tick)
+        self.save(outcome)
+        return outcome
+
+    def save(self, outcome: TestOutcome) -> None:
+        """Store the test's results; a store that fails (disk full, read-only, ...) is said
+        on the outcome, which the reports count."""
         try:
             self.store.save_outcome(self.run_id, outcome)
-        except (sqlite3.Error, OSError, pytest.UsageError) as exc:  # disk full, read-only, ...
+        except (sqlite3.Error, OSError, pytest.UsageError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             outcome.store_error = f"results not stored in {self.settings.store_path} ({reason})"
-        return outcome
 
     async def _run_recorded(self, test: ScheduledTest) -> TestOutcome:
         """The test's runs, recorded or replayed as --amigo-record-mode says."""

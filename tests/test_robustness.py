@@ -150,7 +150,9 @@ def test_negative_or_nan_option_values_are_usage_errors(suite: Suite, value: str
     result.stderr.fnmatch_lines(["*--amigo-turn-timeout*is not allowed*"])
 
 
-def test_an_item_whose_xdist_worker_crashed_is_in_the_summary_as_an_error(suite: Suite) -> None:
+def test_an_item_whose_xdist_worker_crashed_is_an_error_in_the_summary_and_the_store(
+    suite: Suite,
+) -> None:
     suite.standard()
     suite.write("crash.py", "import os\ndef respond(messages):\n    os._exit(1)\n")
     suite.write(
@@ -167,8 +169,27 @@ def test_an_item_whose_xdist_worker_crashed_is_in_the_summary_as_an_error(suite:
     result.assert_outcomes(failed=1, passed=1)
     summary = result.stdout.str().split("amigo metrics")[1]
     assert "ERROR   crash.amigo.yaml::crashes  0/1 runs passed" in summary
-    assert "run 0: error: no outcome: " in summary and "crashed" in summary
+    assert "run 0: error: no outcome: its xdist worker ended while running it (" in summary
+    assert "crashed while running 'crash.amigo.yaml::crashes'" in summary
     assert "PASSED  fine.amigo.yaml::fine" in summary
+    stored = suite.rows("SELECT name, outcome FROM test_outcomes ORDER BY name")
+    assert [tuple(row) for row in stored] == [("crashes", "error"), ("fine", "passed")]
+
+
+def test_the_items_a_crashed_worker_held_run_on_its_replacement(suite: Suite) -> None:
+    suite.standard()
+    suite.write("crash.py", "import os\ndef respond(messages):\n    os._exit(3)\n")
+    crash = suite.unit_test(file="tmp.amigo.yaml", name="crash").read_text()
+    suite.write("a.amigo.yaml", crash.replace("agent:respond", "crash:respond"))
+    (suite.path / "tmp.amigo.yaml").unlink()
+    fine = ["{metric: Outcome, expect: resolved}"]
+    for name in ("fine 1", "fine 2", "fine 3"):
+        suite.unit_test(file=f"b {name}.amigo.yaml".replace(" ", "_"), name=name, expectations=fine)
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(failed=1, passed=3)
+    names = {row["name"] for row in suite.rows("SELECT name FROM test_outcomes")}
+    assert names == {"crash", "fine 1", "fine 2", "fine 3"}
 
 
 LEAKY_AGENT = """

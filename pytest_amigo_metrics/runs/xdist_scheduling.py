@@ -34,6 +34,10 @@ class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
         # items first: the rest arrive after the worker has started its first runs).
         collection: list[str] = list(next(iter(self.node2collection.values())))
         self.collection = collection
+        # As xdist's own first round does: a crashed worker's items go back to pending, and its
+        # replacement gets them in chunks of at most this many.
+        if self.maxschedchunk is None:
+            self.maxschedchunk = len(collection)
         self.pending[:] = range(len(collection))
         share, extra = divmod(len(self.pending), len(self.nodes))
         for index, node in enumerate(list(self.nodes)):
