@@ -18,6 +18,7 @@ from ..suite.discovery import matches
 
 class SuiteLoadScheduling(LoadScheduling):  # type: ignore[misc]
     collection: list[str] | None  # LoadScheduling's: the node ids all workers collected
+    maxschedchunk: int | None  # LoadScheduling's: --maxschedchunk, or its own default
 
     def __init__(self, config: Any, log: Any, patterns: list[str]) -> None:
         super().__init__(config, log)
