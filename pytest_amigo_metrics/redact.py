@@ -11,6 +11,11 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer|api[_-]?key[\"']?\s*[:=]\s*[\"']?)\s*[A-Za-z0-9._~+/-]{12,}"),
 ]
 _URL_PASSWORD = re.compile(r"(\b[a-z][\w+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)")
+# A credential in a URL's query string: ?key=..., &access_token=..., &sig=...
+_URL_QUERY_SECRET = re.compile(
+    r"(?i)([?&][\w.-]*(?:key|token|secret|sig|signature|password|passwd|auth|credential)"
+    r"[\w.-]*=)[^&#\s\"'<>]+"
+)
 _SECRET_ENV = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD)")
 MASK = "***"
 _secrets: tuple[dict[bytes, bytes], list[str]] | None = None
@@ -38,4 +43,5 @@ def redact(text: str) -> str:
             text = text.replace(value, MASK)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, text)
+    text = _URL_QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
     return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)

@@ -18,8 +18,8 @@ from amigo_sdk.generated.model import (
     CreateConversationParametersQuery,
 )
 
-from pytest_amigo_metrics.amigo.client import retry_after_seconds
 from pytest_amigo_metrics.amigo.finishing import CLOSING_MESSAGE
+from pytest_amigo_metrics.retry_after import retry_after_seconds
 from pytest_amigo_metrics.testing import FakeAmigoAPI
 
 TEST = """

@@ -168,3 +168,18 @@ def test_a_model_agent_that_answers_nothing_is_an_error(suite: Suite) -> None:
     result.stdout.fnmatch_lines(
         ["*user turn 1: the agent 'openai/my-agent at *' returned an empty reply*"]
     )
+
+
+def test_a_key_in_an_api_base_query_string_is_masked_everywhere(suite: Suite) -> None:
+    suite.standard()
+    secret = "AIzaSyFAKESECRET1234567890"
+    url = closed_port_url() + f"?key={secret}&region=eu"
+    suite.unit_test(extra=f'models: {{judge: {{model: openai/j, api_base: "{url}"}}}}\n')
+    result = suite.pytester.runpytest(
+        "--amigo-retry-attempts", "1", "--junitxml=o.xml", "--amigo-json=r.json"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*judge model 'openai/j' at *?key=***&region=eu*"])
+    written = [result.stdout.str(), (suite.path / "o.xml").read_text()]
+    written += [(suite.path / "r.json").read_text(), suite.store.read_bytes().decode("latin-1")]
+    assert not [text for text in written if secret in text]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+
 import httpx
 
 from pytest_amigo_metrics.models.llm import RetryPolicy, load_litellm, retry_after
@@ -28,3 +31,17 @@ def test_retry_after_is_read_from_a_rate_limit_error() -> None:
     )
     assert retry_after(error) == 12.0
     assert retry_after(ValueError("no response")) is None
+
+
+def test_retry_after_as_an_http_date_is_the_seconds_until_then() -> None:
+    litellm = load_litellm()
+    request = httpx.Request("POST", "https://example.invalid/v1/chat")
+    when = email.utils.format_datetime(
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=40), usegmt=True
+    )
+    response = httpx.Response(429, headers={"Retry-After": when}, request=request)
+    error = litellm.RateLimitError(
+        message="slow down", llm_provider="openai", model="gpt", response=response
+    )
+    waited = retry_after(error)
+    assert waited is not None and 30 < waited <= 40

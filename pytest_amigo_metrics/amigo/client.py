@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
-import email.utils
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
@@ -22,6 +20,7 @@ from amigo_sdk.resources.conversation import AsyncConversationResource
 
 from ..errors import AmigoRunError
 from ..models.llm import RetryPolicy
+from ..retry_after import retry_after_seconds
 from ..settings import Settings
 from .credentials import AmigoCredentials, CredentialsError
 from .endpoints import ENDPOINTS, Endpoint
@@ -198,23 +197,6 @@ async def _note_retry_after(response: httpx.Response) -> None:
     holder = _RETRY_AFTER.get()
     if holder is not None:
         holder[0] = retry_after_seconds(response.headers.get("Retry-After"))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds (a number or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _sign_in_failure(exc: BaseException) -> tuple[int | None, str]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ..errors import ModelCallError
 from ..redact import redact
+from ..retry_after import retry_after_seconds
 from ..runs.limits import CURRENT_LIMITS, model_slot
 from ..runs.time_limits import OutOfTime, within
 from . import recording, usage
@@ -60,14 +61,12 @@ class RetryPolicy:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After header on the error's HTTP response, when there is one."""
+    """Seconds from a Retry-After header on the error's HTTP response, when there is one:
+    a number of seconds, or an HTTP date (RFC 9110)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(value) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
