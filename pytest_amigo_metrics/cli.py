@@ -15,6 +15,7 @@ import argparse
 import fnmatch
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -311,11 +312,16 @@ def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
     def run(args: argparse.Namespace) -> int:
         from .store import RunNotFound, StoreError
+        from .store_format import unusable
 
         try:
             return work(args)
         except (StoreError, RunNotFound, pytest.UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except sqlite3.DatabaseError as exc:  # pages damaged past what opening it checks
+            path = Path(args.store) if args.store else configured_store_path()
+            print(f"error: {unusable(path, exc, 0)}", file=sys.stderr)
             return EXIT_USAGE
 
     return run

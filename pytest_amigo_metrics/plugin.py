@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -14,9 +15,11 @@ import pytest
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
 from .once import forget
+from .redact import redact
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
+from .runs.capture import install_session_streams, route_fd_capture
 from .runs.shared_limits import forget_limits
 from .runs.worker_exit import end_worker_quickly
 from .runs.xdist_queue import queued_items
@@ -34,6 +37,16 @@ STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    """Routing streams under pytest's capture (before it starts) and in it (capture.py)."""
+    early_config.add_cleanup(install_session_streams())  # undone after capture's own undoing
+    try:
+        return (yield)
+    finally:
+        route_fd_capture(early_config.pluginmanager.get_plugin("capturemanager"))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -191,11 +204,40 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         get_session(config).schedule(tests, queued_items(config, session.items))
 
 
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Inside pytest's capture of each phase: other tests' runs' output is set aside."""
+    with _routed(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with _routed(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    with _routed(item):
+        return (yield)
+
+
+def _routed(item: pytest.Item) -> contextlib.AbstractContextManager[None]:
+    if not isinstance(item, SimulationItem):
+        return contextlib.nullcontext()
+    return get_session(item.config).output.routing(item.nodeid)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if isinstance(item, SimulationItem):
+        # A sync agent's thread may write in the instant pytest's capture is resumed and no
+        # routing is in place yet (capture.py): what was captured is masked all the same.
+        report.sections = [(title, redact(text)) for title, text in report.sections]
     outcome = getattr(item, "outcome", None)
     final_phase = call.when == "call" or (call.when == "setup" and report.failed)
     if isinstance(outcome, TestOutcome) and final_phase:

@@ -150,6 +150,7 @@ class AmigoSession:
         return self._amigo
 
     def close(self) -> None:
+        self.output.close()
         if self._amigo is not None:
             self._run_async(self._amigo.aclose())
             self._amigo = None
@@ -287,6 +288,7 @@ class AmigoSession:
     ) -> None:
         """Once the items to run are known: start all their runs; under xdist, those of the
         items queued to this worker, and more as they arrive."""
+        self.output.activate()
         if queued is None:
             for test in tests:
                 self.start(test)

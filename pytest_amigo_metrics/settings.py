@@ -12,7 +12,7 @@ import pytest
 
 from .models.llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
 from .models.recording import RECORD_MODES, RecordMode
-from .suite.spec import MAX_JUDGE_SAMPLES, MAX_RUNS, ModelRef
+from .suite.spec import MAX_JUDGE_SAMPLES, MAX_RUNS, ModelRef, api_base_problem
 
 Role = Literal["simulator", "judge", "agent"]
 DEFAULT_STORE = ".amigo-metrics/results.sqlite3"
@@ -145,6 +145,7 @@ OPTIONS = [
         "off",
     ),
 ]
+OPTION_BY_NAME = {option.name: option for option in OPTIONS}
 # Options that override a YAML count hold to the same bounds.
 OVERRIDE_MAXIMA = {"runs": MAX_RUNS, "judge_samples": MAX_JUDGE_SAMPLES}
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
@@ -289,6 +290,12 @@ def resolve_settings(config: pytest.Config) -> Settings:
         minimum = 0 if name == "judge_retries" else 1
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
+    for role in ("simulator", "judge", "agent"):
+        url = values[f"{role}_api_base"]
+        problem = api_base_problem(url) if url else None
+        if problem:
+            option = OPTION_BY_NAME[f"{role}_api_base"]
+            raise pytest.UsageError(f"{option.flag} / {option.env} / ini {option.ini}: {problem}")
     for option in OPTIONS:
         most = OVERRIDE_MAXIMA.get(option.name)
         value = values[option.name]

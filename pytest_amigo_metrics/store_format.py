@@ -94,6 +94,12 @@ def unusable(path: Path, exc: sqlite3.DatabaseError, busy_timeout: float) -> str
             f"be writable too (SQLite keeps {path.name}-wal and {path.name}-shm beside it), or "
             "point --amigo-store at a writable file"
         )
+    if "malformed" in text or "disk image" in text:
+        return (
+            f"the results store {path} is damaged ({text}); recover what it holds with "
+            f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and point --amigo-store at "
+            "the copy, or move the file away to start a new store"
+        )
     return f"{path} is not a usable SQLite store ({text})"
 
 

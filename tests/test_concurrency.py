@@ -289,3 +289,61 @@ def test_a_long_wait_shows_progress(suite: Suite, monkeypatch: pytest.MonkeyPatc
     )
     quiet = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "-q")
     assert "conversations finished" not in quiet.stdout.str()
+
+
+CHATTY_AGENT = """
+import logging, os, time
+
+def quiet(messages):
+    return "I apologise; resolved."
+
+def chatty(messages):
+    for index in range(150):
+        print(f"chatty {index} {os.environ['SUPPORT_DB_TOKEN']}")
+        logging.getLogger("agent").warning("chatty log %d %s", index, os.environ["SUPPORT_DB_TOKEN"])
+        time.sleep(0.005)
+    return "I apologise; resolved."
+"""
+
+
+@pytest.mark.parametrize("capture", ["fd", "sys", "no"])
+def test_what_a_sync_agent_prints_between_items_stays_with_its_test_and_masked(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, capture: str
+) -> None:
+    """A sync agent goes on in its thread while pytest reports other items: what it prints or
+    logs then is never unmasked, and (under pytest's default capture) never shown under
+    another test."""
+    secret = "db-token-4f9a8b7c6d5e"
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", secret)
+    suite.standard()
+    suite.write("agent.py", CHATTY_AGENT)
+    outcome = ["{metric: Outcome, expect: resolved}"]
+    for index, agent in enumerate(["quiet"] * 6 + ["chatty"]):
+        suite.write(
+            f"t{index}.amigo.yaml",
+            suite.unit_test(file="tmp.amigo.yaml", name=f"{agent} {index}", expectations=outcome)
+            .read_text()
+            .replace("agent:respond", f"agent:{agent}"),
+        )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = suite.pytester.runpytest_subprocess(
+        f"--capture={capture}",
+        "-rA",
+        "-o",
+        "junit_logging=all",
+        "--junitxml=o.xml",
+        "--log-file=run.log",
+    )
+    result.assert_outcomes(passed=7)
+    output = result.stdout.str() + result.stderr.str()
+    for text in (output, (suite.path / "o.xml").read_text(), (suite.path / "run.log").read_text()):
+        assert secret not in text
+    assert (
+        "chatty 149 ***" in output and "chatty log 149 ***" in (suite.path / "run.log").read_text()
+    )
+    if capture != "fd":
+        return
+    sections = re.split(r"\n_+ simulation unit test: ", output.split("= PASSES =")[1])
+    by_test = {section.split(" ", 1)[0]: section for section in sections[1:]}
+    assert "chatty 149 ***" in by_test["chatty"] and "chatty log 149 ***" in by_test["chatty"]
+    assert not [text for name, text in by_test.items() if name == "quiet" and "chatty" in text]

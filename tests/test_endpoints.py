@@ -183,3 +183,30 @@ def test_a_key_in_an_api_base_query_string_is_masked_everywhere(suite: Suite) ->
     written = [result.stdout.str(), (suite.path / "o.xml").read_text()]
     written += [(suite.path / "r.json").read_text(), suite.store.read_bytes().decode("latin-1")]
     assert not [text for text in written if secret in text]
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:18765/v1", "not a url", "ftp://host/v1"])
+def test_an_api_base_that_is_not_a_url_is_a_located_error_at_collection(
+    suite: Suite, url: str
+) -> None:
+    suite.standard()
+    suite.unit_test(extra=f'models: {{judge: {{model: openai/j, api_base: "{url}"}}}}\n')
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*tests.amigo.yaml:*models.judge.api_base*{url!r} is not a server's base URL*http://*"]
+    )
+    assert not suite.store.exists()
+
+
+def test_an_api_base_option_that_is_not_a_url_is_a_usage_error(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-api-base", "localhost:8000")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*--amigo-judge-api-base / AMIGO_METRICS_JUDGE_API_BASE / ini amigo_judge_api_base: "
+            "'localhost:8000' is not a server's base URL*"
+        ]
+    )

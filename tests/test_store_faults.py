@@ -127,3 +127,31 @@ def test_validate_reads_a_read_only_store(suite: Suite) -> None:
         result = suite.pytester.run(sys.executable, "-m", "pytest_amigo_metrics", "validate")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert suite.store.read_bytes() == before
+
+
+def test_damaged_pages_are_an_error_naming_the_store_for_the_baseline_and_the_commands(
+    suite: Suite,
+) -> None:
+    for _ in range(3):  # enough results for the tables to span several pages
+        stored_session(suite)
+    db = sqlite3.connect(suite.store)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(suite.store.read_bytes())
+    for start in range(2 * page, len(data), page):  # every page but the first two
+        data[start + 8 : start + 200] = b"\xff" * 192
+    suite.store.write_bytes(bytes(data))
+    result = suite.pytester.runpytest_subprocess("--amigo-baseline=latest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines(
+        ["*--amigo-baseline latest: the results store *results.sqlite3 is damaged*.recover*"]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_amigo_metrics", "runs", "--store", str(suite.store)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 4 and "Traceback" not in done.stderr
+    assert "results.sqlite3 is damaged" in done.stderr and ".recover" in done.stderr

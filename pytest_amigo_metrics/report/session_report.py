@@ -18,7 +18,7 @@ from ..session import AmigoSession
 from ..settings import Settings
 from ..state import get_session
 from ..store import RunNotFound, Store
-from ..store_format import ORIGIN_PYTEST
+from ..store_format import ORIGIN_PYTEST, unusable
 from ..verdicts.outcomes import TestOutcome
 from .model import Comparison, OutcomeCounts, SessionReport, SessionRun, build_report
 
@@ -116,6 +116,9 @@ def start_session(config: pytest.Config) -> None:
         return
     try:
         baseline, origin = amigo.store.session_run(ref, exclude=amigo.run_id)
+    except sqlite3.DatabaseError as exc:
+        timeout = amigo.settings.store_timeout
+        raise pytest.UsageError(f"--amigo-baseline {ref}: {unusable(path, exc, timeout)}") from None
     except RunNotFound as exc:
         if ref == "latest":
             end.notes.append(f"amigo baseline: {exc}: nothing to compare with")

@@ -8,6 +8,7 @@ file of the session is loaded (see expectations.py).
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -105,6 +106,17 @@ class Scenario(StrictModel):
 _SECRET_HEADER = re.compile(r"(?i)(authorization|key|token|secret|password|cookie)")
 
 
+def api_base_problem(url: str) -> str | None:
+    """Why `url` cannot be a model server's base URL (None when it can)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return None
+    return (
+        f"{url!r} is not a server's base URL: write it with its scheme and host, "
+        "e.g. 'http://127.0.0.1:8000/v1' or 'https://my-resource.openai.azure.com'"
+    )
+
+
 class Connection(StrictModel):
     """Where litellm reaches a model besides its model string. Never keys: those stay in the
     environment, where the provider's usual variable (OPENAI_API_KEY, ...) is read."""
@@ -112,6 +124,14 @@ class Connection(StrictModel):
     api_base: NonEmptyStr | None = None
     api_version: NonEmptyStr | None = None
     extra_headers: dict[NonEmptyStr, str] = Field(default_factory=dict)
+
+    @field_validator("api_base")
+    @classmethod
+    def _a_url(cls, url: str | None) -> str | None:
+        problem = api_base_problem(url) if url is not None else None
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @field_validator("extra_headers")
     @classmethod
