@@ -22,6 +22,22 @@ def judge_answers(body: dict[str, Any]) -> str:
     return VERDICT
 
 
+def model_target_test(suite: Suite, target: str, extra: str) -> None:
+    """A test whose agent is a `model:` target (`target`, a YAML flow mapping)."""
+    suite.write(
+        "t.amigo.yaml",
+        f"""
+        simulation_unit_tests:
+          - name: served
+            persona: {{name: Sam, background: A busy customer.}}
+            scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
+            target: {target}
+            {extra}
+            metrics: [{{metric: Outcome, expect: resolved}}]
+        """,
+    )
+
+
 def test_a_judge_on_your_own_server_from_yaml(suite: Suite) -> None:
     suite.standard()
     with openai_server(judge_answers) as server:
@@ -70,17 +86,10 @@ def test_a_model_target_and_simulator_on_your_own_server(
 
     with openai_server(respond) as server:
         monkeypatch.setenv("AMIGO_METRICS_SIMULATOR_API_BASE", server.url)
-        suite.write(
-            "t.amigo.yaml",
-            f"""
-            simulation_unit_tests:
-              - name: served
-                persona: {{name: Sam, background: A busy customer.}}
-                scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
-                target: {{model: openai/my-agent, api_base: "{server.url}", api_version: "2024-06-01"}}
-                models: {{simulator: openai/sim}}
-                metrics: [{{metric: Outcome, expect: resolved}}]
-            """,
+        model_target_test(
+            suite,
+            f'{{model: openai/my-agent, api_base: "{server.url}", api_version: "2024-06-01"}}',
+            "models: {simulator: openai/sim}",
         )
         result = suite.pytester.runpytest()
     result.assert_outcomes(passed=1)
@@ -151,17 +160,10 @@ def test_an_answer_without_choices_is_retried_then_an_error_that_is_stored(suite
 def test_a_model_agent_that_answers_nothing_is_an_error(suite: Suite) -> None:
     suite.standard()
     with openai_server(lambda body: "") as server:
-        suite.write(
-            "t.amigo.yaml",
-            f"""
-            simulation_unit_tests:
-              - name: silent
-                persona: {{name: Sam, background: A busy customer.}}
-                scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
-                script: ["I forgot my password."]
-                target: {{model: openai/my-agent, api_base: "{server.url}"}}
-                metrics: [{{metric: Outcome, expect: resolved}}]
-            """,
+        model_target_test(
+            suite,
+            f'{{model: openai/my-agent, api_base: "{server.url}"}}',
+            'script: ["I forgot my password."]',
         )
         result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
