@@ -109,6 +109,36 @@ def test_an_agent_turn_that_never_ends_is_an_error_naming_run_turn_and_limit(sui
     )
 
 
+HUNG_AND_FINE = """
+import time
+
+def hung(messages):
+    time.sleep(30)
+    return "never"
+
+def fine(messages):
+    return "I apologise; resolved."
+"""
+
+
+def test_a_hung_sync_agent_does_not_take_the_thread_the_next_tests_need(suite: Suite) -> None:
+    """With one agent thread (--amigo-concurrency 1), an agent that hangs past its turn's
+    limit is left to itself: the next test's agent gets a thread and answers."""
+    suite.standard()
+    suite.write("agent.py", HUNG_AND_FINE)
+    outcome = ["{metric: Outcome, expect: resolved}"]
+    for name in ("a hung", "b fine", "c fine"):
+        agent = name.split()[1]
+        text = suite.unit_test(file="tmp.amigo.yaml", name=name, expectations=outcome).read_text()
+        suite.write(f"{name[0]}.amigo.yaml", text.replace("agent:respond", f"agent:{agent}"))
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = suite.pytester.runpytest_subprocess(
+        "--amigo-concurrency", "1", "--amigo-turn-timeout", "0.5"
+    )
+    result.assert_outcomes(errors=1, passed=2)
+    result.stdout.fnmatch_lines(["*run 0: user turn 1: the agent gave no reply within 0.5 s*"])
+
+
 def test_a_model_call_that_never_answers_times_out_and_is_retried(suite: Suite) -> None:
     suite.standard()
     suite.scripted({"judge": [{"sleep": 30, "text": "{}"}]})

@@ -20,7 +20,6 @@ import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,10 +211,8 @@ class Limits:
         self._shared.clear()
 
 
-# The limits of the session whose event loop runs the current task (None: no limits), and
-# the threads its sync agents run in (None: asyncio's default executor).
+# The limits of the session whose event loop runs the current task (None: no limits).
 CURRENT_LIMITS: ContextVar[Limits | None] = ContextVar("amigo_limits", default=None)
-AGENT_THREADS: ContextVar[Executor | None] = ContextVar("amigo_agent_threads", default=None)
 # When the current task's conversation got its slot (0, 1, 2, ...): the earlier, the sooner
 # its calls get a model's slot. Calls outside a conversation go first.
 SENIORITY: ContextVar[int] = ContextVar("amigo_seniority", default=-1)

@@ -11,16 +11,14 @@ call starts; closing the session cancels what is left.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gc
-import queue
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..models.llm import litellm_warnings_silenced
 from ..models.request_setup import SessionExecutor
-from .limits import AGENT_THREADS, CURRENT_LIMITS, Limits
+from .agent_threads import AGENT_THREADS, DaemonThreadPool
+from .limits import CURRENT_LIMITS, Limits
 
 T = TypeVar("T")
 RECANCEL = 0.05  # seconds between cancellations of what is left at the end
@@ -128,57 +126,3 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(cancel_the_rest())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
-
-
-class DaemonThreadPool(concurrent.futures.Executor):
-    """A thread pool whose threads are daemons: interpreter exit does not wait for an agent
-    that never returns (concurrent.futures joins its own threads at exit)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(1, size)
-        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(
-        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the session's thread pool is closed")
-            self._work.put((future, fn, args, kwargs))
-            if self._idle == 0 and len(self._threads) < self.size:
-                thread = threading.Thread(target=self._serve, daemon=True, name="amigo-agent")
-                self._threads.append(thread)
-                thread.start()
-        return future
-
-    def _serve(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            job = self._work.get()
-            with self._lock:
-                self._idle -= 1
-            if job is None:
-                return
-            future, fn, args, kwargs = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # handed to the awaiting task, never lost
-                future.set_exception(exc)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        with self._lock:
-            self._closed = True
-            threads = list(self._threads)
-        for _ in threads:
-            self._work.put(None)
-        if wait:
-            for thread in threads:
-                thread.join()

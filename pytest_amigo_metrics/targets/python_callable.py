@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AgentError
-from ..runs.limits import AGENT_THREADS
+from ..runs.agent_threads import AGENT_THREADS
 from ..runs.transcript import Transcript
 from .base import StatelessAgent
 
@@ -73,8 +73,15 @@ async def in_agent_thread(function: Callable[..., Any], *args: Any) -> Any:
     """Call a sync agent in the session's agent threads, with this task's context (so what it
     prints or logs is its own test's)."""
     context = contextvars.copy_context()
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(AGENT_THREADS.get(), context.run, function, *args)
+    threads = AGENT_THREADS.get()
+    if threads is None:
+        return await asyncio.get_running_loop().run_in_executor(None, context.run, function, *args)
+    future = threads.submit(context.run, function, *args)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:  # out of time (or the session stopped): the call goes on
+        threads.abandon(future)
+        raise
 
 
 @dataclass(frozen=True)
