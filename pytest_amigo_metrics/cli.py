@@ -28,6 +28,7 @@ import pytest
 from . import __version__
 
 if TYPE_CHECKING:
+    from .items import SimulationItem
     from .settings import Settings
     from .store import Store
 
@@ -132,7 +133,7 @@ class Problem:
     def located(self) -> bool:
         """Whether the text is the plugin's own file:line problems (else, e.g., a traceback)."""
         lines = self.text.splitlines()
-        return bool(lines) and all(_PROBLEM_HEAD.match(ln) or ln.startswith(_FIX) for ln in lines)
+        return bool(lines) and all(_PROBLEM_HEAD.match(ln) or ln.startswith(_MORE) for ln in lines)
 
     @property
     def count(self) -> int:
@@ -144,7 +145,7 @@ class Problem:
 
 
 _PROBLEM_HEAD = re.compile(r"^\S.*:\d+: ")
-_FIX = "    fix: "
+_MORE = "    "  # a problem's further lines: `fix: ...`, `looked in: ...`
 
 
 @dataclass(eq=False)  # pluggy keeps plugins in sets: hashed by identity
@@ -204,8 +205,29 @@ class ValidatePlugin:
         from .items import SimulationItem
         from .state import get_session
 
-        self.tests = sum(isinstance(item, SimulationItem) for item in session.items)
+        tests = [item for item in session.items if isinstance(item, SimulationItem)]
+        self.tests = len(tests)
         self.metrics = len(get_session(session.config).registry.metrics)
+        self.check_models(session.config, tests)
+
+    def check_models(self, config: pytest.Config, tests: Sequence[SimulationItem]) -> None:
+        """Model names no litellm provider accepts, as a pytest run finds them after its
+        collection (which --collect-only skips), once per declaration."""
+        from .models.llm import is_offline
+        from .roles import live_models, model_problems
+        from .state import get_session
+
+        settings = get_session(config).settings
+        seen: set[str] = set()
+        for item in tests:
+            live = live_models(settings, item.unit_test).values()
+            if all(is_offline(endpoint.model) for endpoint in live):
+                continue  # the built-in provider's: checking them would import litellm for nothing
+            for problem in model_problems(settings, item.unit_test, item.path):
+                text = problem.format(config.rootpath)
+                if text not in seen:
+                    seen.add(text)
+                    self.problems.append(Problem(item.nodeid, text))
 
     def is_suite(self, name: str) -> bool:
         return any(fnmatch.fnmatch(name, pattern) for pattern in self.patterns)

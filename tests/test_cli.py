@@ -172,6 +172,36 @@ runpy.run_module("pytest_amigo_metrics", run_name="__main__", alter_sys=True)
 """
 
 
+def test_validate_counts_a_problem_with_more_lines_once_each(suite: Suite) -> None:
+    suite.standard()
+    text = suite.unit_test(file="tmp.amigo.yaml", name="one").read_text()
+    two = text + text.split("simulation_unit_tests:\n", 1)[1].replace("name: one", "name: two")
+    suite.write(
+        "t.amigo.yaml",
+        two.replace("agent:respond", "agentz:respond", 1).replace("agent:respond", "agent:rspond"),
+    )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = cli(suite, "validate")
+    assert result.ret == 1
+    assert "ERROR collecting" not in result.stdout.str()
+    assert "    looked in: " in result.stdout.str()
+    assert result.outlines[-1].endswith("; 2 problems")
+
+
+def test_validate_reports_a_model_no_provider_accepts_as_pytest_does(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(extra="models: {judge: opneai/gpt-4o-mini}\n")
+    result = cli(suite, "validate")
+    assert result.ret == 1, result.stdout.str() + result.stderr.str()
+    assert result.outlines[0] == (
+        "tests.amigo.yaml:10: models.judge: no litellm provider accepts the model "
+        "'opneai/gpt-4o-mini'"
+    )
+    assert result.outlines[-1].endswith("; 1 problem")
+    shown = suite.pytester.runpytest().stdout.str()
+    assert result.outlines[0] in shown
+
+
 def test_validate_imports_neither_litellm_nor_test_modules(suite: Suite) -> None:
     """litellm costs about 2 s to import; test modules may do anything at import time."""
     suite.standard()
