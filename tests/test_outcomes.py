@@ -96,7 +96,7 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*could not be evaluated: 1 of 1 runs ended in error (not a quality failure*",
+            "*could not be evaluated: 1 of 1 runs ended in error (not a quality failure)",
             "*judge 'scripted/judge' gave no valid evaluation of metric 'Empathy Score' (v1) after 3 attempts:",
             "  attempt 1: not JSON*",
             "    raw: I think it was fine",

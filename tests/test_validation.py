@@ -219,6 +219,42 @@ def test_every_problem_says_how_to_fix_it(suite: Suite) -> None:
     assert "    fix: write true or false" in fixes
 
 
+def test_the_format_s_own_rules_say_how_to_fix_them_too(suite: Suite) -> None:
+    suite.write(
+        "t.amigo.yaml",
+        """
+        metrics:
+          - name: Score
+            description: d
+            metric_value: {type: numerical, lower_bound: 10, upper_bound: 1}
+          - name: Outcome
+            description: d
+            metric_value: {type: categorical, categories: [a, a]}
+        simulation_unit_tests:
+          - name: t
+            persona: {name: S, background: b}
+            scenario: {name: s, objective: o, instructions: i}
+            target: {python: "agent:respond"}
+            metrics: [{metric: Outcome}]
+        """,
+    )
+    out = collection_error(suite)
+    problems = [line for line in out.splitlines() if line.startswith("t.amigo.yaml:")]
+    fixes = [line for line in out.splitlines() if line.startswith("    fix: ")]
+    assert len(problems) == len(fixes) == 3, out
+    assert "    fix: list each category once" in fixes
+    assert any("expect: [resolved, escalated]" in fix for fix in fixes)
+
+
+def test_a_misspelt_expect_is_an_unknown_key_with_the_close_one(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(expectations=["{metric: Outcome, expected: resolved}"])
+    out = collection_error(suite)
+    assert "metrics[0].expected: unknown key 'expected'" in out
+    assert "did you mean `expect`?" in out
+    assert "`expect` is required" not in out and "required field is missing" not in out
+
+
 def test_amigo_target_needs_a_service_id_of_24_hex(suite: Suite) -> None:
     suite.standard()
     suite.write(

@@ -65,10 +65,11 @@ def error_text(outcome: TestOutcome) -> str:
             "(infrastructure, not a quality failure)"
         )
     errored = [r for r in outcome.runs if r.error]
+    others = "; results of the other runs are stored" if len(errored) < len(outcome.runs) else ""
     lines = [
         f"simulation unit test {outcome.name!r} could not be evaluated: "
         f"{len(errored)} of {len(outcome.runs)} runs ended in error "
-        "(not a quality failure; results of the other runs are stored)"
+        f"(not a quality failure{others})"
     ]
     for run in errored:
         lines.append(f"run {run.run_index}: {run.error}")

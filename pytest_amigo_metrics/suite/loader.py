@@ -277,7 +277,8 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
             hint + f"use one of: {', '.join(METRIC_VALUE_TYPES)}",
         )
     if kind == "value_error":
-        return SpecProblem(path, line, field, err["msg"].removeprefix("Value error, "), _hint(loc))
+        message = err["msg"].removeprefix("Value error, ")
+        return SpecProblem(path, line, field, message, _hint(loc) or _value_hint(message))
     message = "has a form that is not allowed" if kind == "string_pattern_mismatch" else err["msg"]
     hint = _hint(loc) or _type_hint(err)
     return SpecProblem(path, line, field, f"{message} (got {bounded_repr(err.get('input'))})", hint)
@@ -301,6 +302,20 @@ _TYPE_HINTS = {
     "too_short": "add at least one item",
     "too_long": "remove items",
 }
+
+
+# The fix for a rule of the format broken, by what its message says.
+_VALUE_HINTS = {
+    "`expect` is required": 'add what the metric must show: expect: ">= 7", expect: true, '
+    "expect: resolved or expect: [resolved, escalated]",
+    "must be below upper_bound": "make lower_bound the smaller bound, e.g. "
+    "{type: numerical, lower_bound: 1, upper_bound: 10}",
+    "is listed twice": "list each category once",
+}
+
+
+def _value_hint(message: str) -> str:
+    return next((hint for said, hint in _VALUE_HINTS.items() if said in message), "")
 
 
 def _type_hint(err: ErrorDetails) -> str:

@@ -230,7 +230,8 @@ class ExpectationSpec(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _expect_present(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "expect" not in data:
+        # With an unknown key (`expected:`), that key is the problem, with its "did you mean".
+        if isinstance(data, dict) and "expect" not in data and set(data) <= set(cls.model_fields):
             raise ValueError("`expect` is required: what the metric must show")
         return data
 
