@@ -21,7 +21,7 @@ import logging
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -50,6 +50,10 @@ class _RoutingStream:
             return self.through.write(text)
         router.keep(self.name, owner, text)
         return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.through, name)
