@@ -342,8 +342,7 @@ def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except sqlite3.DatabaseError as exc:  # pages damaged past what opening it checks
-            path = Path(args.store) if args.store else configured_store_path()
-            print(f"error: {unusable(path, exc, 0)}", file=sys.stderr)
+            print(f"error: {unusable(_given_store(args), exc, 0)}", file=sys.stderr)
             return EXIT_USAGE
 
     return run
@@ -392,6 +391,18 @@ def run_compare(args: argparse.Namespace) -> int:
     for line in comparison_lines(compare_runs(open_store(args.store), args.baseline_ref, args.ref)):
         print(line)
     return EXIT_OK
+
+
+def _given_store(args: argparse.Namespace) -> Path:
+    """The store a command read, for its error (pytest's configuration may be what is wrong)."""
+    if args.store:
+        return Path(args.store)
+    try:
+        return configured_store_path()
+    except pytest.UsageError:
+        from .settings import DEFAULT_STORE
+
+        return Path(DEFAULT_STORE)
 
 
 def open_store(given: str | None) -> Store:

@@ -19,7 +19,6 @@ from .redact import redact
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
-from .runs.capture import install_session_streams, route_fd_capture
 from .runs.shared_limits import forget_limits
 from .runs.worker_exit import end_worker_quickly
 from .runs.xdist_queue import queued_items
@@ -37,16 +36,6 @@ STATUS_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "ERROR": {"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
-    """Routing streams under pytest's capture (before it starts) and in it (capture.py)."""
-    early_config.add_cleanup(install_session_streams())  # undone after capture's own undoing
-    try:
-        return (yield)
-    finally:
-        route_fd_capture(early_config.pluginmanager.get_plugin("capturemanager"))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -224,9 +213,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def _routed(item: pytest.Item) -> contextlib.AbstractContextManager[None]:
-    if not isinstance(item, SimulationItem):
-        return contextlib.nullcontext()
-    return get_session(item.config).output.routing(item.nodeid)
+    """Every item's phases once runs are in flight: what they write is not another test's."""
+    output = get_session(item.config).output
+    return output.routing(item.nodeid) if output.active else contextlib.nullcontext()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -234,9 +223,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if isinstance(item, SimulationItem):
-        # A sync agent's thread may write in the instant pytest's capture is resumed and no
-        # routing is in place yet (capture.py): what was captured is masked all the same.
+    if isinstance(item, SimulationItem) or get_session(item.config).output.active:
+        # With capture methods other than fd, a sync agent's thread may write in the instant
+        # a phase's capture starts, before its routing (capture.py): masked all the same.
         report.sections = [(title, redact(text)) for title, text in report.sections]
     outcome = getattr(item, "outcome", None)
     final_phase = call.when == "call" or (call.when == "setup" and report.failed)

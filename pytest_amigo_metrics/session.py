@@ -288,7 +288,8 @@ class AmigoSession:
     ) -> None:
         """Once the items to run are known: start all their runs; under xdist, those of the
         items queued to this worker, and more as they arrive."""
-        self.output.activate()
+        capture = self.config.pluginmanager.get_plugin("capturemanager") if self.config else None
+        self.output.activate(capture)
         if queued is None:
             for test in tests:
                 self.start(test)

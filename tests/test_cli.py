@@ -417,9 +417,17 @@ METRIC = "metrics:\n  - {name: M, description: d, metric_value: %s}\n"
         ("defaults: {target: {amigo: {service_id: '6618791275130b73714e8d1c'}}}\n", True),
         ("defaults: {target: {amigo: {service_id: '123'}}}\n", False),
         ("defaults: {target: {}}\n", False),
-        ("defaults: {models: {judge: openai/gpt-4o, simulator: {model: m, api_base: u}}}", True),
+        ("defaults: {models: {judge: openai/gpt-4o, simulator: {model: m, api_base: u}}}", False),
+        (
+            "defaults: {models: {simulator: {model: m, api_base: 'http://127.0.0.1:8000/v1'}}}",
+            True,
+        ),
         ("defaults: {models: {judge: {api_base: u}}}\n", False),
-        ("defaults: {target: {model: m, api_base: u, extra_headers: {X-Team: a}}}\n", True),
+        (
+            "defaults: {target: {model: m, api_base: 'https://h.example/v1', "
+            "extra_headers: {X-Team: a}}}\n",
+            True,
+        ),
         ("defaults: {target: {python: 'a:b', api_version: v}}\n", False),
         ("defaults: {target: {python: 'a:b', extra_headers: {}}}\n", True),
     ],

@@ -347,3 +347,125 @@ def test_what_a_sync_agent_prints_between_items_stays_with_its_test_and_masked(
     by_test = {section.split(" ", 1)[0]: section for section in sections[1:]}
     assert "chatty 149 ***" in by_test["chatty"] and "chatty log 149 ***" in by_test["chatty"]
     assert not [text for name, text in by_test.items() if name == "quiet" and "chatty" in text]
+
+
+CAPSYS_TEST = """
+def test_what_it_prints_is_its_own(capsys):
+    for index in range(50):
+        print(f"plain {index}")
+    assert capsys.readouterr().out == "".join(f"plain {index}\\n" for index in range(50))
+"""
+
+
+@pytest.mark.parametrize("capture", ["fd", "sys"])
+def test_a_plain_test_beside_a_chatty_agent_sees_only_its_own_output(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, capture: str
+) -> None:
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", "db-token-4f9a8b7c6d5e")
+    suite.standard()
+    suite.write("agent.py", CHATTY_AGENT)
+    suite.write("test_b_plain.py", CAPSYS_TEST)
+    outcome = ["{metric: Outcome, expect: resolved}"]
+    suite.write(
+        "c.amigo.yaml",
+        suite.unit_test(file="tmp.amigo.yaml", name="chatty", expectations=outcome)
+        .read_text()
+        .replace("agent:respond", "agent:chatty"),
+    )
+    suite.write(
+        "a.amigo.yaml",
+        suite.unit_test(file="tmp.amigo.yaml", name="quiet", expectations=outcome)
+        .read_text()
+        .replace("agent:respond", "agent:quiet"),
+    )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = suite.pytester.runpytest_subprocess(f"--capture={capture}", "-rA")
+    result.assert_outcomes(passed=3)
+    output = result.stdout.str()
+    assert "db-token-4f9a8b7c6d5e" not in output
+    assert "chatty 149 ***" in output
+
+
+def test_output_a_timed_out_agent_makes_later_is_shown_masked_and_not_kept(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", "db-token-4f9a8b7c6d5e")
+    suite.standard()
+    suite.write(
+        "agent.py",
+        "import os, time\n"
+        "def respond(messages):\n"
+        "    time.sleep(0.6)\n"
+        "    for index in range(20):\n"
+        "        print(f'late {index} {os.environ[\"SUPPORT_DB_TOKEN\"]}')\n"
+        "    return 'never read'\n"
+        "def fine(messages):\n"
+        "    time.sleep(0.2)\n"
+        "    return 'I apologise; resolved.'\n",
+    )
+    suite.unit_test(file="a.amigo.yaml", name="hangs")
+    suite.write(
+        "b.amigo.yaml",
+        suite.unit_test(
+            file="tmp.amigo.yaml",
+            name="slow",
+            script='["a", "b", "c", "d", "e", "f"]',  # 1.2 s: the other's late output comes
+            expectations=["{metric: Outcome, expect: resolved}"],
+        )
+        .read_text()
+        .replace("agent:respond", "agent:fine"),
+    )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = suite.pytester.runpytest_subprocess("-s", "--amigo-turn-timeout", "0.3")
+    result.assert_outcomes(errors=1, passed=1)
+    assert "late 19 ***" in result.stdout.str()
+    assert "db-token-4f9a8b7c6d5e" not in result.stdout.str()
+
+
+def test_log_records_of_runs_are_masked_when_the_plugin_comes_from_a_conftest(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", "db-token-4f9a8b7c6d5e")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    suite.standard()
+    suite.write("agent.py", CHATTY_AGENT)
+    suite.write("conftest.py", 'pytest_plugins = ["pytest_amigo_metrics.plugin"]\n')
+    suite.write(
+        "c.amigo.yaml",
+        suite.unit_test(
+            file="tmp.amigo.yaml",
+            name="chatty",
+            expectations=["{metric: Outcome, expect: resolved}"],
+        )
+        .read_text()
+        .replace("agent:respond", "agent:chatty"),
+    )
+    (suite.path / "tmp.amigo.yaml").unlink()
+    result = suite.pytester.runpytest_subprocess("--log-file=run.log", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    log = (suite.path / "run.log").read_text()
+    assert "chatty log 149 ***" in log and "db-token-4f9a8b7c6d5e" not in log
+
+
+def test_jobs_submitted_back_to_back_each_get_a_thread() -> None:
+    """One idle thread must not make four jobs submitted at once wait in line."""
+    import threading
+
+    from pytest_amigo_metrics.runs.agent_threads import DaemonThreadPool
+
+    pool = DaemonThreadPool(4)
+    pool.submit(lambda: None).result(timeout=5)  # one thread, now idle
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def job() -> None:
+        started.release()
+        release.wait(10)
+
+    futures = [pool.submit(job) for _ in range(4)]
+    try:
+        assert all(started.acquire(timeout=5) for _ in range(4)), "a job waited for a thread"
+    finally:
+        release.set()
+        for future in futures:
+            future.result(timeout=10)
+        pool.shutdown()

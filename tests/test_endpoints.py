@@ -187,28 +187,37 @@ def test_a_key_in_an_api_base_query_string_is_masked_everywhere(suite: Suite) ->
     assert not [text for text in written if secret in text]
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:18765/v1", "not a url", "ftp://host/v1"])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("127.0.0.1:18765/v1", "has a form that is not allowed (got '127.0.0.1:18765/v1')"),
+        ("not a url", "has a form that is not allowed (got 'not a url')"),
+        ("ftp://host/v1", "has a form that is not allowed (got 'ftp://host/v1')"),
+        ("http://[::1:8000/v1", "'http://[::1:8000/v1' is not a server's base URL*"),
+    ],
+)
 def test_an_api_base_that_is_not_a_url_is_a_located_error_at_collection(
-    suite: Suite, url: str
+    suite: Suite, url: str, message: str
 ) -> None:
     suite.standard()
     suite.unit_test(extra=f'models: {{judge: {{model: openai/j, api_base: "{url}"}}}}\n')
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [f"*tests.amigo.yaml:*models.judge.api_base*{url!r} is not a server's base URL*http://*"]
+        [f"tests.amigo.yaml:10: *models.judge.api_base: {message}", "    fix: *http://*"]
     )
     assert not suite.store.exists()
 
 
-def test_an_api_base_option_that_is_not_a_url_is_a_usage_error(suite: Suite) -> None:
+@pytest.mark.parametrize("url", ["localhost:8000", "http://[::1:8000/v1", "http://127.0.0.1/v1 "])
+def test_an_api_base_option_that_is_not_a_url_is_a_usage_error(suite: Suite, url: str) -> None:
     suite.standard()
     suite.unit_test()
-    result = suite.pytester.runpytest("--amigo-judge-api-base", "localhost:8000")
+    result = suite.pytester.runpytest("--amigo-judge-api-base", url)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
             "*--amigo-judge-api-base / AMIGO_METRICS_JUDGE_API_BASE / ini amigo_judge_api_base: "
-            "'localhost:8000' is not a server's base URL*"
+            f"{url!r} is not a server's base URL*"
         ]
     )

@@ -21,7 +21,8 @@ class DaemonThreadPool(concurrent.futures.Executor):
         self.size = max(1, size)
         self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._idle = 0  # threads waiting for a job
+        self._queued = 0  # jobs no thread has taken yet
         self._abandoned = 0  # threads still busy with a call nobody waits for any more
         self._lock = threading.Lock()
         self._closed = False
@@ -34,7 +35,10 @@ class DaemonThreadPool(concurrent.futures.Executor):
             if self._closed:
                 raise RuntimeError("the session's thread pool is closed")
             self._work.put((future, fn, args, kwargs))
-            if self._idle == 0 and len(self._threads) - self._abandoned < self.size:
+            self._queued += 1
+            # A thread more when the jobs not taken yet outnumber the threads waiting (jobs
+            # submitted back to back all find the same idle thread).
+            if self._queued > self._idle and len(self._threads) - self._abandoned < self.size:
                 thread = threading.Thread(target=self._serve, daemon=True, name="amigo-agent")
                 self._threads.append(thread)
                 thread.start()
@@ -47,6 +51,8 @@ class DaemonThreadPool(concurrent.futures.Executor):
             job = self._work.get()
             with self._lock:
                 self._idle -= 1
+                if job is not None:
+                    self._queued -= 1
             if job is None:
                 return
             future, fn, args, kwargs = job

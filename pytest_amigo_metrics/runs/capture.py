@@ -1,22 +1,24 @@
 """What a Python agent prints or logs shows with its own test, masked.
 
 Runs of many tests are in flight while pytest captures the output of one item's phase. Each
-run's task (and the thread a sync agent runs in) carries the node id of its test. What a run
-writes goes through a routing stream, which masks it and passes it on only during a phase of
-its own test's item; otherwise it is set aside and handed to pytest's capture when that
-item's turn comes. Routing streams sit where sys.stdout and sys.stderr point at every
-moment: under pytest's capture (installed before it starts: what pytest restores between
-phases) and, with pytest's default fd capture, in its place (what pytest installs at the first
-instant of every phase). With another capture method they wrap sys.stdout for each phase.
-What runs log is masked as it is made, and a record made outside its own item's phases is
-set aside the same way (hidden from every handler until then). So sync agents, which go on in
-their threads whatever pytest does, never show under another test nor unmasked.
+run's task (and the thread a sync agent runs in) carries the node id of its test. Once a
+session has simulation items to run, what a run writes goes through a routing stream, which
+masks it and passes it on only during a phase of its own test's item; otherwise it is held and
+handed to pytest's capture when that item's turn comes. Routing streams go where sys.stdout and
+sys.stderr point at every moment: what pytest's capture restores between phases and, with its
+default fd capture, what it installs during them (both reached through pytest's
+CaptureManager, guarded: when its shape differs, each phase is wrapped instead, as it is for
+other items' phases and capsys). What runs log is masked as it is made, and a record made
+outside its own item's phases is held the same way (hidden from every handler until then).
+Output a test's runs make after its item ended (a hung agent's thread) is shown as it comes,
+masked; whatever is still held when the session ends is shown then. So sync agents, which go
+on in their threads whatever pytest does, never show under another test nor unmasked; a
+session without simulation items leaves sys.stdout, sys.stderr and logging as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import sys
 import threading
@@ -29,12 +31,15 @@ from ..redact import redact
 
 # The node id of the test whose run the current task or agent thread belongs to.
 OUTPUT_OWNER: ContextVar[str | None] = ContextVar("amigo_output_owner", default=None)
+# The level a held record carries until its test's turn: below every handler's level, so
+# that no handler (pytest's per-phase capture included) takes it meanwhile.
+_HIDDEN = -1
 
 
 class _RoutingStream:
     """A text stream in front of `through`: what runs write is masked and goes through only
-    during a phase of its own test's item (else it is set aside); the rest goes through as it
-    is. Any other attribute is the real stream's."""
+    during a phase of its own test's item (else it is held); the rest goes through as it is.
+    Any other attribute is the real stream's."""
 
     def __init__(self, through: TextIO, name: str) -> None:
         self.through = through
@@ -46,7 +51,7 @@ class _RoutingStream:
             return self.through.write(text)
         text = redact(text)
         router = _active_router
-        if router is None or owner == router.current:
+        if router is None or not router.holds(owner):
             return self.through.write(text)
         router.keep(self.name, owner, text)
         return len(text)
@@ -56,61 +61,73 @@ class _RoutingStream:
             self.write(line)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "through":  # not set yet (copy.copy makes the object without __init__)
+            raise AttributeError(name)
         return getattr(self.through, name)
 
 
 _active_router: OutputRouter | None = None
 
 
-def install_session_streams() -> Callable[[], None]:
-    """Routing streams for sys.stdout and sys.stderr, and masking of the log records runs
-    make; the function that undoes both. Called before pytest's capture starts."""
-    out, err = sys.stdout, sys.stderr
-    sys.stdout = _RoutingStream(out, "stdout")
-    sys.stderr = _RoutingStream(err, "stderr")
+def _masked_records() -> Callable[[], None]:
+    """Log records made by a run: masked, and held when their item is not in a phase."""
     make_record = logging.getLogRecordFactory()
 
     def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         owner = OUTPUT_OWNER.get()
-        if owner is not None:
+        if owner is not None and "_amigo_masked" not in record.__dict__:
             record.msg, record.args = redact(record.getMessage()), None
+            if record.exc_info and not record.exc_text:  # formatted now, then masked
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+            record.__dict__["_amigo_masked"] = True
             router = _active_router
-            if router is not None and owner != router.current:
+            if router is not None and router.holds(owner):
                 router.keep_record(owner, record)
         return record
 
     logging.setLogRecordFactory(masked_record)
 
-    def restore() -> None:
-        if isinstance(sys.stdout, _RoutingStream) and sys.stdout.through is out:
-            sys.stdout = out
-        if isinstance(sys.stderr, _RoutingStream) and sys.stderr.through is err:
-            sys.stderr = err
+    def undo() -> None:
         if logging.getLogRecordFactory() is masked_record:
             logging.setLogRecordFactory(make_record)
 
-    return restore
+    return undo
 
 
-def route_fd_capture(capture_manager: object) -> None:
-    """Under pytest's fd capture (its default), routing streams become what it points
-    sys.stdout and sys.stderr at during phases. This reaches into pytest's CaptureManager;
-    when its shape is not the expected one, phases are routed by `OutputRouter.routing`."""
+def _routed(holder: object, attribute: str, name: str) -> Callable[[], None]:
+    """A routing stream in front of `holder.attribute`; the function that takes it away."""
+    original = getattr(holder, attribute)
+    if isinstance(original, _RoutingStream):
+        return lambda: None
+    setattr(holder, attribute, _RoutingStream(original, name))
+
+    def undo() -> None:
+        current = getattr(holder, attribute, None)
+        if isinstance(current, _RoutingStream) and current.through is original:
+            setattr(holder, attribute, original)
+
+    return undo
+
+
+def _route_capture(capture_manager: object) -> list[Callable[[], None]]:
+    """Routing streams where pytest's global capture points sys.stdout and sys.stderr: what it
+    restores between phases (its `_old`) and, with fd capture, what it installs during them.
+    Private parts of pytest: when they are not there, phases are wrapped one by one."""
+    undo: list[Callable[[], None]] = []
     capturing = getattr(capture_manager, "_global_capturing", None)
     for part, name in (("out", "stdout"), ("err", "stderr")):
-        fd_capture = getattr(capturing, part, None)
-        sys_capture: Any = getattr(fd_capture, "syscapture", None)
-        if type(fd_capture).__name__ != "FDCapture" or type(sys_capture).__name__ != "SysCapture":
+        capture = getattr(capturing, part, None)
+        sys_capture = getattr(capture, "syscapture", capture)  # fd capture holds a sys capture
+        if type(sys_capture).__name__ not in ("SysCapture", "TeeSysCapture"):
             continue
-        tmpfile = getattr(fd_capture, "tmpfile", None)  # the file its sys capture writes to
-        if isinstance(tmpfile, io.TextIOWrapper) and sys_capture.tmpfile is tmpfile:
-            sys_capture.tmpfile = _RoutingStream(tmpfile, name)
-
-
-# The level a record set aside carries until its test's turn: below every handler's level,
-# so that no handler (pytest's per-phase capture included) takes it meanwhile.
-_HIDDEN = -1
+        if hasattr(sys_capture, "_old"):
+            undo.append(_routed(sys_capture, "_old", name))
+        fd_file = getattr(capture, "tmpfile", None)
+        if type(capture).__name__ == "FDCapture" and getattr(sys_capture, "tmpfile", 0) is fd_file:
+            undo.append(_routed(sys_capture, "tmpfile", name))
+    return undo
 
 
 class OutputRouter:
@@ -119,25 +136,43 @@ class OutputRouter:
         self.stderr: dict[str, list[str]] = defaultdict(list)
         self.records: dict[str, list[logging.LogRecord]] = defaultdict(list)
         self.current: str | None = None  # the item whose phase pytest is in
-        self._lock = threading.Lock()  # agent threads set text aside concurrently
+        self.ended: set[str] = set()  # items that reported: their runs' output is not held
+        self._lock = threading.Lock()  # agent threads hold output concurrently
+        self._undo: list[Callable[[], None]] = []
 
-    def activate(self) -> None:
-        """From now on, what runs write outside their own item's phases is set aside here."""
-        global _active_router
-        _active_router = self
-
-    def close(self) -> None:
+    def activate(self, capture_manager: object | None) -> None:
+        """The session has simulation items to run: from now on, runs' output is routed."""
         global _active_router
         if _active_router is self:
-            _active_router = None
+            return
+        _active_router = self
+        self._undo = [_masked_records(), *_route_capture(capture_manager)]
+        self._undo += [_routed(sys, "stdout", "stdout"), _routed(sys, "stderr", "stderr")]
+
+    def close(self) -> None:
+        """Stop routing; show what is still held (runs whose item never had its turn)."""
+        global _active_router
+        if _active_router is not self:
+            return
+        _active_router = None
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        for nodeid in list({*self.stdout, *self.stderr, *self.records}):
+            self._release(nodeid)
+
+    @property
+    def active(self) -> bool:
+        return _active_router is self
+
+    def holds(self, owner: str) -> bool:
+        return owner != self.current and owner not in self.ended
 
     def keep(self, stream: str, owner: str, text: str) -> None:
         with self._lock:
             (self.stdout if stream == "stdout" else self.stderr)[owner].append(text)
 
     def keep_record(self, owner: str, record: logging.LogRecord) -> None:
-        if "_amigo_level" in record.__dict__:  # kept already (a pytest run inside a pytest run)
-            return
         record.__dict__["_amigo_level"], record.levelno = record.levelno, _HIDDEN
         with self._lock:
             self.records[owner].append(record)
@@ -145,33 +180,36 @@ class OutputRouter:
     @contextlib.contextmanager
     def waiting_for(self, nodeid: str) -> Iterator[None]:
         """While `nodeid`'s item waits (in its setup phase): first what its runs wrote
-        meanwhile, then their output as they write it."""
+        meanwhile, then their output as they write it; after it, nothing of theirs is held."""
         self._release(nodeid)
-        with self.routing(nodeid):
-            yield
+        try:
+            with self.routing(nodeid):
+                yield
+        finally:
+            self.ended.add(nodeid)
+            self._release(nodeid)
 
     @contextlib.contextmanager
     def routing(self, nodeid: str) -> Iterator[None]:
         """During a phase of `nodeid`'s item: its runs' output reaches pytest, the rest waits."""
         previous, self.current = self.current, nodeid
-        out, err = sys.stdout, sys.stderr
-        if not isinstance(out, _RoutingStream):  # a capture method that is not fd
-            sys.stdout = _RoutingStream(out, "stdout")
-        if not isinstance(err, _RoutingStream):
-            sys.stderr = _RoutingStream(err, "stderr")
+        undo = [_routed(sys, "stdout", "stdout"), _routed(sys, "stderr", "stderr")]
         try:
             yield
         finally:
-            sys.stdout, sys.stderr = out, err
+            for step in undo:
+                step()
             self.current = previous
 
     def _release(self, nodeid: str) -> None:
-        """What this test's runs printed or logged while other items' phases ran, now."""
+        """What this test's runs printed or logged while they were held, now."""
         with self._lock:
             out, err = self.stdout.pop(nodeid, []), self.stderr.pop(nodeid, [])
             records = self.records.pop(nodeid, [])
-        sys.stdout.write("".join(out))
-        sys.stderr.write("".join(err))
+        if out:
+            sys.stdout.write("".join(out))
+        if err:
+            sys.stderr.write("".join(err))
         for record in records:
             record.levelno = record.__dict__.pop("_amigo_level")
             logging.getLogger(record.name).handle(record)

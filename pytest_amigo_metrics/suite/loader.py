@@ -337,6 +337,11 @@ def _hint(loc: tuple[int | str, ...]) -> str:
         return 'service ids are 24 lowercase hex characters, quoted: "6618791275130b73714e8d1c"'
     if "python" in names:
         return "write the agent as 'package.module:function'"
+    if "api_base" in names:
+        return (
+            "write the server's base URL with its scheme and host and no spaces, "
+            "e.g. 'http://127.0.0.1:8000/v1' or 'https://my-resource.openai.azure.com'"
+        )
     if "categories" in names:
         return "give 1 to 50 distinct, non-empty categories"
     if "models" in names and not names & {"api_base", "api_version", "extra_headers"}:

@@ -27,6 +27,10 @@ from pydantic import (
 Count = Annotated[int, Strict()]
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# A model server's base URL: http(s), a host, no spaces (api_base_problem checks the host).
+BaseURL = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/]+\S*$")
+]
 TagStr = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[\w\s]+$")
 ]
@@ -108,11 +112,17 @@ _SECRET_HEADER = re.compile(r"(?i)(authorization|key|token|secret|password|cooki
 
 def api_base_problem(url: str) -> str | None:
     """Why `url` cannot be a model server's base URL (None when it can)."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme in ("http", "https") and parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an IPv6 host without its closing bracket
+        host = None
+    if any(c.isspace() for c in url):
+        host = None
+    if host and parts.scheme in ("http", "https"):
         return None
     return (
-        f"{url!r} is not a server's base URL: write it with its scheme and host, "
+        f"{url!r} is not a server's base URL: write it with its scheme and host and no spaces, "
         "e.g. 'http://127.0.0.1:8000/v1' or 'https://my-resource.openai.azure.com'"
     )
 
@@ -121,7 +131,7 @@ class Connection(StrictModel):
     """Where litellm reaches a model besides its model string. Never keys: those stay in the
     environment, where the provider's usual variable (OPENAI_API_KEY, ...) is read."""
 
-    api_base: NonEmptyStr | None = None
+    api_base: BaseURL | None = None
     api_version: NonEmptyStr | None = None
     extra_headers: dict[NonEmptyStr, str] = Field(default_factory=dict)
 
