@@ -223,7 +223,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if isinstance(item, SimulationItem) or get_session(item.config).output.active:
+    if get_session(item.config).output.active:
         # With capture methods other than fd, a sync agent's thread may write in the instant
         # a phase's capture starts, before its routing (capture.py): masked all the same.
         report.sections = [(title, redact(text)) for title, text in report.sections]

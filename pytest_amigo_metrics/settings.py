@@ -145,7 +145,6 @@ OPTIONS = [
         "off",
     ),
 ]
-OPTION_BY_NAME = {option.name: option for option in OPTIONS}
 # Options that override a YAML count hold to the same bounds.
 OVERRIDE_MAXIMA = {"runs": MAX_RUNS, "judge_samples": MAX_JUDGE_SAMPLES}
 CHOICES = {"backend": ("local", "amigo"), "judge": ("local", "amigo")}
@@ -290,20 +289,17 @@ def resolve_settings(config: pytest.Config) -> Settings:
         minimum = 0 if name == "judge_retries" else 1
         if values[name] < minimum:
             raise pytest.UsageError(f"--amigo-{name.replace('_', '-')} must be at least {minimum}")
-    for role in ("simulator", "judge", "agent"):
-        url = values[f"{role}_api_base"]
-        problem = api_base_problem(url) if url else None
-        if problem:
-            option = OPTION_BY_NAME[f"{role}_api_base"]
-            raise pytest.UsageError(f"{option.flag} / {option.env} / ini {option.ini}: {problem}")
     for option in OPTIONS:
-        most = OVERRIDE_MAXIMA.get(option.name)
-        value = values[option.name]
+        value, most = values[option.name], OVERRIDE_MAXIMA.get(option.name)
+        where = f"{option.flag} / {option.env} / ini {option.ini}"
         if most is not None and value is not None and not 1 <= value <= most:
             raise pytest.UsageError(
-                f"{option.flag} / {option.env} / ini {option.ini}: {value} is not allowed: give "
-                f"a whole number from 1 to {most}, as in the YAML ({option.help})"
+                f"{where}: {value} is not allowed: give a whole number from 1 to {most}, as in "
+                f"the YAML ({option.help})"
             )
+        problem = api_base_problem(value) if option.name.endswith("_api_base") and value else None
+        if problem:
+            raise pytest.UsageError(f"{where}: {problem}")
     return Settings(
         simulator_model=values["simulator_model"],
         judge_model=values["judge_model"],

@@ -44,7 +44,7 @@ simulation_unit_tests:
     persona: {{name: Sam, background: A busy customer.}}
     scenario: {{name: Reset, objective: Reset my password., instructions: Be brief.}}
     script: {script}
-    target: {{python: "agent:respond"}}
+    target: {{python: "{agent}"}}
     runs: {runs}
     metrics:
 {metrics}
@@ -96,10 +96,15 @@ class Suite:
         script: str = '["I forgot my password.", "Thanks."]',
         runs: int = 1,
         extra: str = "",
+        agent: str = "agent:respond",
     ) -> Path:
         expectations = expectations or ['{metric: Empathy Score, expect: ">= 7"}']
         text = TEST_TEMPLATE.format(
-            name=name, script=script, runs=runs, metrics=expectation_lines(expectations)
+            name=name,
+            script=script,
+            runs=runs,
+            metrics=expectation_lines(expectations),
+            agent=agent,
         )
         return self.write(file, text + textwrap.indent(textwrap.dedent(extra), "    "))
 

@@ -336,7 +336,11 @@ def test_schema_accepts_the_examples(path: Path) -> None:
 
 def test_schema_accepts_the_tests_standard_suite() -> None:
     text = TEST_TEMPLATE.format(
-        name="t", script='["a"]', runs=2, metrics=expectation_lines(['{metric: M, expect: ">= 7"}'])
+        name="t",
+        script='["a"]',
+        runs=2,
+        metrics=expectation_lines(['{metric: M, expect: ">= 7"}']),
+        agent="agent:respond",
     )
     assert errors(yaml.safe_load(METRICS)) == []
     assert errors(yaml.safe_load(text)) == []

@@ -210,11 +210,8 @@ def test_what_an_agent_prints_or_logs_shows_with_its_own_test(suite: Suite) -> N
             name=f"case {who}",
             script=f'["hi from {who}"]',
             expectations=["{metric: Outcome, expect: resolved}"],
+            agent="agent:respond_async" if who == "C" else "agent:respond",
         )
-    suite.write(
-        "tC.amigo.yaml",
-        (suite.path / "tC.amigo.yaml").read_text().replace("agent:respond", "agent:respond_async"),
-    )
     result = suite.pytester.runpytest("-rA")
     result.assert_outcomes(passed=3)
     sections = re.split(r"\n_+ simulation unit test: ", result.stdout.str().split("= PASSES =")[1])
@@ -319,13 +316,12 @@ def test_what_a_sync_agent_prints_between_items_stays_with_its_test_and_masked(
     suite.write("agent.py", CHATTY_AGENT)
     outcome = ["{metric: Outcome, expect: resolved}"]
     for index, agent in enumerate(["quiet"] * 6 + ["chatty"]):
-        suite.write(
-            f"t{index}.amigo.yaml",
-            suite.unit_test(file="tmp.amigo.yaml", name=f"{agent} {index}", expectations=outcome)
-            .read_text()
-            .replace("agent:respond", f"agent:{agent}"),
+        suite.unit_test(
+            file=f"t{index}.amigo.yaml",
+            name=f"{agent} {index}",
+            expectations=outcome,
+            agent=f"agent:{agent}",
         )
-    (suite.path / "tmp.amigo.yaml").unlink()
     result = suite.pytester.runpytest_subprocess(
         f"--capture={capture}",
         "-rA",
@@ -366,19 +362,8 @@ def test_a_plain_test_beside_a_chatty_agent_sees_only_its_own_output(
     suite.write("agent.py", CHATTY_AGENT)
     suite.write("test_b_plain.py", CAPSYS_TEST)
     outcome = ["{metric: Outcome, expect: resolved}"]
-    suite.write(
-        "c.amigo.yaml",
-        suite.unit_test(file="tmp.amigo.yaml", name="chatty", expectations=outcome)
-        .read_text()
-        .replace("agent:respond", "agent:chatty"),
-    )
-    suite.write(
-        "a.amigo.yaml",
-        suite.unit_test(file="tmp.amigo.yaml", name="quiet", expectations=outcome)
-        .read_text()
-        .replace("agent:respond", "agent:quiet"),
-    )
-    (suite.path / "tmp.amigo.yaml").unlink()
+    suite.unit_test(file="c.amigo.yaml", name="chatty", expectations=outcome, agent="agent:chatty")
+    suite.unit_test(file="a.amigo.yaml", name="quiet", expectations=outcome, agent="agent:quiet")
     result = suite.pytester.runpytest_subprocess(f"--capture={capture}", "-rA")
     result.assert_outcomes(passed=3)
     output = result.stdout.str()
@@ -404,18 +389,13 @@ def test_output_a_timed_out_agent_makes_later_is_shown_masked_and_not_kept(
         "    return 'I apologise; resolved.'\n",
     )
     suite.unit_test(file="a.amigo.yaml", name="hangs")
-    suite.write(
-        "b.amigo.yaml",
-        suite.unit_test(
-            file="tmp.amigo.yaml",
-            name="slow",
-            script='["a", "b", "c", "d", "e", "f"]',  # 1.2 s: the other's late output comes
-            expectations=["{metric: Outcome, expect: resolved}"],
-        )
-        .read_text()
-        .replace("agent:respond", "agent:fine"),
+    suite.unit_test(
+        file="b.amigo.yaml",
+        name="slow",
+        script='["a", "b", "c", "d", "e", "f"]',  # 1.2 s: the other's late output comes
+        expectations=["{metric: Outcome, expect: resolved}"],
+        agent="agent:fine",
     )
-    (suite.path / "tmp.amigo.yaml").unlink()
     result = suite.pytester.runpytest_subprocess("-s", "--amigo-turn-timeout", "0.3")
     result.assert_outcomes(errors=1, passed=1)
     assert "late 19 ***" in result.stdout.str()
@@ -430,17 +410,12 @@ def test_log_records_of_runs_are_masked_when_the_plugin_comes_from_a_conftest(
     suite.standard()
     suite.write("agent.py", CHATTY_AGENT)
     suite.write("conftest.py", 'pytest_plugins = ["pytest_amigo_metrics.plugin"]\n')
-    suite.write(
-        "c.amigo.yaml",
-        suite.unit_test(
-            file="tmp.amigo.yaml",
-            name="chatty",
-            expectations=["{metric: Outcome, expect: resolved}"],
-        )
-        .read_text()
-        .replace("agent:respond", "agent:chatty"),
+    suite.unit_test(
+        file="c.amigo.yaml",
+        name="chatty",
+        expectations=["{metric: Outcome, expect: resolved}"],
+        agent="agent:chatty",
     )
-    (suite.path / "tmp.amigo.yaml").unlink()
     result = suite.pytester.runpytest_subprocess("--log-file=run.log", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     log = (suite.path / "run.log").read_text()

@@ -34,17 +34,12 @@ def test_an_agent_that_exits_ends_its_run_in_error_and_the_session_goes_on(
     suite.write("agent.py", agent)
     suite.unit_test(file="bad.amigo.yaml", name="exits")
     suite.write("good_agent.py", "def respond(messages):\n    return 'I apologise, resolved.'\n")
-    suite.write(
-        "good.amigo.yaml",
-        suite.unit_test(
-            file="tmp.amigo.yaml",
-            name="still runs",
-            expectations=["{metric: Outcome, expect: resolved}"],
-        )
-        .read_text()
-        .replace("agent:respond", "good_agent:respond"),
+    suite.unit_test(
+        file="good.amigo.yaml",
+        name="still runs",
+        expectations=["{metric: Outcome, expect: resolved}"],
+        agent="good_agent:respond",
     )
-    (suite.path / "tmp.amigo.yaml").unlink()
     result = suite.pytester.runpytest("--junitxml=out.xml")
     result.assert_outcomes(errors=1, passed=1)
     result.stdout.fnmatch_lines([message])
@@ -129,9 +124,9 @@ def test_a_hung_sync_agent_does_not_take_the_thread_the_next_tests_need(suite: S
     outcome = ["{metric: Outcome, expect: resolved}"]
     for name in ("a hung", "b fine", "c fine"):
         agent = name.split()[1]
-        text = suite.unit_test(file="tmp.amigo.yaml", name=name, expectations=outcome).read_text()
-        suite.write(f"{name[0]}.amigo.yaml", text.replace("agent:respond", f"agent:{agent}"))
-    (suite.path / "tmp.amigo.yaml").unlink()
+        suite.unit_test(
+            file=f"{name[0]}.amigo.yaml", name=name, expectations=outcome, agent=f"agent:{agent}"
+        )
     result = suite.pytester.runpytest_subprocess(
         "--amigo-concurrency", "1", "--amigo-turn-timeout", "0.5"
     )
@@ -185,13 +180,7 @@ def test_an_item_whose_xdist_worker_crashed_is_an_error_in_the_summary_and_the_s
 ) -> None:
     suite.standard()
     suite.write("crash.py", "import os\ndef respond(messages):\n    os._exit(1)\n")
-    suite.write(
-        "crash.amigo.yaml",
-        suite.unit_test(file="tmp.amigo.yaml", name="crashes")
-        .read_text()
-        .replace("agent:respond", "crash:respond"),
-    )
-    (suite.path / "tmp.amigo.yaml").unlink()
+    suite.unit_test(file="crash.amigo.yaml", name="crashes", agent="crash:respond")
     suite.unit_test(
         file="fine.amigo.yaml", name="fine", expectations=["{metric: Outcome, expect: resolved}"]
     )
@@ -209,9 +198,7 @@ def test_an_item_whose_xdist_worker_crashed_is_an_error_in_the_summary_and_the_s
 def test_the_items_a_crashed_worker_held_run_on_its_replacement(suite: Suite) -> None:
     suite.standard()
     suite.write("crash.py", "import os\ndef respond(messages):\n    os._exit(3)\n")
-    crash = suite.unit_test(file="tmp.amigo.yaml", name="crash").read_text()
-    suite.write("a.amigo.yaml", crash.replace("agent:respond", "crash:respond"))
-    (suite.path / "tmp.amigo.yaml").unlink()
+    suite.unit_test(file="a.amigo.yaml", name="crash", agent="crash:respond")
     fine = ["{metric: Outcome, expect: resolved}"]
     for name in ("fine 1", "fine 2", "fine 3"):
         suite.unit_test(file=f"b {name}.amigo.yaml".replace(" ", "_"), name=name, expectations=fine)

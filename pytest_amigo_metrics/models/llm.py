@@ -65,8 +65,7 @@ def retry_after(exc: BaseException) -> float | None:
     a number of seconds, or an HTTP date (RFC 9110)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    return retry_after_seconds(value) if isinstance(value, str) else None
+    return retry_after_seconds(headers.get("retry-after") if headers is not None else None)
 
 
 @dataclass(frozen=True)

@@ -114,12 +114,10 @@ def api_base_problem(url: str) -> str | None:
     """Why `url` cannot be a model server's base URL (None when it can)."""
     try:
         parts = urllib.parse.urlsplit(url)
-        host = parts.hostname
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # e.g. an IPv6 host without its closing bracket
-        host = None
-    if any(c.isspace() for c in url):
-        host = None
-    if host and parts.scheme in ("http", "https"):
+        usable = False
+    if usable and not any(c.isspace() for c in url):
         return None
     return (
         f"{url!r} is not a server's base URL: write it with its scheme and host and no spaces, "
