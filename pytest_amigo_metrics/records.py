@@ -75,7 +75,12 @@ class EvaluationResult(BaseModel):
     judge_model: str
 
 
+class ResultFilterValues(BaseModel):
+    metric_ids: list[str]
+
+
 class ResultsPage(BaseModel):
     metric_evaluation_results: list[EvaluationResult]
     has_more: bool
     continuation_token: int | None
+    filter_values: ResultFilterValues | None = None  # on the first page only, as the API

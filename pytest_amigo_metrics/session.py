@@ -162,7 +162,8 @@ class AmigoSession:
             self._store = None
 
     def _type_change(self, located: LocatedMetric) -> SpecProblem | None:
-        if not self.settings.store_path.exists():
+        # With the amigo backend the organization holds the metric: its sync checks the type.
+        if self.settings.backend != "local" or not self.settings.store_path.exists():
             return None
         spec = located.spec
         name, declared = spec.name, spec.metric_value.type

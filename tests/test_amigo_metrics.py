@@ -109,6 +109,23 @@ def test_a_changed_value_type_is_a_collection_error(suite: Suite, fake: FakeAmig
     assert len(org_metrics(fake)["Identity Verified"].versions) == 1
 
 
+def test_the_local_stores_types_do_not_bind_an_organization(
+    suite: Suite, fake: FakeAmigoAPI
+) -> None:
+    """Prototyped locally, then moved to an organization that never had the metric: the
+    organization's metrics are the ones whose type never changes."""
+    write_suite(suite, fake)
+    run(suite, fake).assert_outcomes(passed=1)
+    categorical = METRICS.replace(
+        "metric_value: {type: boolean}",
+        "metric_value: {type: categorical, categories: [confirmed, skipped]}",
+    )
+    suite.write("metrics.amigo.yaml", categorical)
+    run(suite, fake, *AMIGO).assert_outcomes(passed=1)
+    assert org_metrics(fake)["Identity Verified"].metric_value_type == "categorical"
+    run(suite, fake).assert_outcomes(errors=1)  # the local store still holds it as boolean
+
+
 def test_a_deleted_metric_name_is_a_collection_error(suite: Suite, fake: FakeAmigoAPI) -> None:
     write_suite(suite, fake)
     run(suite, fake, *AMIGO).assert_outcomes(passed=1)
@@ -150,6 +167,24 @@ def test_the_amigo_judge_evaluates_through_the_api(suite: Suite, fake: FakeAmigo
     assert {json.loads(r["source"])["references"][0] for r in rows} <= {
         m.id for m in conversation.messages
     }
+
+
+def test_a_metric_expected_twice_is_evaluated_once(suite: Suite, fake: FakeAmigoAPI) -> None:
+    """The evaluate endpoint takes each metric id once: a range written as two expectations
+    on one metric is one evaluation, checked against both."""
+    write_suite(suite, fake)
+    suite.write(
+        "amigo.amigo.yaml",
+        AMIGO_TEST.format(name="reset", service_id=next(iter(fake.org.services)), runs=1).replace(
+            "- {metric: Outcome, expect: [resolved, escalated]}",
+            '- {metric: Empathy Score, expect: "<= 10"}',
+        ),
+    )
+    run(suite, fake, *AMIGO, "--amigo-judge", "amigo").assert_outcomes(passed=1)
+    (evaluate,) = fake.calls("evaluate-metrics")
+    assert evaluate.body["metric_ids"] == [org_metrics(fake)["Empathy Score"].id]
+    stored = suite.rows("SELECT result FROM evaluation_results")
+    assert len(stored) == 2 and len({r["result"] for r in stored}) == 1  # one verdict, twice
 
 
 def test_the_amigo_judges_low_values_fail_the_test(suite: Suite, fake: FakeAmigoAPI) -> None:

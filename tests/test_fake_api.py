@@ -334,7 +334,9 @@ def test_scripted_faults_play_in_order_then_the_endpoint_serves(amigo_api: FakeA
 
 def test_422_keeps_the_servers_detail(amigo_api: FakeAmigoAPI) -> None:
     client = api(amigo_api)
-    body = metric_body("Bounds", {"type": "numerical", "lower_bound": 5, "upper_bound": 1})
+    body = metric_body("Outcome", {"type": "categorical", "categories": ["resolved"]})
+    # Past the client's own check: 51 categories, one more than the schema allows.
+    body.initial_version_metric_value.metric_value.root.categories = [f"c{i}" for i in range(51)]
 
     async def create() -> None:
         await client.call("create-metric", lambda: client.metrics.create_metric(body))
@@ -342,8 +344,19 @@ def test_422_keeps_the_servers_detail(amigo_api: FakeAmigoAPI) -> None:
     with pytest.raises(AmigoAPIError) as caught:
         asyncio.run(create())
     assert caught.value.status == 422
-    assert "HTTP 422: the request failed validation (body.metric_value:" in str(caught.value)
-    assert "lower_bound" in str(caught.value)
+    assert "HTTP 422: the request failed validation (body.initial_version_metric_value." in str(
+        caught.value
+    )
+    assert "at most 50 items" in str(caught.value)
+
+
+def test_metric_values_are_held_to_the_schema_only(amigo_api: FakeAmigoAPI) -> None:
+    """The API's schema does not order bounds or forbid repeated categories (the plugin's own
+    rules do, for suite files): the fake does not make up rules of its own."""
+    client = api(amigo_api)
+    equal = metric_body("Level", {"type": "numerical", "lower_bound": 5, "upper_bound": 5})
+    asyncio.run(client.call("create-metric", lambda: client.metrics.create_metric(equal)))
+    assert [m.name for m in amigo_api.org.metrics.values()] == ["Level"]
 
 
 # -- the fake behaves as documented: conversations ---------------------------------------------

@@ -64,6 +64,32 @@ def test_min_pass_rate_over_runs(suite: Suite) -> None:
     suite.pytester.runpytest("--amigo-judge-model", "scripted/judge").assert_outcomes(failed=1)
 
 
+def test_a_range_written_as_two_expectations_is_one_verdict_checked_twice(suite: Suite) -> None:
+    suite.standard()
+    suite.scripted(
+        {
+            "judge": [
+                json.dumps({"value": 9, "justification": "warm", "references": []}),
+                json.dumps({"value": 3, "justification": "cold", "references": []}),
+            ]
+        }
+    )
+    expectations = [
+        '{metric: Empathy Score, expect: ">= 7"}',
+        '{metric: Empathy Score, expect: "<= 8"}',
+    ]
+    suite.unit_test(expectations=expectations)
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(failed=1)  # 9 meets ">= 7" and not "<= 8"
+    assert [c["model"] for c in suite.calls()] == ["judge"]  # one call: one verdict
+    result.stdout.fnmatch_lines(
+        [
+            "        Empathy Score v1 = 9; expected >= 7; 1/1 met",
+            "        Empathy Score v1 = 9; expected <= 8; 0/1 met",
+        ]
+    )
+
+
 def test_invalid_judge_output_is_retried_with_the_reason_then_accepted(suite: Suite) -> None:
     suite.standard()
     suite.scripted(

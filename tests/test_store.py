@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,6 +149,34 @@ def test_results_page_like_the_api(suite: Suite) -> None:
     assert len(seen) == len(set(seen)) == 5
     newest = store.evaluation_results(sort_by="-created_at", limit=5).metric_evaluation_results
     assert [r.id for r in newest] == list(reversed(seen))
+    assert store.evaluation_results(sort_by="created_at").metric_evaluation_results[0].id == seen[0]
+    metric_ids = {r.metric_id for r in store.evaluation_results().metric_evaluation_results}
+    assert first.filter_values is not None and first.filter_values.metric_ids == sorted(metric_ids)
+    assert page.filter_values is None  # the first page's only, as the API's
+    empty = store.evaluation_results(limit=0)  # a paginator following it ends
+    assert (empty.metric_evaluation_results, empty.has_more, empty.continuation_token) == (
+        [],
+        False,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"limit": 501}, "limit must be between 0 and 500"),
+        ({"continuation_token": -3}, "continuation_token must be 0 or a page's"),
+        ({"sort_by": "updated_at"}, "sort_by must be +created_at or -created_at"),
+        ({"metric_id_and_version": "0" * 24}, "must be '<metric_id>-<version>'"),
+        ({"metric_id_and_version": "0" * 24 + "-abc"}, "must be '<metric_id>-<version>'"),
+        ({"metric_id_and_version": "0" * 24 + "-1-2"}, "must be '<metric_id>-<version>'"),
+    ],
+)
+def test_results_query_refuses_what_the_api_refuses(
+    tmp_path: Path, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Store(tmp_path / "s.sqlite3").evaluation_results(**arguments)
 
 
 def test_custom_store_path_from_the_command_line(suite: Suite) -> None:

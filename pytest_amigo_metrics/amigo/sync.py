@@ -4,6 +4,7 @@ description or value specifiers changed, an update for notes, tags and services.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from amigo_sdk.generated.model import (
@@ -25,6 +26,7 @@ from .errors import AmigoAPIError
 from .metric_resource import with_tags
 
 Action = Literal["created", "new version", "updated", "unchanged"]
+VERSION_RACE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -84,26 +86,49 @@ async def sync_metric(
     if metric.metric_value_type.value != spec.metric_value.type:
         raise MetricTypeConflict(spec.name, metric.metric_value_type.value, spec.metric_value.type)
     actions: list[Action] = []
+    version, matches = await _latest_version(api, metric.id, spec)
+    if not matches:
+        version = await _new_version(api, metric.id, spec, version + 1)
+        actions.append("new version")
+    changes = _detail_changes(spec, metric)
+    if changes:
+        await _update(api, metric.id, changes)
+        actions.append("updated")
+    return SyncedMetric(spec.name, metric.id, version, tuple(actions) or ("unchanged",))
+
+
+DETAILS = ("applied_to_services", "additional_notes", "tags")
+
+
+def _detail_changes(spec: MetricSpec, metric: MetricInstance) -> dict[str, Any]:
+    """The notes, tags and services the YAML sets and the organization holds otherwise. A key
+    the YAML leaves out is left as it is (the API updates only what is set): the metric may
+    be shared with services and people outside this suite."""
+    stored = {
+        "applied_to_services": list(metric.applied_to_services),
+        "additional_notes": metric.additional_notes,
+        "tags": {t.key: t.value for t in metric.tags},
+    }
+    declared = spec.model_dump(mode="json", include=set(DETAILS) & spec.model_fields_set)
+    return {key: value for key, value in declared.items() if value != stored[key]}
+
+
+async def _latest_version(api: AmigoAPI, metric_id: str, spec: MetricSpec) -> tuple[int, bool]:
+    """The metric's latest version, and whether it is what `spec` declares."""
     latest = await api.call(
         "get-metric-versions",
         lambda: api.metrics.get_metric_versions(
-            metric.id, GetMetricVersionsParametersQuery(version="latest")
+            metric_id, GetMetricVersionsParametersQuery(version="latest")
         ),
-        metric_id=metric.id,
+        metric_id=metric_id,
     )
     current = latest.metric_versions[0]
-    version = current.version
     declared_value = _value(spec.metric_value.model_dump(mode="json"))
     stored_value = _value(current.metric_value.root.model_dump(mode="json"))
-    if current.description != spec.description or stored_value != declared_value:
-        version = await _new_version(api, metric.id, spec, version + 1)
-        actions.append("new version")
-    stored_tags = {t.key: t.value for t in metric.tags}
-    details = (list(spec.applied_to_services), spec.additional_notes, dict(spec.tags))
-    if details != (list(metric.applied_to_services), metric.additional_notes, stored_tags):
-        await _update(api, metric.id, spec)
-        actions.append("updated")
-    return SyncedMetric(spec.name, metric.id, version, tuple(actions) or ("unchanged",))
+    return current.version, (current.description, stored_value) == (
+        spec.description,
+        declared_value,
+    )
 
 
 async def _create(api: AmigoAPI, spec: MetricSpec) -> SyncedMetric:
@@ -139,28 +164,34 @@ async def _new_version(api: AmigoAPI, metric_id: str, spec: MetricSpec, expected
     body = MetricCreateMetricVersionRequest.model_validate(
         {"description": spec.description, "metric_value": spec.metric_value.model_dump(mode="json")}
     )
-    # With the expected version the API refuses (409) if another session got there first.
-    created = await api.call(
-        "create-metric-version",
-        lambda: api.metrics.create_metric_version(
-            metric_id,
-            body,
-            CreateMetricVersionParametersQuery(version=expected),
-        ),
-        metric_id=metric_id,
-    )
-    return created.version
+    attempt = 1
+    while True:
+        try:
+            # With the expected version the API refuses (409) if another session got there
+            # first; the version it made is then read, and taken when it is the same change.
+            created = await api.call(
+                "create-metric-version",
+                partial(
+                    api.metrics.create_metric_version,
+                    metric_id,
+                    body,
+                    CreateMetricVersionParametersQuery(version=expected),
+                ),
+                metric_id=metric_id,
+            )
+            return created.version
+        except AmigoAPIError as exc:
+            if exc.status != 409 or attempt == VERSION_RACE_ATTEMPTS:
+                raise
+        latest, matches = await _latest_version(api, metric_id, spec)
+        if matches:
+            return latest
+        expected = latest + 1
+        attempt += 1
 
 
-async def _update(api: AmigoAPI, metric_id: str, spec: MetricSpec) -> None:
-    body = with_tags(
-        MetricUpdateMetricRequest,
-        {
-            "applied_to_services": list(spec.applied_to_services),
-            "additional_notes": spec.additional_notes,
-            "tags": dict(spec.tags),
-        },
-    )
+async def _update(api: AmigoAPI, metric_id: str, changes: dict[str, Any]) -> None:
+    body = with_tags(MetricUpdateMetricRequest, changes)
     await api.call(
         "update-metric", lambda: api.metrics.update_metric(metric_id, body), metric_id=metric_id
     )

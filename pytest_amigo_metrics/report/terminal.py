@@ -16,13 +16,13 @@ from .model import pass_rate_of
 OFFLINE_LABEL = "offline provider: deterministic heuristics, not a real model's judgement"
 
 
-def _values(outcome: TestOutcome, metric: str) -> tuple[str, str, int, int]:
-    values, version, expectation, passed, seen = [], "", "", 0, 0
+def _values(outcome: TestOutcome, metric: str, expectation: str) -> tuple[str, int, int]:
+    values, version, passed, seen = [], "", 0, 0
     for run in outcome.runs:
         for m in run.metrics:
-            if m.metric == metric:
+            if (m.metric, m.expectation) == (metric, expectation):
                 values.append(format_value(m.value))
-                version, expectation = f"v{m.version}", m.expectation
+                version = f"v{m.version}"
                 passed += m.passed
                 seen += 1
     counts = Counter(values)
@@ -31,7 +31,7 @@ def _values(outcome: TestOutcome, metric: str) -> tuple[str, str, int, int]:
         if len(values) <= 6
         else ", ".join(f"{v} x{n}" for v, n in counts.most_common())
     )
-    return f"{version} = {shown}", expectation, passed, seen
+    return f"{version} = {shown}", passed, seen
 
 
 def percent(share: float) -> str:
@@ -81,11 +81,15 @@ def low_agreement(outcome: TestOutcome) -> list[str]:
     ]
 
 
-def _metric_line(outcome: TestOutcome, name: str) -> str:
-    values, expectation, passed, seen = _values(outcome, name)
+def _metric_line(outcome: TestOutcome, name: str, expectation: str) -> str:
+    """One expectation over the runs (a metric may have several: `>= 3` and `<= 8`)."""
+    values, passed, seen = _values(outcome, name, expectation)
     line = f"        {name} {values}; expected {expectation}; {passed}/{seen} met"
     agreements = [
-        m.agreement for r in outcome.runs for m in r.metrics if m.metric == name and m.samples
+        m.agreement
+        for r in outcome.runs
+        for m in r.metrics
+        if (m.metric, m.expectation) == (name, expectation) and m.samples
     ]
     if agreements:
         line += "; judge agreement " + ", ".join(percent(a or 0.0) for a in agreements)
@@ -116,8 +120,8 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
     if outcome.recording:
         lines.append(f"        calls: {outcome.recording} (--amigo-record-mode)")
     if details:
-        names = list(dict.fromkeys(m.metric for r in outcome.runs for m in r.metrics))
-        lines += [_metric_line(outcome, name) for name in names]
+        checks = dict.fromkeys((m.metric, m.expectation) for r in outcome.runs for m in r.metrics)
+        lines += [_metric_line(outcome, name, expectation) for name, expectation in checks]
         for run in outcome.runs:
             if run.error:
                 lines.append(f"        run {run.run_index}: error: {run.error.splitlines()[0]}")

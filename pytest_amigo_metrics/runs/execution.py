@@ -96,15 +96,20 @@ async def judge_checks(
     judge: Judge, checks: list[Check], transcript: Transcript
 ) -> list[Verdict | AmigoRunError]:
     """One verdict per check, in order, or the error that kept it from one (the other
-    verdicts are kept); checks judged on the same part of the conversation go together."""
+    verdicts are kept). Checks judged on the same part of the conversation go together, and
+    a metric named by several of them (`>= 3` and `<= 8`) is judged once for all."""
     verdicts: dict[int, Verdict | AmigoRunError] = {}
     for turn in dict.fromkeys(c.up_to_turn for c in checks):
         group = [i for i, c in enumerate(checks) if c.up_to_turn == turn]
+        metrics = list({checks[i].metric.name: checks[i].metric for i in group}.values())
         try:
-            found = await judge.evaluate_all([checks[i].metric for i in group], transcript, turn)
+            found: list[Verdict | AmigoRunError] = list(
+                await judge.evaluate_all(metrics, transcript, turn)
+            )
         except AmigoRunError as exc:
-            found = [exc] * len(group)
-        verdicts.update(zip(group, found, strict=True))
+            found = [exc] * len(metrics)
+        by_name = dict(zip((m.name for m in metrics), found, strict=True))
+        verdicts.update((i, by_name[checks[i].metric.name]) for i in group)
     return [verdicts[i] for i in range(len(checks))]
 
 
