@@ -79,8 +79,10 @@ def test_a_range_written_as_two_expectations_is_one_verdict_checked_twice(suite:
         '{metric: Empathy Score, expect: "<= 8"}',
     ]
     suite.unit_test(expectations=expectations)
-    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--junitxml=o.xml")
     result.assert_outcomes(failed=1)  # 9 meets ">= 7" and not "<= 8"
+    xml = (suite.path / "o.xml").read_text()
+    assert '<property name="amigo.metric.Empathy Score" value="v1: 9" />' in xml
     assert [c["model"] for c in suite.calls()] == ["judge"]  # one call: one verdict
     result.stdout.fnmatch_lines(
         [
