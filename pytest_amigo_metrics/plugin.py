@@ -6,7 +6,7 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     amigo.check_store()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and session.config.get_verbosity() >= 0:
-        amigo.show = reporter.write_line
+        amigo.show = live_writer(
+            reporter, session.config.pluginmanager.get_plugin("capturemanager")
+        )
+
+
+def live_writer(reporter: Any, capture: Any) -> Callable[[str], None]:
+    """Lines for the terminal as they happen: the item that waits has its output captured."""
+
+    def write(line: str) -> None:
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return write
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -288,6 +288,25 @@ def test_a_long_wait_shows_progress(suite: Suite, monkeypatch: pytest.MonkeyPatc
     assert "conversations finished" not in quiet.stdout.str()
 
 
+def test_progress_shows_on_the_terminal_not_in_the_tests_captured_output(suite: Suite) -> None:
+    """In a real run pytest captures file descriptors while the item waits: the progress line
+    must reach the terminal as it happens, not the item's captured output."""
+    suite.standard()
+    suite.unit_test()
+    suite.scripted({"judge": [{"sleep": 1.0, "text": BAD}]})
+    conftest = (suite.path / "conftest.py").read_text()
+    suite.write(
+        "conftest.py",
+        conftest + "\nfrom pytest_amigo_metrics.runs import scheduler\nscheduler.TICK = 0.3\n",
+    )
+    result = suite.pytester.runpytest_subprocess("--amigo-judge-model", "scripted/judge", "-rA")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    failures = out.index("= FAILURES =")
+    assert "conversations finished" in out[:failures]
+    assert "conversations finished" not in out[failures:].split("amigo metrics")[0]
+
+
 CHATTY_AGENT = """
 import logging, os, time
 
