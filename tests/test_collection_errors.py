@@ -203,3 +203,32 @@ def test_files_that_are_not_utf8_text_are_a_clear_error(
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(["bad" + message.lstrip("*")])
         assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+def test_text_yaml_reads_as_a_boolean_or_number_gets_told_to_quote_it(suite: Suite) -> None:
+    suite.write(
+        "metrics.amigo.yaml",
+        """
+        metrics:
+          - name: Confirmed
+            description: Did the customer confirm the change?
+            metric_value: {type: categorical, categories: [yes, no]}
+          - name: 2.0
+            description: A number for a name.
+            metric_value: {type: boolean}
+        """,
+    )
+    result = suite.pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "metrics.amigo.yaml:4: metrics[0].metric_value.categories[0]: "
+            "Input should be a valid string (got True)",
+            "    fix: YAML reads unquoted yes, no, on, off, true and false as booleans: quote the "
+            "text, e.g. 'yes'",
+        ]
+    )
+    lines = result.stdout.lines
+    name = lines.index(
+        "metrics.amigo.yaml:5: metrics[1].name: Input should be a valid string (got 2.0)"
+    )
+    assert lines[name + 1] == "    fix: YAML reads 2.0 as a number: quote it, e.g. '2.0'"

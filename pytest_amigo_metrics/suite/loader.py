@@ -280,7 +280,7 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
         message = err["msg"].removeprefix("Value error, ")
         return SpecProblem(path, line, field, message, _hint(loc) or _value_hint(message))
     message = "has a form that is not allowed" if kind == "string_pattern_mismatch" else err["msg"]
-    hint = _hint(loc) or _type_hint(err)
+    hint = _unquoted_hint(err) or _hint(loc) or _type_hint(err)
     return SpecProblem(path, line, field, f"{message} (got {bounded_repr(err.get('input'))})", hint)
 
 
@@ -316,6 +316,19 @@ _VALUE_HINTS = {
 
 def _value_hint(message: str) -> str:
     return next((hint for said, hint in _VALUE_HINTS.items() if said in message), "")
+
+
+def _unquoted_hint(err: ErrorDetails) -> str:
+    """Text YAML read as something else: `yes`, `no`, `on`, `off` are booleans, `1.0` a number."""
+    given = err.get("input")
+    if err["type"] != "string_type" or not isinstance(given, bool | int | float):
+        return ""
+    if isinstance(given, bool):
+        return (
+            "YAML reads unquoted yes, no, on, off, true and false as booleans: quote the text, "
+            "e.g. 'yes'"
+        )
+    return f"YAML reads {given!r} as a number: quote it, e.g. '{given}'"
 
 
 def _type_hint(err: ErrorDetails) -> str:
