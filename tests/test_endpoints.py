@@ -221,3 +221,26 @@ def test_an_api_base_option_that_is_not_a_url_is_a_usage_error(suite: Suite, url
             f"{url!r} is not a server's base URL*"
         ]
     )
+
+
+def test_a_missing_provider_key_is_one_attempt_with_the_fix(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No attempt can succeed without a key: the error says how to give one, at once."""
+    monkeypatch.delenv("OPENAI_API_KEY")
+    suite.standard()
+    suite.unit_test()
+    with openai_server(judge_answers) as server:
+        result = suite.pytester.runpytest(
+            "--amigo-judge-model", "openai/local-judge", "--amigo-judge-api-base", server.url
+        )
+    result.assert_outcomes(errors=1)
+    assert server.requests == []
+    result.stdout.fnmatch_lines(
+        [
+            "*judge model 'openai/local-judge' at * failed, not retried: *Missing credentials*",
+            "*fix: set the provider's key in the environment (OPENAI_API_KEY, ...); *"
+            "OPENAI_API_KEY=unused",
+        ]
+    )
+    assert "attempts" not in result.stdout.str()

@@ -47,6 +47,13 @@ TRANSIENT_ERRORS = (
     "BadGatewayError",
 )
 
+# The provider's client found no key (litellm reports it as a 500): no attempt can succeed.
+MISSING_KEY = re.compile(r"(?i)missing credentials|api_key client option must be set")
+KEY_HINT = (
+    "\n    fix: set the provider's key in the environment (OPENAI_API_KEY, ...); a server on "
+    "your own endpoint that checks no key takes any value, e.g. OPENAI_API_KEY=unused"
+)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -377,6 +384,10 @@ async def _complete_live(
             except Exception as exc:
                 response = None
                 last_error = clean_error(exc)
+                if MISSING_KEY.search(last_error):
+                    raise ModelCallError(
+                        f"{who} failed, not retried: {last_error}{KEY_HINT}"
+                    ) from None
                 if type(exc).__name__ not in TRANSIENT_ERRORS:
                     raise ModelCallError(f"{who} failed: {last_error}") from None
                 asked = retry_after(exc)
