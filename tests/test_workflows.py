@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import METRICS, Suite
+from conftest import AGENT, METRICS, Suite
 
 
 @pytest.fixture
@@ -69,6 +69,26 @@ def test_metrics_in_ignored_directories_are_not_the_projects(suite: Suite) -> No
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*unknown metric 'Empathy Score'*"])
+
+
+def test_a_repository_checked_out_inside_the_project_is_another_project(project: Suite) -> None:
+    """The README's CI recipe may install the plugin from a checkout in the workspace: its
+    example suite declares the same metrics, and is not this project's."""
+    vendored = project.path / "tools" / "pytest-amigo-metrics"
+    (vendored / ".git").mkdir(parents=True)
+    project.write("tools/pytest-amigo-metrics/examples/metrics.amigo.yaml", METRICS)
+    project.pytester.runpytest("good.amigo.yaml").assert_outcomes(passed=1)
+    project.pytester.runpytest_subprocess(
+        "-p", "xdist", "-n", "2", "good.amigo.yaml", "bad.amigo.yaml"
+    ).assert_outcomes(passed=1, failed=1)
+    project.write("tools/pytest-amigo-metrics/examples/agent.py", AGENT)
+    project.unit_test(file="tools/pytest-amigo-metrics/examples/t.amigo.yaml", name="theirs")
+    # Run there, it is that project's suite, with that project's metrics.
+    inside = project.pytester.runpytest("tools/pytest-amigo-metrics/examples/t.amigo.yaml")
+    inside.assert_outcomes(errors=1)
+    inside.stdout.fnmatch_lines(
+        ["*metric 'Empathy Score' is already declared at metrics.amigo.yaml:2", "*testpaths*"]
+    )
 
 
 def test_an_unknown_metric_gets_the_closest_declared_names(project: Suite) -> None:

@@ -5,7 +5,8 @@ Metrics belong to the project, not to the files of one run: `pytest one.amigo.ya
 `testpaths` (or the rootdir when it is not set), the paths given on the command line, and, like
 conftest.py files, the directories from each given path up to the rootdir. It honours pytest's
 own ignore rules (norecursedirs, --ignore, virtualenvs, collect_ignore) through the
-`pytest_ignore_collect` hook, and the suite file pattern.
+`pytest_ignore_collect` hook, and the suite file pattern, and leaves out repositories nested in
+the project (a vendored checkout of another project, a submodule).
 """
 
 from __future__ import annotations
@@ -76,10 +77,17 @@ def _walk(root: Path, patterns: list[str], ignored: Callable[[Path], bool]) -> I
         return
     for current, dirs, files in os.walk(root):
         here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not ignored(here / d))
+        dirs[:] = sorted(d for d in dirs if not ignored(here / d) and not _other_repo(here / d))
         for name in files:
             if matches(name, patterns) and not ignored(here / name):
                 yield here / name
+
+
+def _other_repo(folder: Path) -> bool:
+    """A repository inside the project (a vendored checkout, a submodule: its own `.git`) is
+    another project, with metrics of its own; it is searched only when a path inside it is
+    given or listed in testpaths."""
+    return (folder / ".git").exists()
 
 
 def _files_in(folder: Path, patterns: list[str], ignored: Callable[[Path], bool]) -> Iterator[Path]:

@@ -88,7 +88,9 @@ class MetricRegistry:
                 located.line,
                 "metrics.name",
                 f"metric {bounded_repr(name)} is already declared at {self._where(earlier)}",
-                "declare each metric once per session; reference it by name from any file",
+                "declare each metric once per project and reference it by name from any file; "
+                "if one of the files belongs to another project, keep it out of the search with "
+                "`testpaths` or `norecursedirs`",
             )
         self.metrics[name] = located
         return None
