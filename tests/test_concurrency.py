@@ -237,14 +237,21 @@ def respond(messages):
 """
 
 
-def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(suite: Suite) -> None:
+# Ctrl-C lands in the agent's own code: the KeyboardInterrupt is the user's, not the agent's.
+BLOCKING_ASYNC_AGENT = HANGING_AGENT.replace("def respond", "async def respond")
+
+
+@pytest.mark.parametrize("agent", [HANGING_AGENT, BLOCKING_ASYNC_AGENT], ids=["sync", "async"])
+def test_ctrl_c_ends_the_session_at_once_even_with_a_hung_sync_agent(
+    suite: Suite, agent: str
+) -> None:
     import signal
     import subprocess
     import sys
     import time
 
     suite.standard()
-    suite.write("agent.py", HANGING_AGENT)
+    suite.write("agent.py", agent)
     for index in range(3):
         suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
     process = subprocess.Popen(

@@ -25,6 +25,23 @@ from conftest import Suite
             "import sys\nasync def respond(messages):\n    sys.exit('bye')\n",
             "run 0: user turn 1: SystemExit raised by the agent 'agent:respond': it called sys.exit('bye')*",
         ),
+        (
+            "async def respond(messages):\n    raise KeyboardInterrupt\n",
+            "run 0: user turn 1: KeyboardInterrupt raised by the agent 'agent:respond'",
+        ),
+        (
+            "def respond(messages):\n    raise GeneratorExit\n",
+            "run 0: user turn 1: GeneratorExit raised by the agent 'agent:respond'",
+        ),
+        (
+            "class Quit(BaseException):\n    pass\n"
+            "async def respond(messages):\n    raise Quit('done here')\n",
+            "run 0: user turn 1: Quit raised by the agent 'agent:respond': done here",
+        ),
+        (
+            "import asyncio\nasync def respond(messages):\n    raise asyncio.CancelledError\n",
+            "run 0: user turn 1: CancelledError raised by the agent 'agent:respond'",
+        ),
     ],
 )
 def test_an_agent_that_exits_ends_its_run_in_error_and_the_session_goes_on(
@@ -102,6 +119,47 @@ def test_an_agent_turn_that_never_ends_is_an_error_naming_run_turn_and_limit(sui
             "run 1: user turn 2: the agent gave no reply within 0.5 s (--amigo-turn-timeout)*",
         ]
     )
+
+
+BLOCKING_ASYNC = """
+import time
+
+async def forever(messages):
+    time.sleep(3600)  # a sync client called from async code
+    return "never"
+
+async def late(messages):
+    time.sleep(1.5)
+    return "I apologise; resolved, but late."
+
+async def fine(messages):
+    return "I apologise; resolved."
+"""
+
+
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")])
+def test_an_async_agent_blocking_the_event_loop_is_an_error_and_the_session_goes_on(
+    suite: Suite, xdist: tuple[str, ...]
+) -> None:
+    """No asyncio time limit fires while the loop is blocked: the step is interrupted, and one
+    that overran yet returned is an error too, never a pass."""
+    suite.standard()
+    suite.write("agent.py", BLOCKING_ASYNC)
+    outcome = ["{metric: Outcome, expect: resolved}"]
+    for name in ("forever", "late", "fine"):
+        suite.unit_test(
+            file=f"{name}.amigo.yaml", name=name, expectations=outcome, agent=f"agent:{name}"
+        )
+    result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.5", *xdist, timeout=60)
+    result.assert_outcomes(errors=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*run 0: user turn 1: the async agent 'agent:forever' held the session's event loop: "
+            "one step took * s, over the limit of 0.5 s (--amigo-turn-timeout); an async agent "
+            "must not call blocking code*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*the async agent 'agent:late' held the session's event loop*"])
 
 
 HUNG_AND_FINE = """

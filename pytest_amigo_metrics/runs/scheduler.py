@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from ..models.llm import litellm_warnings_silenced
 from ..models.request_setup import SessionExecutor
+from . import ctrl_c
 from .agent_threads import AGENT_THREADS, DaemonThreadPool
 from .limits import CURRENT_LIMITS, Limits
+from .loop_guard import LOOP_GUARD, Watchdog
 
 T = TypeVar("T")
 RECANCEL = 0.05  # seconds between cancellations of what is left at the end
@@ -38,6 +40,10 @@ class Scheduler:
         self.loop.set_default_executor(SessionExecutor(thread_name_prefix="amigo-loop"))
         # Sync agents run here: daemon threads, so a hung agent never blocks the exit.
         self.executor = DaemonThreadPool(threads)
+        # Async agents run on the loop: one that blocks it is interrupted (loop_guard.py), and
+        # one that raises KeyboardInterrupt is told apart from Ctrl-C (ctrl_c.py).
+        self.watchdog = Watchdog()
+        self._undo = [self.watchdog.install(), ctrl_c.track()]
         self.jobs: dict[str, asyncio.Task[Any]] = {}
         self._thresholds = gc.get_threshold()
         gc.set_threshold(
@@ -52,6 +58,7 @@ class Scheduler:
     async def _limited(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         CURRENT_LIMITS.set(self.limits)  # a task's context is its own copy
         AGENT_THREADS.set(self.executor)
+        LOOP_GUARD.set(self.watchdog)
         return await work()
 
     def started(self, key: str) -> bool:
@@ -102,6 +109,8 @@ class Scheduler:
             _shutdown(self.loop)
         self.limits.close()
         self.executor.shutdown(wait=False)
+        for undo in self._undo:
+            undo()
         self.jobs.clear()
         if gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD:  # nobody changed it since
             gc.set_threshold(*self._thresholds)
@@ -123,6 +132,10 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
                 task.cancel()
             await asyncio.wait(pending, timeout=RECANCEL)
 
+    # Cancelled before the loop runs again: a task whose next step is already queued would
+    # otherwise take it first (and may enter an agent that blocks the loop).
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
     loop.run_until_complete(cancel_the_rest())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AgentError
+from ..runs import ctrl_c
 from ..runs.agent_threads import AGENT_THREADS
+from ..runs.limits import CURRENT_LIMITS
+from ..runs.loop_guard import LoopBlocked, guarded
 from ..runs.transcript import Transcript
 from .base import StatelessAgent
 
@@ -86,8 +89,9 @@ async def in_agent_thread(function: Callable[..., Any], *args: Any) -> Any:
 
 @dataclass(frozen=True)
 class _Escaped:
-    """A sync agent raised SystemExit or KeyboardInterrupt in its thread: that ends its run in
-    error, never the session (in a thread, a KeyboardInterrupt can only be the agent's)."""
+    """A sync agent raised what is not an Exception (SystemExit, KeyboardInterrupt,
+    GeneratorExit, ...) in its thread: that ends its run in error, never the session (in a
+    thread, a KeyboardInterrupt can only be the agent's)."""
 
     exc: BaseException
 
@@ -97,14 +101,35 @@ class _Escaped:
                 f"SystemExit raised by the agent {ref!r}: it called sys.exit({self.exc.code!r}); "
                 "an agent returns its reply instead"
             )
-        return f"{type(self.exc).__name__} raised by the agent {ref!r}: {self.exc}"
+        said = str(self.exc)
+        return f"{type(self.exc).__name__} raised by the agent {ref!r}" + (
+            f": {said}" if said else ""
+        )
 
 
 def _contained(function: Callable[..., Any], *args: Any) -> Any:
     try:
         return function(*args)
-    except (SystemExit, KeyboardInterrupt) as exc:
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            raise
         return _Escaped(exc)
+
+
+def _blocked(ref: str, exc: LoopBlocked) -> AgentError:
+    return AgentError(
+        f"the async agent {ref!r} held the session's event loop: {exc} (--amigo-turn-timeout); "
+        "an async agent must not call blocking code (time.sleep, a sync HTTP or database "
+        "client): await an async version, or make the agent a plain `def` (sync agents run in "
+        "threads of their own)"
+    )
+
+
+def _ours(exc: asyncio.CancelledError) -> bool:
+    """A cancellation of the run (time limit, session stop), not one the agent raised."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is None or cancelling is None or cancelling() > 0
 
 
 class PythonAgent(StatelessAgent):
@@ -124,17 +149,17 @@ class PythonAgent(StatelessAgent):
         if self._function is None:
             self._function = import_callable(self.ref, self.search_paths)
         messages = transcript.as_chat("agent")
+        limits = CURRENT_LIMITS.get()
+        limit = limits.settings.turn_timeout if limits is not None else None
         try:
             if inspect.iscoroutinefunction(self._function):
-                result = await self._function(messages)
+                result = await guarded(self._function(messages), limit)
             else:
                 result = await in_agent_thread(_contained, self._function, messages)
                 if isinstance(result, _Escaped):
                     raise AgentError(result.describe(self.ref))
                 if inspect.isawaitable(result):
-                    result = await result
-        except SystemExit as exc:  # an async agent's; a real Ctrl-C is left to end the session
-            raise AgentError(_Escaped(exc).describe(self.ref)) from None
+                    result = await guarded(result, limit)
         except AgentError:
             raise
         except Exception as exc:
@@ -142,6 +167,18 @@ class PythonAgent(StatelessAgent):
             raise AgentError(
                 f"{type(exc).__name__} raised by the agent {self.ref!r}: {exc}\n{trace}"
             ) from None
+        except LoopBlocked as exc:
+            raise _blocked(self.ref, exc) from None
+        except KeyboardInterrupt as exc:
+            if ctrl_c.pressed():  # Ctrl-C while the agent's code ran: it ends the session
+                raise
+            raise AgentError(_Escaped(exc).describe(self.ref)) from None
+        except asyncio.CancelledError as exc:
+            if _ours(exc):
+                raise
+            raise AgentError(_Escaped(exc).describe(self.ref)) from None
+        except BaseException as exc:  # SystemExit, GeneratorExit, ...: the agent's own
+            raise AgentError(_Escaped(exc).describe(self.ref)) from None
         if not isinstance(result, str) or not result.strip():
             raise AgentError(
                 f"the agent {self.ref!r} must return a non-empty string, got {result!r}"

@@ -1,0 +1,43 @@
+"""Whether a KeyboardInterrupt is Ctrl-C (a SIGINT the process received) or one that code
+raised. An async agent runs on the session's loop, in the main thread, where both look the
+same: a real Ctrl-C ends the session, an agent's own KeyboardInterrupt only its run."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+_received = threading.Event()
+_tracking = threading.Event()
+
+
+def pressed() -> bool:
+    """A SIGINT arrived while tracked; True as well when it could not be tracked (someone
+    else's handler): then every KeyboardInterrupt is taken for Ctrl-C."""
+    return _received.is_set() or not _tracking.is_set()
+
+
+def track() -> Callable[[], None]:
+    """Note each SIGINT, then let Python raise KeyboardInterrupt as usual; the undo. Only from
+    the main thread, and only over Python's own handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return lambda: None
+
+    def noted(signum: int, frame: FrameType | None) -> None:
+        _received.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, noted)
+    _received.clear()
+    _tracking.set()
+
+    def undo() -> None:
+        _tracking.clear()
+        if signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return undo
