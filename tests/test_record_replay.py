@@ -12,7 +12,9 @@ import pytest
 from openai_server import openai_server
 
 from conftest import Suite
+from pytest_amigo_metrics.models import recording
 from pytest_amigo_metrics.models.recording import recording_path
+from pytest_amigo_metrics.redact import redact
 
 API_KEY = "sk-test-" + "k3y" * 8  # the provider key the session runs with
 SERVICE_TOKEN = "s3rvice-t0ken-value"  # a secret-looking environment value
@@ -152,6 +154,82 @@ def test_a_replay_gives_the_recorded_verdicts_with_the_server_stopped(suite: Sui
     )
 
 
+SECRET_ANSWERS_SUITE = """
+simulation_unit_tests:
+  - name: answers holding secrets
+    persona: {{name: Sam, background: A developer whose API key fails.}}
+    scenario: {{name: Key, objective: Get my key working., instructions: Be brief.}}
+    target: {{model: openai/my-agent, api_base: "{url}"}}
+    models:
+      simulator: {{model: openai/sim, api_base: "{url}"}}
+      judge: {{model: openai/judge, api_base: "{url}"}}
+    max_turns: 3
+    runs: 2
+    min_pass_rate: 0.5
+    metrics: [{{metric: Empathy Score, expect: ">= 6"}}]
+"""
+PROVIDER_KEY = "sk-proj-EXAMPLEKEY0000"  # a secret-looking string, in no environment variable
+
+
+def serve_secrets(body: dict[str, Any]) -> str:
+    """The simulator quotes a provider key, then the session's service token; the agent
+    answers with a key of its own; both go back into the next requests. The agent and the
+    judge answer differently on every call, so only a replay gives the same answers again."""
+    if body["model"] == "sim":
+        turns = sum(m["role"] == "assistant" for m in body["messages"])
+        if turns == 0:
+            return json.dumps({"action": "send", "message": f"my key {PROVIDER_KEY} fails"})
+        if turns == 1:
+            message = f"the token {SERVICE_TOKEN} fails too (run {body['seed']})"
+            return json.dumps({"action": "send", "message": message})
+        return json.dumps({"action": "objective_reached", "message": ""})
+    if body["model"] == "my-agent":
+        return f"Sorry! Run: export OPENAI_API_KEY=sk-your-key-here (ticket {uuid.uuid4()})"
+    payload = json.loads(body["messages"][-1]["content"])
+    second = payload["conversation"][2]
+    run = int(re.findall(r"run (\d+)", second["content"])[0])
+    return json.dumps(
+        {
+            "value": 5 + 2 * run,
+            "justification": f"Apologised (review {uuid.uuid4()}).",
+            "references": [second["id"]],
+        }
+    )
+
+
+def test_answers_holding_secrets_replay_what_was_recorded(suite: Suite) -> None:
+    """Answers are written with their secrets masked; a replayed conversation holds the
+    masked text, and its later calls are still found."""
+    suite.standard()
+    with openai_server(serve_secrets) as server:
+        suite.write("served.amigo.yaml", SECRET_ANSWERS_SUITE.format(url=server.url))
+        recorded = suite.pytester.runpytest("--amigo-record-mode", "record")
+        live_calls = len(server.requests)
+    recorded.assert_outcomes(passed=1)
+    assert live_calls == 2 * 6  # per run: 3 simulator turns, 2 agent replies, 1 judge call
+    [recording] = recordings(suite.path)
+    text = recording.read_text()
+    for secret in (PROVIDER_KEY, SERVICE_TOKEN, "sk-your-key-here"):
+        assert secret not in text
+    masked = redact(f"my key {PROVIDER_KEY} fails")
+    assert "***" in masked and masked in text
+
+    replayed = suite.pytester.runpytest("--amigo-record-mode", "replay")
+
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(["*calls: replayed (12 calls) (--amigo-record-mode)"])
+    first, again = session_run_id(recorded.stdout.str()), session_run_id(replayed.stdout.str())
+    assert stored(suite, again) == stored(suite, first)  # verdicts and conversations
+    assert [r[2] for r in results(suite, again)] == ["5", "7"]
+    [conversation, *_] = suite.rows(
+        "SELECT messages FROM conversations WHERE simulation_unit_test_set_run_id = ?", again
+    )
+    contents = [m["content"] for m in json.loads(conversation["messages"])]
+    assert contents[0] == masked  # what the recording holds
+    assert contents[1].startswith(redact("Sorry! Run: export OPENAI_API_KEY=sk-your-key-here"))
+    assert contents[2] == redact(f"the token {SERVICE_TOKEN} fails too (run 0)")
+
+
 def test_a_replayed_judge_cites_the_messages_of_the_replayed_conversation(suite: Suite) -> None:
     suite.standard()
     with openai_server(serve) as server:
@@ -241,6 +319,24 @@ def test_test_names_that_slug_alike_get_their_own_files() -> None:
     assert first != second
 
 
+def test_the_nearest_call_hint_says_more_often_only_for_a_recorded_request() -> None:
+    request = recording.RecordedRequest(
+        role="agent", model="openai/a", messages=[{"role": "user", "content": "my key ***"}]
+    )
+    response = recording.RecordedResponse(text="Hello.", model="openai/a")
+    recorded = [recording.ModelCall(run=0, key="k1", request=request, response=response)]
+
+    again = recording._nearest(request, "k1", 0, recorded)
+    unseen = recording._nearest(request, "k2", 0, recorded)
+
+    assert (
+        again
+        == "this agent request is recorded once in run 0: the call came more often than recorded"
+    )
+    assert "more often" not in unseen
+    assert unseen.endswith("no difference shows in the recording file (it masks secrets as ***)")
+
+
 def test_more_runs_in_replay_miss_only_the_new_runs(suite: Suite) -> None:
     scripted_suite(suite, {"reset": "A busy customer."}, runs=2)
     suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
@@ -310,6 +406,30 @@ def test_recordings_hold_no_secrets(suite: Suite) -> None:
     for secret in (API_KEY, SERVICE_TOKEN, JWT, "Bearer s3rvice"):
         assert secret not in text
     suite.pytester.runpytest("--amigo-record-mode", "replay").assert_outcomes(passed=1)
+
+
+def test_recordings_of_earlier_versions_still_replay(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier versions keyed a request with its secrets unmasked (here, said by a `python:`
+    agent, so said again in a replay): such recordings still replay."""
+    scripted_suite(suite, {"leaky": "A busy customer."})
+    suite.write("agent.py", LEAKY_AGENT)
+    with monkeypatch.context() as earlier:
+        earlier.setattr(recording, "_redacted", lambda request: request)
+        suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    [recorded] = recordings(suite.path)
+    text = recorded.read_text()
+    assert API_KEY not in text and SERVICE_TOKEN not in text
+    calls = len(suite.calls())
+
+    replayed = suite.pytester.runpytest("--amigo-record-mode", "replay")
+
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(["*calls: replayed (3 calls) (--amigo-record-mode)"])
+    assert len(suite.calls()) == calls
+    suite.pytester.runpytest("--amigo-record-mode", "new").assert_outcomes(passed=1)
+    assert recorded.read_text() == text  # replayed as it is, not written again
 
 
 def test_off_is_the_default_and_writes_nothing(suite: Suite) -> None:
@@ -399,7 +519,7 @@ def test_replay_and_new_under_xdist(suite: Suite) -> None:
 AMIGO_BACKEND = ("--amigo-backend", "amigo", "--amigo-judge", "amigo")
 
 
-def amigo_project(suite: Suite, runs: int = 2) -> Any:
+def amigo_project(suite: Suite, runs: int = 2, reply: Any = None) -> Any:
     pytest.importorskip("amigo_sdk")
     from test_amigo_suite import AMIGO_TEST, FAST, caring
 
@@ -407,7 +527,7 @@ def amigo_project(suite: Suite, runs: int = 2) -> Any:
     from pytest_amigo_metrics.testing import FakeAmigoAPI
 
     fake = FakeAmigoAPI(rate_window=1.0)
-    service = fake.add_service(reply=caring)
+    service = fake.add_service(reply=reply or caring)
     suite.write("metrics.amigo.yaml", METRICS)
     suite.write(
         "amigo.amigo.yaml", AMIGO_TEST.format(name="reset", service_id=service.id, runs=runs)
@@ -458,6 +578,34 @@ def test_amigo_calls_replay_with_no_call_and_no_credentials(
     assert calls[1]["response"]["events"][0]["type"] == "conversation-created"
     session_file = suite.path / "__amigo_recordings__" / "amigo-session.json"
     assert session_file.exists() == bool(backend)  # the metric sync, made outside any test
+
+
+def leaky_amigo_agent(history: list[dict[str, str]]) -> str:
+    from test_amigo_suite import CARING
+
+    return f"{CARING} Your key {PROVIDER_KEY} and token {SERVICE_TOKEN} ({uuid.uuid4()})."
+
+
+@pytest.mark.parametrize("backend", [(), AMIGO_BACKEND], ids=["local judge", "amigo judge"])
+def test_amigo_answers_holding_secrets_replay_what_was_recorded(
+    suite: Suite, backend: tuple[str, ...]
+) -> None:
+    """The Amigo agent's answers are written masked; the judge's requests, which quote them,
+    are found in a replay."""
+    fake = amigo_project(suite, reply=leaky_amigo_agent)
+    recorded = suite.pytester.runpytest(
+        *backend, "--amigo-record-mode", "record", plugins=[fake.plugin()]
+    )
+    recorded.assert_outcomes(passed=1)
+    text = "\n".join(p.read_text() for p in recordings(suite.path))
+    assert PROVIDER_KEY not in text and SERVICE_TOKEN not in text
+
+    replayed = suite.pytester.runpytest(*backend, "--amigo-record-mode", "replay")
+
+    replayed.assert_outcomes(passed=1)
+    first, again = session_run_id(recorded.stdout.str()), session_run_id(replayed.stdout.str())
+    assert len(results(suite, again)) == 4
+    assert results(suite, again) == results(suite, first)
 
 
 def test_amigo_recordings_hold_no_credentials(suite: Suite) -> None:

@@ -5,7 +5,10 @@ run it belongs to and how often the same request came before in that run, so `ru
 replays five different conversations. The test and run of a call are carried in context
 variables set where a test and a run start. Message ids are random per session; in requests
 and answers they are written as `<id-1>`, `<id-2>`, ... (in order of first appearance in the
-request), so a replayed judge cites this session's messages. Everything written is redacted.
+request), so a replayed judge cites this session's messages. Everything written is redacted,
+and a request is keyed as it is written (its secrets masked): a replay hands out answers with
+their secrets masked, and the requests that follow, which quote them, must find the keys the
+recording made from the live answers.
 """
 
 from __future__ import annotations
@@ -190,10 +193,27 @@ class TestRecording:
         self._seen[(run, key)] -= 1
 
     def call(self, request: RecordedRequest, schema: dict[str, Any] | None, run: int) -> CallSlot:
-        """Take the call's slot: its key, and how often the same request came before."""
+        """Take the call's slot: its key, and how often the same request came before. The key
+        is made from the request as written, secrets masked: recorded live, a conversation
+        quotes an answer's secrets; replayed, it quotes them masked, as the answer was written."""
         normal, ids = _normalized(request)
-        slot, order = self.take(run, _key(normal, schema))
-        return CallSlot(self, slot, normal, ids, order)
+        written = _redacted(normal)
+        slot, order = self.take(run, _key(written, schema))
+        if written.messages != normal.messages and slot not in self.loaded and self.loaded:
+            slot = self._earlier_slot(slot, _key(normal, schema))
+        return CallSlot(self, slot, written, ids, order)
+
+    def _earlier_slot(self, slot: Slot, unmasked_key: str) -> Slot:
+        """Earlier versions keyed a request with its secrets unmasked: their recordings still
+        replay where such a request comes again (a secret in a suite file or said by a
+        `python:` agent; not one quoted from a replayed answer, which never replayed)."""
+        run, key, _ = slot
+        earlier = (run, unmasked_key, self._seen[(run, unmasked_key)])
+        if earlier not in self.loaded:
+            return slot
+        self._seen[(run, unmasked_key)] += 1
+        self._seen[(run, key)] -= 1
+        return earlier
 
     def write(self) -> None:
         """Write what this session recorded or replayed (record and new modes), atomically;
@@ -253,7 +273,7 @@ class TestRecording:
         if self.load_problem is not None:
             return ModelCallError(f"{what}: {self.load_problem}.\n    fix: {FIX}")
         recorded = [c for c in self.loaded.values() if isinstance(c, ModelCall)]
-        nearest = _nearest(_redacted(request), run, recorded)
+        nearest = _nearest(request, key, run, recorded)
         return ModelCallError(f"{what}; recordings: {self.path}\n    {nearest}\n    fix: {FIX}")
 
 
@@ -263,7 +283,7 @@ class CallSlot:
 
     recording: TestRecording
     slot: Slot
-    request: RecordedRequest  # with ids as placeholders
+    request: RecordedRequest  # as written: ids as placeholders, secrets masked
     ids: list[str]  # the ids the placeholders stand for, in this session
     order: int
 
@@ -292,7 +312,7 @@ class CallSlot:
             run=run,
             occurrence=occurrence,
             key=key,
-            request=_redacted(self.request),
+            request=self.request,
             response=response,
         )
         self.recording.kept[self.slot] = (self.order, call)
@@ -347,8 +367,7 @@ def _normalized(request: RecordedRequest) -> tuple[RecordedRequest, list[str]]:
 
 
 def _redacted(request: RecordedRequest) -> RecordedRequest:
-    """The request as written: no secrets. (Keys are made before, once per call: redacting
-    costs more than the rest of a replayed call.)"""
+    """The request as written and keyed: no secrets."""
     messages = [{**m, "content": redact(m.get("content", ""))} for m in request.messages]
     return request.model_copy(update={"messages": messages})
 
@@ -375,14 +394,23 @@ def _schema_label(schema: dict[str, Any] | None) -> str | None:
     return f"{title or 'schema'} sha256:{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
 
 
-def _nearest(request: RecordedRequest, run: int, calls: list[ModelCall]) -> str:
+def _nearest(request: RecordedRequest, key: str, run: int, calls: list[ModelCall]) -> str:
     """Where the closest recorded request (same role, preferably same run) differs."""
+    same = sum(1 for c in calls if c.key == key and c.run == run)
+    if same:
+        times = "once" if same == 1 else f"{same} times"
+        return (
+            f"this {request.role} request is recorded {times} in run {run}: the call came more "
+            "often than recorded"
+        )
     same_role = [c for c in calls if c.request.role == request.role]
     candidates = [c for c in same_role if c.run == run] or same_role
     if not candidates:
         return f"no {request.role} call is recorded for this test"
     best = min(candidates, key=lambda c: len(_differences(c.request, request)))
-    differences = _differences(best.request, request) or ["the call came more often than recorded"]
+    differences = _differences(best.request, request) or [
+        "no difference shows in the recording file (it masks secrets as ***)"
+    ]
     return f"nearest recorded {request.role} call (run {best.run}): " + "; ".join(differences[:3])
 
 
