@@ -1,4 +1,4 @@
-"""Keep secrets out of reports, stored results and logs."""
+"""Keep secrets out of reports, stored results and logs; and text they cannot hold."""
 
 from __future__ import annotations
 
@@ -37,7 +37,19 @@ def _secret_values() -> list[str]:
     return values
 
 
+def whole_characters(text: str) -> str:
+    """`text` as UTF-8 can hold it: a lone surrogate (half of a character, e.g. a reply cut
+    inside an emoji) becomes U+FFFD, and a surrogate pair the character it encodes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def redact(text: str) -> str:
+    """`text` without secrets (and with whole characters only), for what the plugin writes."""
+    text = whole_characters(text)
     for value in _secret_values():
         if value in text:
             text = text.replace(value, MASK)

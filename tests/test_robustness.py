@@ -445,3 +445,30 @@ def test_an_error_nothing_foresaw_ends_the_run_in_error_and_is_stored(suite: Sui
     )
     assert "INTERNALERROR" not in result.stdout.str()
     assert [row["outcome"] for row in suite.rows("SELECT outcome FROM test_outcomes")] == ["error"]
+
+
+SURROGATES = """
+def respond(messages):
+    # Half an emoji: what a reply cut inside a character looks like once decoded.
+    return "I apologise and acknowledge the frustration \\ud83d; let me reassure you. Resolved."
+"""
+
+
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")])
+def test_half_a_character_in_a_reply_is_replaced_and_every_report_is_written(
+    suite: Suite, xdist: tuple[str, ...]
+) -> None:
+    suite.standard()
+    suite.write("agent.py", SURROGATES)
+    suite.unit_test()
+    result = suite.pytester.runpytest_subprocess(
+        "--amigo-json=out.json", "--amigo-html=out.html", "--junitxml=out.xml", *xdist
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    report = json.loads((suite.path / "out.json").read_text(encoding="utf-8"))
+    (run,) = report["tests"][0]["runs"]
+    assert "frustration \ufffd; let me" in run["messages"][1]["content"]
+    assert "\ufffd" in (suite.path / "out.html").read_text(encoding="utf-8")
+    stored = suite.rows("SELECT messages FROM conversations")[0]["messages"]
+    assert "\\ufffd" in stored or "\ufffd" in stored

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..ids import new_id
+from ..redact import whole_characters
 
 Role = Literal["user", "agent"]
 EndReason = Literal[
@@ -19,6 +20,12 @@ class Message(BaseModel):
     interaction_id: str
     role: Role
     content: str
+
+    @field_validator("content")
+    @classmethod
+    def _whole_characters(cls, content: str) -> str:
+        # Sent on to models as JSON, and written to reports: half a character can be neither.
+        return whole_characters(content)
 
 
 class Transcript(BaseModel):
