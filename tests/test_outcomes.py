@@ -134,6 +134,21 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
     )
 
 
+def test_a_huge_invalid_answer_is_shown_and_sent_back_cut_short(suite: Suite) -> None:
+    suite.standard()
+    huge = "not json " * 200_000  # 1.8 MB
+    good = json.dumps({"value": 9, "justification": "warm", "references": []})
+    suite.scripted({"judge": [huge, huge, huge, good]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--junitxml=o.xml")
+    result.assert_outcomes(errors=1)
+    assert "... [1,798,000 more characters not shown]" in result.stdout.str()
+    assert len(result.stdout.str()) < 100_000
+    assert (suite.path / "o.xml").stat().st_size < 100_000
+    second_ask = [c for c in suite.calls() if c["model"] == "judge"][1]["messages"]
+    assert len(second_ask[-2]["content"]) < 5_000  # the invalid answer, quoted back short
+
+
 def test_a_json_fenced_answer_is_read_but_prose_around_json_is_not(suite: Suite) -> None:
     suite.standard()
     prose = "Sure! " + GOOD

@@ -14,6 +14,15 @@ T = TypeVar("T")
 
 
 _FENCED = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+SHOWN_CHARACTERS = 2_000  # of an invalid answer, in errors and reports
+QUOTED_CHARACTERS = 4_000  # of an invalid answer, when it is sent back with the reason
+
+
+def cut(text: str, limit: int) -> str:
+    """`text`, or its start and how much was left out: a model may answer megabytes."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit:,} more characters not shown]"
 
 
 def unfence(text: str) -> str:
@@ -34,7 +43,8 @@ class StructuredAnswerError(Exception):
 
     def describe_attempts(self) -> str:
         return "\n".join(
-            f"  attempt {i}: {why}\n    raw: {raw}" for i, (raw, why) in enumerate(self.attempts, 1)
+            f"  attempt {i}: {why}\n    raw: {cut(raw, SHOWN_CHARACTERS)}"
+            for i, (raw, why) in enumerate(self.attempts, 1)
         )
 
 
@@ -67,7 +77,7 @@ async def ask_structured(
         except InvalidAnswer as exc:
             attempts.append((reply.text, str(exc)))
             conversation += [
-                {"role": "assistant", "content": reply.text},
+                {"role": "assistant", "content": cut(reply.text, QUOTED_CHARACTERS)},
                 {
                     "role": "user",
                     "content": f"That answer is invalid: {exc}. Answer again with JSON only, "
