@@ -232,3 +232,32 @@ def test_text_yaml_reads_as_a_boolean_or_number_gets_told_to_quote_it(suite: Sui
         "metrics.amigo.yaml:5: metrics[1].name: Input should be a valid string (got 2.0)"
     )
     assert lines[name + 1] == "    fix: YAML reads 2.0 as a number: quote it, e.g. '2.0'"
+
+
+def test_names_pytest_could_not_select_or_print_on_one_line_are_errors(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(name='"refund :: escalated"')
+    suite.unit_test(file="second.amigo.yaml", name='"two\\nlines"')
+    result = suite.pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "tests.amigo.yaml:2: simulation_unit_tests[[]0[]].name: 'refund :: escalated' holds "
+            "'::', which separates the parts of a pytest node id*",
+            "    fix: write it without '::', e.g. 'refund - escalated'",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "second.amigo.yaml:2: *.name: 'two\\nlines' holds a control character*",
+            "    fix: write the name on one line, without escapes",
+        ]
+    )
+
+
+def test_two_spellings_of_one_name_are_one_name(suite: Suite) -> None:
+    suite.standard()
+    composed, decomposed = "caf\u00e9 refund", "cafe\u0301 refund"
+    suite.unit_test(name=composed)
+    suite.unit_test(file="second.amigo.yaml", name=decomposed)
+    result = suite.pytester.runpytest("--collect-only", "-q")
+    assert f"second.amigo.yaml::{composed}" in result.stdout.str()

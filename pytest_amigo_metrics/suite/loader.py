@@ -311,6 +311,8 @@ _VALUE_HINTS = {
     "must be below upper_bound": "make lower_bound the smaller bound, e.g. "
     "{type: numerical, lower_bound: 1, upper_bound: 10}",
     "is listed twice": "list each category once",
+    "holds a control character": "write the name on one line, without escapes",
+    "holds '::'": "write it without '::', e.g. 'refund - escalated'",
 }
 
 

@@ -8,10 +8,12 @@ file of the session is loaded (see expectations.py).
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -27,6 +29,28 @@ from pydantic import (
 Count = Annotated[int, Strict()]
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _one_line(name: str) -> str:
+    """A name as one writes and reads it: one line, one spelling of each accented letter."""
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise ValueError(
+            f"{name!r} holds a control character (a newline, tab or NUL, e.g. from a YAML escape)"
+        )
+    return unicodedata.normalize("NFC", name)
+
+
+def _selectable(name: str) -> str:
+    if "::" in name:
+        raise ValueError(
+            f"{name!r} holds '::', which separates the parts of a pytest node id: "
+            "`pytest 'file.amigo.yaml::name'` could not select it"
+        )
+    return name
+
+
+Name = Annotated[NonEmptyStr, AfterValidator(_one_line)]
+TestName = Annotated[Name, AfterValidator(_selectable)]
 # A model server's base URL: http(s), a host, no spaces (api_base_problem checks the host).
 BaseURL = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/]+\S*$")
@@ -88,7 +112,7 @@ METRIC_VALUE_TYPES = ("boolean", "numerical", "categorical")
 
 
 class MetricSpec(StrictModel):
-    name: NonEmptyStr
+    name: Name
     description: NonEmptyStr
     metric_value: MetricValue
     applied_to_services: list[ObjectId] = Field(default_factory=list)
@@ -259,7 +283,7 @@ class DefaultsSpec(StrictModel):
 
 
 class SimulationUnitTestSpec(StrictModel):
-    name: NonEmptyStr
+    name: TestName
     persona: Persona
     scenario: Scenario
     script: list[NonEmptyStr] | None = Field(default=None, min_length=1)
