@@ -323,7 +323,7 @@ simulation_unit_tests:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (ALIAS_BOMB, "bad.amigo.yaml:1: the document expands to more than 200,000 values*"),
+        (ALIAS_BOMB, "bad.amigo.yaml:1: the document holds more than 200,000 values*"),
         ("? [a, b]\n: 1\n", "bad.amigo.yaml:1: invalid YAML: a key must be a plain value*"),
         ("metrics: " + "[" * 5000 + "]" * 5000 + "\n", "bad.amigo.yaml:1: *"),
         (

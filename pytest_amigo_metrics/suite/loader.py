@@ -97,10 +97,10 @@ def load_suite(path: Path) -> LoadedSuite:
         return LoadedSuite(path, [], [])
     if expanded_size(document) > MAX_VALUES:
         message = (
-            f"the document expands to more than {MAX_VALUES:,} values through YAML aliases "
-            "(`&anchor` ... `*anchor`)"
+            f"the document holds more than {MAX_VALUES:,} values (each use of a YAML alias, "
+            "`*anchor`, counted in full)"
         )
-        raise SpecError([SpecProblem(path, 1, "", message, _DEEP_HINT)], metric_names=None)
+        raise SpecError([SpecProblem(path, 1, "", message, _LARGE_HINT)], metric_names=None)
     if not isinstance(document, LineDict):
         raise SpecError(
             [
@@ -149,6 +149,10 @@ def _metric_names(document: LineDict) -> tuple[str, ...]:
 
 
 _DEEP_HINT = "write the suite out plainly: a suite file needs a few thousand values at most"
+_LARGE_HINT = (
+    "split the tests into several suite files (metrics declared in one are known in all), "
+    "or nest aliases less"
+)
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
 
 
