@@ -125,6 +125,23 @@ def test_retry_after_pauses_every_call_to_that_model(suite: Suite) -> None:
     result.stdout.fnmatch_lines(["*waited 1.?s for model rate limits*slowed, not failed"])
 
 
+def test_a_test_that_gave_up_after_waiting_is_not_called_only_slowed(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.scripted({"judge": [{"raise": "RateLimitError", "retry_after": 0.5}]})
+    result = suite.pytester.runpytest(
+        "--amigo-judge-model",
+        "scripted/judge",
+        "--amigo-retry-attempts",
+        "2",
+        "--amigo-retry-base-delay",
+        "0",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*waited *s for model rate limits (*asked for)"])
+    assert "not failed" not in result.stdout.str()
+
+
 def test_outcomes_and_stored_results_are_those_of_a_serial_run(suite: Suite) -> None:
     suite.standard()
     for index in range(4):

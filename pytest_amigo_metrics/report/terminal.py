@@ -102,15 +102,18 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
     if details:
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
+    # A wait alone fails nothing; a test in error may have waited before it gave up.
+    verdict = "" if outcome.status == "error" else ": slowed, not failed"
     if outcome.model_wait >= 0.05:
         lines.append(
             f"        waited {outcome.model_wait:.1f}s for model rate limits "
-            "(requests per minute, or a pause the provider asked for): slowed, not failed"
+            f"(requests per minute, or a pause the provider asked for){verdict}"
         )
     if outcome.rate_limit_wait >= 0.05:
         lines.append(
             f"        waited {outcome.rate_limit_wait:.1f}s for the Amigo API's limits "
-            "(requests per minute, one open conversation per user): queued, not failed"
+            "(requests per minute, one open conversation per user)"
+            + verdict.replace("slowed", "queued")
         )
     uncertain = low_agreement(outcome)
     if uncertain:
