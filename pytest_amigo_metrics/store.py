@@ -498,11 +498,18 @@ class Store:
         return sorted(recorded, key=lambda item: item[0].started_at)
 
     def session_run(self, ref: str, *, exclude: str | None = None) -> tuple[SessionRun, str]:
-        """A run by id, or `latest`: the newest run recorded by a pytest session (other than
-        `exclude`, this session's own)."""
+        """A run by id, or `latest`: the newest run a pytest session recorded to its end (not
+        `exclude`, this session's own; not one interrupted, killed or still running)."""
         runs = self.session_runs()
         if ref == "latest":
-            found = [r for r in runs if r[1] == ORIGIN_PYTEST and r[0].id != exclude]
+            found = [
+                r
+                for r in runs
+                if r[1] == ORIGIN_PYTEST
+                and r[0].id != exclude
+                and r[0].ended_at is not None
+                and not r[0].interrupted
+            ]
             if not found:
                 raise RunNotFound(f"{self.path} holds no earlier run")
             return found[-1]

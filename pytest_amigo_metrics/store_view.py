@@ -23,6 +23,7 @@ def run_lines(store: Store) -> list[str]:
     lines = [HEAD]
     for run, origin in runs:
         ended = f"{run.ended_at:{TIME}}" if run.ended_at else "(not recorded)"
+        ended = "(interrupted)" if run.interrupted else ended
         c = run.counts
         counts = f"{c.passed:6} {c.failed:6} {c.error:5}" if origin == ORIGIN_PYTEST else " " * 19
         line = f"{run.id:24}  {run.started_at:{TIME}}  {ended:19}  {counts}  {_models(run)}"
@@ -44,6 +45,7 @@ def recorded_run(store: Store, ref: str) -> SessionRun:
 def show_lines(store: Store, ref: str) -> list[str]:
     run = recorded_run(store, ref)
     ended = f", ended {run.ended_at:{TIME}} UTC" if run.ended_at else ", end not recorded"
+    ended += " (interrupted: the tests not listed never ran)" if run.interrupted else ""
     c = run.counts
     lines = [
         f"run {run.id}: started {run.started_at:{TIME}} UTC{ended}; "

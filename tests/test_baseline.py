@@ -4,6 +4,7 @@ report; `--amigo-fail-on-regression` makes a regression fail the session."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -189,3 +190,33 @@ def test_latest_with_no_earlier_run_compares_nothing_and_passes(suite: Suite) ->
     first.stdout.fnmatch_lines(["amigo baseline: no earlier run in *: nothing to compare with"])
     second = suite.pytester.runpytest("--amigo-baseline", "latest")
     assert "== amigo baseline ==" in second.stdout.str(), "the first run is the next baseline"
+
+
+STOP_AFTER_FIRST = """
+import os
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("STOP_NOW") and report.when == "teardown":
+        raise KeyboardInterrupt  # as Ctrl-C after the first test
+"""
+
+
+def test_an_interrupted_session_is_marked_and_never_the_latest_baseline(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.standard()
+    suite.unit_test(name="first")
+    suite.unit_test(file="second.amigo.yaml", name="second")
+    suite.pytester.runpytest().assert_outcomes(passed=2)
+    suite.write("conftest.py", STOP_AFTER_FIRST)
+    monkeypatch.setenv("STOP_NOW", "1")
+    stopped = suite.pytester.runpytest(no_reraise_ctrlc=True)
+    assert stopped.ret == pytest.ExitCode.INTERRUPTED
+    monkeypatch.delenv("STOP_NOW")
+    complete, interrupted = run_ids(suite)
+    runs = suite.pytester.run(sys.executable, "-m", "pytest_amigo_metrics", "runs")
+    runs.stdout.fnmatch_lines([f"{interrupted}  * (interrupted) *"])
+    again = suite.pytester.runpytest("--amigo-baseline", "latest")
+    again.assert_outcomes(passed=2)
+    again.stdout.fnmatch_lines([f"compared with run {complete} *: 2 unchanged"])
+    assert interrupted not in section(again.stdout.str())

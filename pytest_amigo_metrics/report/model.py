@@ -134,6 +134,8 @@ class SessionRun(BaseModel):
     options: dict[str, str] = {}  # the settings that change results (models, runs, backend...)
     models: dict[str, list[str]] = {}  # per role, every model used
     counts: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    # Stopped by Ctrl-C (or pytest.exit): the tests not yet reported never ran.
+    interrupted: bool = False
 
 
 class MetricComparison(BaseModel):

@@ -84,7 +84,9 @@ def models_of(outcomes: list[TestOutcome]) -> dict[str, list[str]]:
     return {role: sorted(models) for role, models in found.items()}
 
 
-def session_run(amigo: AmigoSession, ended: datetime | None = None) -> SessionRun:
+def session_run(
+    amigo: AmigoSession, ended: datetime | None = None, *, interrupted: bool = False
+) -> SessionRun:
     counts = OutcomeCounts()
     for outcome in amigo.outcomes:
         setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
@@ -95,6 +97,7 @@ def session_run(amigo: AmigoSession, ended: datetime | None = None) -> SessionRu
         options=options_that_matter(amigo.settings),
         models=models_of(amigo.outcomes),
         counts=counts,
+        interrupted=interrupted,
     )
 
 
@@ -144,7 +147,8 @@ def finish_session(session: pytest.Session) -> None:
         return
     amigo, end = get_session(config), config.stash[END_KEY]
     settings = amigo.settings
-    run = session_run(amigo, datetime.now(timezone.utc))
+    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+    run = session_run(amigo, datetime.now(timezone.utc), interrupted=interrupted)
     if amigo.outcomes:
         try:
             amigo.store.save_session_run(run)
