@@ -63,16 +63,36 @@ def pytest_configure(config: pytest.Config) -> None:
     if any(config.pluginmanager.hasplugin(n) for n in ("xdist", "xdist.plugin")):
         config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
     config.pluginmanager.register(ReportHooks(), "amigo-metrics-reports")
+    config.pluginmanager.register(LateOutput(config.stash[SESSION_KEY]), "amigo-metrics-late")
+
+
+class LateOutput:
+    """Between two items (pytest captures nothing then): what runs of finished tests wrote
+    since; a sync agent past its turn's time limit goes on in its thread."""
+
+    def __init__(self, amigo: AmigoSession) -> None:
+        self.amigo = amigo
+
+    def pytest_runtest_logstart(self) -> None:
+        self._show()
+
+    def pytest_runtest_logfinish(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        if self.amigo.output.active:
+            self.amigo.output.release_late(self.amigo.terminal)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     amigo = get_session(session.config)
     amigo.check_store()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and session.config.get_verbosity() >= 0:
-        amigo.show = live_writer(
-            reporter, session.config.pluginmanager.get_plugin("capturemanager")
-        )
+    if reporter is not None:
+        capture = session.config.pluginmanager.get_plugin("capturemanager")
+        amigo.terminal = live_writer(reporter, capture)
+        if session.config.get_verbosity() >= 0:
+            amigo.show = amigo.terminal
 
 
 def live_writer(reporter: Any, capture: Any) -> Callable[[str], None]:

@@ -61,6 +61,7 @@ class AmigoSession:
     output: OutputRouter = field(default_factory=OutputRouter)
     progress: Progress = field(default_factory=lambda: Progress())
     show: Callable[[str], None] | None = None  # the terminal, for progress lines
+    terminal: Callable[[str], None] | None = None  # the terminal, whatever the verbosity
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def _tick(self, waited: float) -> None:

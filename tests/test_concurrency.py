@@ -487,3 +487,41 @@ def test_jobs_submitted_back_to_back_each_get_a_thread() -> None:
         for future in futures:
             future.result(timeout=10)
         pool.shutdown()
+
+
+LATE_AGENT = """
+import logging, time
+
+def respond(messages):
+    time.sleep(1.5)  # past its turn's limit: its thread goes on
+    print("LATE-PRINT from the agent")
+    logging.getLogger("agent").warning("LATE-LOG from the agent")
+    return "too late"
+"""
+
+PLAIN_TEST = """
+import time
+
+def test_plain_waits():
+    time.sleep(3)
+    assert False, "a plain failure"
+"""
+
+
+def test_what_an_agent_writes_after_its_test_ended_is_never_another_tests(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", LATE_AGENT)
+    suite.unit_test(file="a_late.amigo.yaml", name="late")
+    suite.write("test_b_plain.py", PLAIN_TEST)
+    result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.5", "-rA")
+    result.assert_outcomes(errors=1, failed=1)
+    out = result.stdout.str()
+    plain = out[out.index("_ test_plain_waits _") :]
+    assert "LATE-" not in plain[: plain.index("amigo metrics")]
+    result.stdout.fnmatch_lines(
+        [
+            "amigo: a_late.amigo.yaml::late went on writing after its test ended:",
+            "LATE-PRINT from the agent",
+            "WARNING agent: LATE-LOG from the agent",
+        ]
+    )

@@ -10,10 +10,11 @@ default fd capture, what it installs during them (both reached through pytest's
 CaptureManager, guarded: when its shape differs, each phase is wrapped instead, as it is for
 other items' phases and capsys). What runs log is masked as it is made, and a record made
 outside its own item's phases is held the same way (hidden from every handler until then).
-Output a test's runs make after its item ended (a hung agent's thread) is shown as it comes,
-masked; whatever is still held when the session ends is shown then. So sync agents, which go
-on in their threads whatever pytest does, never show under another test nor unmasked; a
-session without simulation items leaves sys.stdout, sys.stderr and logging as they are.
+Output a test's runs make after its item ended (the thread of a sync agent that outran its
+turn) is held too, and shown on the terminal between two items, under a line that names its
+test; whatever is still held when the session ends is shown then. So sync agents, which go on
+in their threads whatever pytest does, never show under another test nor unmasked; a session
+without simulation items leaves sys.stdout, sys.stderr and logging as they are.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ OUTPUT_OWNER: ContextVar[str | None] = ContextVar("amigo_output_owner", default=
 # The level a held record carries until its test's turn: below every handler's level, so
 # that no handler (pytest's per-phase capture included) takes it meanwhile.
 _HIDDEN = -1
+_LATE_FORMAT = "{levelname} {name}: {message}"
+
+
+def _shown(record: logging.LogRecord) -> dict[str, str]:
+    level = record.__dict__.get("_amigo_level", record.levelno)
+    return {
+        "levelname": logging.getLevelName(level),
+        "name": record.name,
+        "message": record.getMessage(),
+    }
 
 
 class _RoutingStream:
@@ -166,7 +177,7 @@ class OutputRouter:
         return _active_router is self
 
     def holds(self, owner: str) -> bool:
-        return owner != self.current and owner not in self.ended
+        return owner != self.current
 
     def keep(self, stream: str, owner: str, text: str) -> None:
         with self._lock:
@@ -200,6 +211,26 @@ class OutputRouter:
             for step in undo:
                 step()
             self.current = previous
+
+    def release_late(self, show: Callable[[str], None] | None) -> None:
+        """Between two items (pytest captures nothing then): what the runs of tests that had
+        ended wrote since, on the terminal under a line naming the test."""
+        with self._lock:
+            late = [
+                n for n in self.ended if n in self.stdout or n in self.stderr or n in self.records
+            ]
+        for nodeid in late:
+            with self._lock:
+                text = "".join(self.stdout.pop(nodeid, []) + self.stderr.pop(nodeid, []))
+                records = self.records.pop(nodeid, [])
+            text += "".join(f"{_LATE_FORMAT.format(**_shown(r))}\n" for r in records)
+            if not text:
+                continue
+            heading = f"amigo: {nodeid} went on writing after its test ended:"
+            if show is None:
+                sys.stderr.write(f"{heading}\n{text}")
+            else:
+                show(heading + "\n" + text.rstrip("\n"))
 
     def _release(self, nodeid: str) -> None:
         """What this test's runs printed or logged while they were held, now."""
