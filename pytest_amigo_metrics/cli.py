@@ -342,7 +342,7 @@ def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except sqlite3.DatabaseError as exc:  # pages damaged past what opening it checks
-            print(f"error: {unusable(_given_store(args), exc, 0)}", file=sys.stderr)
+            print(f"error: {unusable(_given_store(args), exc, 0, writing=False)}", file=sys.stderr)
             return EXIT_USAGE
 
     return run
@@ -406,13 +406,15 @@ def _given_store(args: argparse.Namespace) -> Path:
 
 
 def open_store(given: str | None) -> Store:
-    """The store the plugin writes: as given, else as pytest's configuration resolves it."""
+    """The store the plugin writes: as given, else as pytest's configuration resolves it. The
+    commands only read it, so it is opened read-only: a store on a read-only mount or in a
+    read-only folder can be read, and a format-1 store is read as it is, not migrated."""
     from .store import Store, StoreError
 
     path = Path(given) if given else configured_store_path()
     if not path.is_file():
         raise StoreError(f"there is no results store at {path}; run the suites first, or --store")
-    return Store(path)
+    return Store(path, read_only=True)
 
 
 @dataclass(eq=False)

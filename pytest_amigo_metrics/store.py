@@ -11,11 +11,12 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import TypeAdapter
 
@@ -40,6 +41,7 @@ from .store_format import (
     execute_script,
     format_problem,
     migrate_from_1,
+    read_in_place,
     run_row,
     unusable,
 )
@@ -48,6 +50,7 @@ from .suite.spec import MetricSpec, MetricValue
 from .verdicts.outcomes import RunOutcome, TestOutcome
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
+T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
 
@@ -115,18 +118,45 @@ def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
     return list(found.values())
 
 
+def _waiting_out_locks(step: Callable[[], T], busy_timeout: float) -> T:
+    """The step, retried while SQLite answers "locked" without waiting on its busy timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _cannot_keep_wal_files(exc: sqlite3.OperationalError) -> bool:
+    """Whether a read-only connection failed for want of the -wal and -shm files beside the
+    file, which a read-only folder or mount cannot hold."""
+    text = str(exc)
+    return "unable to open" in text or "readonly" in text or "read-only" in text
+
+
 class Store:
     def __init__(
         self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
     ) -> None:
         self.path = path = Path(path)
         self.busy_timeout = busy_timeout
-        self.read_only = read_only  # `validate`: read what is there, never create or migrate
+        # The store commands and `validate`: read what is there, never create, migrate or write
+        # (a format-1 store is read as it is).
+        self.read_only = read_only
         if path.is_dir():
             raise StoreError(
                 f"the results store {path} is a folder; point --amigo-store at a file in it "
                 f"(e.g. {path / 'results.sqlite3'})"
             )
+        if read_only:
+            self._db = self._open_read_only()
+            return
+        if path.exists():
+            # Checked before anything writes: a file that is refused is left byte for byte.
+            self._open_read_only().close()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
@@ -146,30 +176,48 @@ class Store:
             self._db.close()
             raise
 
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes the file, once its format is checked. Where SQLite
+        cannot keep the -wal and -shm files a reader of a WAL file needs (a read-only folder or
+        mount), the file is read as immutable: nothing can write it there either."""
+        if not self.path.exists():
+            raise StoreError(f"there is no results store at {self.path}")
+        uri = self.path.absolute().as_uri()
+        try:
+            try:
+                return self._check_read_only(f"{uri}?mode=ro")
+            except sqlite3.OperationalError as exc:
+                if not _cannot_keep_wal_files(exc):
+                    raise
+                return self._check_read_only(f"{uri}?immutable=1")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                unusable(self.path, exc, self.busy_timeout, writing=not self.read_only)
+            ) from None
+
+    def _check_read_only(self, uri: str) -> sqlite3.Connection:
+        db = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            # A reader may find a file another process is switching to WAL: "locked" at once.
+            problem = _waiting_out_locks(lambda: format_problem(db), self.busy_timeout)
+            if problem:
+                raise StoreError(f"{self.path} {problem}")
+            if self.read_only:
+                read_in_place(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def _open(self) -> None:
-        if self.read_only:
-            self._check_only()
-            return
         # Switching a new file to WAL while other processes open it can fail with "locked"
         # without waiting on the busy timeout, so that step waits here.
-        deadline = time.monotonic() + self.busy_timeout
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        _waiting_out_locks(lambda: self._db.execute("PRAGMA journal_mode=WAL"), self.busy_timeout)
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._create_or_check()
-
-    def _check_only(self) -> None:
-        """What a reader can check without writing: the format, and the tables of this one."""
-        problem = format_problem(self._db)
-        if problem:
-            raise StoreError(f"{self.path} {problem}")
 
     def _create_or_check(self) -> None:
         """Create the tables and stamp the format in one transaction, so that another process
@@ -190,13 +238,19 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction. On an error it is rolled back, unless SQLite has done so
+        already (a full disk, an I/O error): the error raised is always the first one."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                # If the rollback fails too, the error that stopped the transaction is the one
+                # to report.
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def stored_type(self, name: str) -> str | None:
         row = self._db.execute(

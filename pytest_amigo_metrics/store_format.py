@@ -53,12 +53,28 @@ ORIGIN_PYTEST = "pytest"
 ORIGIN_FORMAT_1 = "store format 1"  # a run recorded before runs were: results only
 
 
+# The tables every format has had: a file with neither is another program's database.
+CORE_TABLES = frozenset({"metrics", "evaluation_results"})
+
+
 def format_problem(db: sqlite3.Connection) -> str | None:
-    """Why the file cannot serve as a store of this format (None when it can): another format
-    than this one or format 1 (which is migrated, or only read), or tables or columns missing."""
+    """Why the file cannot serve as a store of this format (None when it can): not a store at
+    all (another program's database), another format than this one or format 1 (which is
+    migrated, or only read), or tables or columns missing. Reads only: the caller may hold a
+    read-only connection."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if not tables or version == 1:
+    if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        return None  # an empty database: a new store
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # A store of this format (maybe damaged) has some of its tables; of another format (format
+    # 1 too, which is migrated), at least the tables every format has had.
+    if version == SCHEMA_VERSION:
+        is_store = bool(tables & set(_expected_columns()))
+    else:
+        is_store = tables >= CORE_TABLES
+    if not is_store:
+        return _not_a_store(tables)
+    if version == 1:
         return None
     if version != SCHEMA_VERSION:
         return (
@@ -75,8 +91,22 @@ def format_problem(db: sqlite3.Connection) -> str | None:
     return None
 
 
-def unusable(path: Path, exc: sqlite3.DatabaseError, busy_timeout: float) -> str:
-    """What is wrong with a store that SQLite refused, and what to do about it."""
+def _not_a_store(tables: set[str]) -> str:
+    names = sorted(t for t in tables if not t.startswith("sqlite_"))  # not SQLite's own
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    held = f"its tables: {shown}" if names else "no tables, only indexes, views or triggers"
+    return (
+        f"is not a pytest-amigo-metrics results store: it is another SQLite database ({held}). "
+        "The file is left as it is: point --amigo-store at another path, where a new store is "
+        "created (by default .amigo-metrics/results.sqlite3 under the rootdir)"
+    )
+
+
+def unusable(
+    path: Path, exc: sqlite3.DatabaseError, busy_timeout: float, *, writing: bool = True
+) -> str:
+    """What is wrong with a store that SQLite refused, and what to do about it (`writing`:
+    whether it was opened to be written, or only read)."""
     text = str(exc)
     if "locked" in text or "busy" in text:
         return (
@@ -87,6 +117,11 @@ def unusable(path: Path, exc: sqlite3.DatabaseError, busy_timeout: float) -> str
         return (
             f"the results store {path} is read-only ({text}); make the file and its folder "
             "writable, or point --amigo-store at a writable file"
+        )
+    if "unable to open" in text and not writing:
+        return (
+            f"the results store {path} cannot be opened for reading ({text}); check that the "
+            "file and its folder can be read"
         )
     if "unable to open" in text:
         return (
@@ -156,6 +191,23 @@ def migrate_from_1(db: sqlite3.Connection) -> None:
             "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?)", run_row(run, ORIGIN_FORMAT_1)
         )
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def read_in_place(db: sqlite3.Connection) -> None:
+    """A reader's view of an empty or format-1 file as a store of this format, without writing
+    it: the tables the file lacks are TEMP tables (in memory, gone with the connection), with
+    the run records the migration from format 1 would add."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    db.execute("PRAGMA temp_store = MEMORY")
+    empty = not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    script = (SCHEMA if empty else "") + SCHEMA_2
+    execute_script(db, script.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+    if not empty:
+        for run in legacy_runs(db):
+            db.execute(
+                "INSERT INTO temp.runs VALUES (?, ?, ?, ?, ?)", run_row(run, ORIGIN_FORMAT_1)
+            )
 
 
 def legacy_runs(db: sqlite3.Connection) -> list[SessionRun]:

@@ -283,3 +283,20 @@ def test_validate_reads_a_format_1_store_and_leaves_it_as_it_is(suite: Suite) ->
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert suite.store.read_bytes() == before
     assert sqlite3.connect(suite.store).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_the_store_commands_read_a_format_1_store_without_migrating_it(suite: Suite) -> None:
+    """The commands only read: a format-1 store is listed as a migration would list it, and
+    stays format 1 byte for byte (the next pytest session migrates it)."""
+    format_1_store(suite.store)
+    before = suite.store.read_bytes()
+    listed = cli(suite, "runs", "--store", str(suite.store))
+    assert listed.ret == 0, listed.stderr.str()
+    listed.stdout.fnmatch_lines(
+        [f"{OLD_RUN}  2026-11-01 10:00:00 *offline/judge*[[]store format 1: results only]"]
+    )
+    shown = cli(suite, "show", "latest", "--store", str(suite.store))
+    assert shown.ret == pytest.ExitCode.USAGE_ERROR
+    shown.stderr.fnmatch_lines(["error: *results.sqlite3 holds no earlier run"])
+    assert suite.store.read_bytes() == before
+    assert sqlite3.connect(suite.store).execute("PRAGMA user_version").fetchone()[0] == 1
