@@ -357,6 +357,21 @@ def run_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def configure_metrics(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "name", metavar="NAME", nargs="?", help="a metric's name: list its versions"
+    )
+    _store_argument(parser)
+
+
+def run_metrics(args: argparse.Namespace) -> int:
+    from .store_view import metric_lines
+
+    for line in metric_lines(open_store(args.store), args.name):
+        print(line)
+    return EXIT_OK
+
+
 def run_show(args: argparse.Namespace) -> int:
     from .store_view import show_lines
 
@@ -469,6 +484,15 @@ COMMANDS: tuple[Command, ...] = (
         "store, oldest first: id, start, end, outcome counts and models.",
         configure=configure_runs,
         run=_on_store(run_runs),
+    ),
+    Command(
+        name="metrics",
+        help="list the metrics in the results store, or one metric's versions",
+        description="List the metrics in the results store with their type and latest version; "
+        "with a NAME, every version of that metric: when it was made, its value space and the "
+        "description the judge was given (a version that repeats an earlier one says so).",
+        configure=configure_metrics,
+        run=_on_store(run_metrics),
     ),
     Command(
         name="show",

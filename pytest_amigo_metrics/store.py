@@ -385,6 +385,9 @@ class Store:
                 ),
             )
 
+    def metric_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM metrics ORDER BY name")]
+
     def metric(self, name: str) -> MetricRecord | None:
         row = self._db.execute("SELECT * FROM metrics WHERE name = ?", (name,)).fetchone()
         if row is None:

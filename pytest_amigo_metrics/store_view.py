@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+
 from .comparison import compare
 from .report.model import Comparison, SessionReport, SessionRun, build_report
 from .report.terminal import summary_lines
 from .store import Store, StoreError
 from .store_format import ORIGIN_PYTEST
+from .suite.metrics import describe_value_space
 
 TIME = "%Y-%m-%d %H:%M:%S"
 HEAD = f"{'RUN ID':24}  {'STARTED (UTC)':19}  {'ENDED (UTC)':19}  PASSED FAILED ERROR  MODELS"
@@ -66,9 +69,63 @@ def past_report(store: Store, ref: str, baseline_ref: str | None = None) -> Sess
     if baseline_ref is not None:
         baseline = recorded_run(store, baseline_ref)
         comparison = compare(baseline, store.test_outcomes(baseline.id), outcomes)
+        mark_same_definitions(comparison, store)
     return build_report(run, outcomes, comparison)
 
 
 def compare_runs(store: Store, baseline_ref: str, ref: str) -> Comparison:
     baseline, run = recorded_run(store, baseline_ref), recorded_run(store, ref)
-    return compare(baseline, store.test_outcomes(baseline.id), store.test_outcomes(run.id))
+    comparison = compare(baseline, store.test_outcomes(baseline.id), store.test_outcomes(run.id))
+    mark_same_definitions(comparison, store)
+    return comparison
+
+
+def mark_same_definitions(comparison: Comparison, store: Store) -> None:
+    """Two versions of a metric that declare the same description and value space (a change
+    undone) measure the same thing: not flagged as a version change."""
+    definitions: dict[str, dict[int, tuple[str, str]]] = {}
+    for test in comparison.tests:
+        for metric in test.metrics:
+            if metric.baseline_version is None or metric.version in (None, metric.baseline_version):
+                continue
+            if metric.metric_name not in definitions:
+                record = store.metric(metric.metric_name)
+                versions = store.versions(record.id) if record is not None else []
+                definitions[metric.metric_name] = {
+                    v.version: (v.description, v.metric_value.model_dump_json()) for v in versions
+                }
+            known = definitions[metric.metric_name]
+            before, after = known.get(metric.baseline_version), known.get(metric.version or 0)
+            metric.same_definition = before is not None and before == after
+
+
+def metric_lines(store: Store, name: str | None = None) -> list[str]:
+    """Every metric with its latest version; or one metric's versions, each with what it
+    asked the judge (a version that repeats an earlier one says so)."""
+    names = store.metric_names()
+    if not names:
+        return [f"no metrics recorded in {store.path}"]
+    if name is None:
+        lines = [f"{'METRIC':32}  {'TYPE':11}  LATEST"]
+        for each in names:
+            record = store.metric(each)
+            if record is not None:
+                lines.append(f"{each:32}  {record.metric_value_type:11}  v{record.latest_version}")
+        return lines
+    record = store.metric(name)
+    if record is None:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; recorded: {', '.join(names)}"
+        raise StoreError(f"{store.path} holds no metric {name!r}{hint}")
+    lines = [f"{record.name} ({record.metric_value_type}, id {record.id})"]
+    seen: dict[tuple[str, str], int] = {}
+    for version in store.versions(record.id):
+        definition = (version.description, version.metric_value.model_dump_json())
+        again = f"  (the same as v{seen[definition]})" if definition in seen else ""
+        seen.setdefault(definition, version.version)
+        lines.append(
+            f"v{version.version}  {version.created_at:{TIME}} UTC  "
+            f"{describe_value_space(version.metric_value)}{again}"
+        )
+        lines.append(f"    {version.description}")
+    return lines

@@ -162,6 +162,30 @@ def test_metric_versions_that_differ_are_flagged(suite: Suite) -> None:
     assert versions["Empathy Score"] == (1, 2)
 
 
+def test_a_change_undone_is_a_new_version_of_the_same_definition_not_flagged(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.unit_test(expectations=THREE)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    first = run_ids(suite)[0]
+    suite.write("metrics.amigo.yaml", METRICS.replace("and reassure?", "and reassure the user?"))
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.write("metrics.amigo.yaml", METRICS)  # changed back: version 3, as the API makes it
+    result = suite.pytester.runpytest("--amigo-baseline", first, "--amigo-json", "r.json")
+    result.assert_outcomes(passed=1)
+    assert "versions differ" not in section(result.stdout.str())
+    (test,) = comparison_of(json.loads((suite.path / "r.json").read_text())).values()
+    (empathy,) = [m for m in test["metrics"] if m["metric_name"] == "Empathy Score"]
+    assert (empathy["same_definition"], empathy["version_changed"]) == (True, False)
+    compared = suite.pytester.run(
+        sys.executable, "-m", "pytest_amigo_metrics", "compare", first, "latest"
+    )
+    assert compared.ret == 0
+    compared.stdout.fnmatch_lines(["UNCHANGED tests.amigo.yaml::password reset  *"])
+    assert "versions differ" not in compared.stdout.str()
+
+
 def test_an_unknown_baseline_is_a_usage_error_before_any_conversation(suite: Suite) -> None:
     suite.standard()
     suite.scripted({"judge": [judge(9)]})

@@ -498,6 +498,43 @@ def test_runs_lists_the_recorded_runs_oldest_first(suite: Suite) -> None:
     )
 
 
+def test_metrics_lists_the_metrics_and_one_metrics_versions(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    original = "Did the agent apologise, acknowledge the frustration and reassure?"
+    warmer = "Did the agent apologise, acknowledge the frustration, reassure and resolve?"
+    for description in (original, warmer, original):  # changed, then changed back
+        suite.write("metrics.amigo.yaml", METRICS.replace(original, description))
+        suite.pytester.runpytest().assert_outcomes(passed=1)
+    listed = cli(suite, "metrics")
+    assert listed.ret == 0, listed.stderr.str()
+    listed.stdout.fnmatch_lines(
+        [
+            "METRIC * TYPE * LATEST",
+            "Empathy Score * numerical * v3",
+            "Identity Verified * boolean * v1",
+            "Outcome * categorical * v1",
+        ]
+    )
+    versions = cli(suite, "metrics", "Empathy Score")
+    versions.stdout.fnmatch_lines(
+        [
+            "Empathy Score (numerical, id *)",
+            "v1  20* UTC  a number from 1 to 10",
+            f"    {original}",
+            "v2  20* UTC  a number from 1 to 10",
+            f"    {warmer}",
+            "v3  20* UTC  a number from 1 to 10  (the same as v1)",
+            f"    {original}",
+        ]
+    )
+    unknown = cli(suite, "metrics", "Empathy Scor")
+    assert unknown.ret == 4
+    unknown.stderr.fnmatch_lines(
+        ["error: * holds no metric 'Empathy Scor'; did you mean 'Empathy Score'?"]
+    )
+
+
 def test_show_prints_a_runs_tests_and_verdicts(suite: Suite) -> None:
     first, second = store_runs(suite)
     shown = cli(suite, "show", first)

@@ -74,6 +74,8 @@ def metric_line(metric: MetricComparison) -> str:
         versions += f" -> {_version(metric.version)}"
     if metric.version_changed:
         versions += f" ({VERSION_FLAG})"
+    elif metric.same_definition:
+        versions += " (the same definition)"
     if metric.metric_type == "numerical":
         values = f"mean {_mean(metric.baseline_mean)} -> {_mean(metric.mean)}"
     else:

@@ -150,12 +150,17 @@ class MetricComparison(BaseModel):
     baseline_distribution: dict[str, int] = {}  # boolean, categorical: value -> runs
     distribution: dict[str, int] = {}
 
+    # The two versions declare the same description and value space (a change undone).
+    same_definition: bool = False
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def version_changed(self) -> bool:
-        """Both sides judged different versions: the values measure different things."""
-        return None not in (self.baseline_version, self.version) and (
-            self.baseline_version != self.version
+        """Both sides judged different definitions: the values measure different things."""
+        return (
+            None not in (self.baseline_version, self.version)
+            and self.baseline_version != self.version
+            and not self.same_definition
         )
 
 

@@ -19,6 +19,7 @@ from ..settings import Settings
 from ..state import get_session
 from ..store import RunNotFound, Store
 from ..store_format import ORIGIN_PYTEST, unusable
+from ..store_view import mark_same_definitions
 from ..verdicts.outcomes import TestOutcome
 from .model import Comparison, OutcomeCounts, SessionReport, SessionRun, build_report
 
@@ -161,6 +162,8 @@ def finish_session(session: pytest.Session) -> None:
             end.notes.append(f"amigo baseline: run {end.baseline.id} could not be read ({exc})")
         else:
             end.comparison = compare(end.baseline, before, amigo.outcomes)
+            if settings.backend == "local":  # the store holds the metrics' versions
+                mark_same_definitions(end.comparison, amigo.store)
     report = build_report(run, amigo.outcomes, end.comparison)
     written = [write_report(report, settings.json_path, "JSON", write_json)]
     written.append(write_report(report, settings.html_path, "HTML", write_html))
