@@ -19,6 +19,7 @@ from .redact import redact
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
 from .report.terminal import summary_lines
+from .rootdir_guard import rootdir_problem
 from .runs.shared_limits import forget_limits
 from .runs.worker_exit import end_worker_quickly
 from .runs.xdist_queue import queued_items
@@ -52,6 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "filterwarnings",
         "ignore:coroutine '(.*acompletion|Logging\\..*)' was never awaited:RuntimeWarning",
     )
+    problem = rootdir_problem(config)
+    if problem:
+        raise pytest.UsageError(problem)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(RUN_ID_KEY) or new_id()
     config.stash[SESSION_KEY] = AmigoSession(

@@ -149,3 +149,24 @@ def test_the_plugin_can_be_switched_off_for_a_run(project: Suite) -> None:
     result = project.pytester.runpytest_subprocess("-p", "no:amigo_metrics")
     assert result.ret == 5  # no tests collected
     assert not project.store.exists()
+
+
+def test_an_option_value_pytest_took_for_a_test_path_is_a_usage_error(
+    project: Suite, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """pytest picks the rootdir before it knows the plugin's options: `--amigo-store PATH`
+    (a space, the file outside the project and there already) would move it."""
+    project.write("pytest.ini", "[pytest]\n")
+    store = tmp_path_factory.mktemp("ci-cache") / "results.sqlite3"
+    project.pytester.runpytest(f"--amigo-store={store}").assert_outcomes(passed=1, failed=1)
+    moved = project.pytester.runpytest_subprocess("--amigo-store", str(store))
+    assert moved.ret == pytest.ExitCode.USAGE_ERROR
+    moved.stderr.fnmatch_lines(
+        [
+            f"ERROR: pytest chose the rootdir * because it read *, the value of --amigo-store, "
+            f"as a test path*Write --amigo-store={store}"
+        ]
+    )
+    inside = project.pytester.runpytest("--amigo-json", "out.json")  # inside: harmless
+    inside.assert_outcomes(passed=1, failed=1)
+    project.pytester.runpytest("--amigo-json", "out.json").assert_outcomes(passed=1, failed=1)
