@@ -261,3 +261,15 @@ def test_two_spellings_of_one_name_are_one_name(suite: Suite) -> None:
     suite.unit_test(file="second.amigo.yaml", name=decomposed)
     result = suite.pytester.runpytest("--collect-only", "-q")
     assert f"second.amigo.yaml::{composed}" in result.stdout.str()
+
+
+def test_a_tab_indenting_yaml_is_told_to_be_spaces(suite: Suite) -> None:
+    (suite.path / "metrics.amigo.yaml").write_text("metrics:\n\t- name: Outcome\n")
+    result = suite.pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "metrics.amigo.yaml:2: invalid YAML: found character that cannot start any token",
+            "    fix: YAML indents with spaces, never tabs: replace the tabs on that line with "
+            "spaces",
+        ]
+    )

@@ -256,9 +256,9 @@ class TestRecording:
         if not replayed and not recorded:
             return None
         if not recorded:
-            return f"replayed ({replayed} calls)"
+            return f"replayed ({_calls(replayed)})"
         if not replayed:
-            return f"recorded ({recorded} calls)"
+            return f"recorded ({_calls(recorded)})"
         return f"partly replayed ({replayed} replayed, {recorded} recorded)"
 
     def miss(self, slot: CallSlot) -> ModelCallError:
@@ -442,3 +442,7 @@ def _around_change(message: dict[str, str], other: dict[str, str]) -> str:
     begin, end = max(0, start - 20), start + 30
     window = text[begin:end]
     return ("..." if begin else "") + repr(window) + ("..." if end < len(text) else "")
+
+
+def _calls(count: int) -> str:
+    return f"{count} call" if count == 1 else f"{count} calls"

@@ -85,8 +85,10 @@ def load_suite(path: Path) -> LoadedSuite:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
+        tabbed = line <= len(lines := text.splitlines()) and "\t" in lines[line - 1]
+        hint = _TAB_HINT if tabbed else _YAML_HINT
         raise SpecError(
-            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", _YAML_HINT)],
+            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", hint)],
             metric_names=None,
         ) from None
     except yaml.YAMLError as exc:
@@ -154,6 +156,7 @@ _LARGE_HINT = (
     "or nest aliases less"
 )
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
+_TAB_HINT = "YAML indents with spaces, never tabs: replace the tabs on that line with spaces"
 
 
 def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> LoadedSuite:
