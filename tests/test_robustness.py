@@ -378,6 +378,34 @@ def test_merge_keys_let_a_test_override_a_shared_block(suite: Suite) -> None:
     }
 
 
+def test_x_keys_hold_anchors_that_are_no_test(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "t.amigo.yaml",
+        """
+        x-shared:
+          persona: &sam {name: Sam, background: A busy customer.}
+          test: &base
+            persona: *sam
+            scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+            target: {python: "agent:respond"}
+            metrics: [{metric: Outcome, expect: resolved}]
+        simulation_unit_tests:
+          - <<: *base
+            name: first
+            script: ["the first script"]
+          - <<: *base
+            name: second
+            script: ["the second script"]
+        """,
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    suite.write("u.amigo.yaml", "xshared: {}\n")  # not an x- key: still a mistake
+    result = suite.pytester.runpytest("u.amigo.yaml")
+    result.stdout.fnmatch_lines(["u.amigo.yaml:1: xshared: unknown key 'xshared'"])
+
+
 @pytest.mark.parametrize("layout", ["store is a folder", "parent is a file"])
 def test_an_unusable_store_path_is_a_usage_error_before_any_conversation(
     suite: Suite, layout: str

@@ -115,6 +115,7 @@ def load_suite(path: Path) -> LoadedSuite:
                 )
             ]
         )
+    document = _without_extensions(document)
     try:
         suite = SuiteFile.model_validate(document)
     except ValidationError as exc:
@@ -155,8 +156,21 @@ _LARGE_HINT = (
     "split the tests into several suite files (metrics declared in one are known in all), "
     "or nest aliases less"
 )
+EXTENSION_PREFIX = "x-"
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
 _TAB_HINT = "YAML indents with spaces, never tabs: replace the tabs on that line with spaces"
+
+
+def _without_extensions(document: LineDict) -> LineDict:
+    """The document without its top-level `x-...` keys: a place for YAML anchors (`x-personas:
+    &sam {...}`) that no test is, as in docker-compose files."""
+    kept = LineDict(
+        (key, value)
+        for key, value in document.items()
+        if not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX))
+    )
+    kept.line, kept.key_lines = document.line, document.key_lines
+    return kept
 
 
 def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> LoadedSuite:

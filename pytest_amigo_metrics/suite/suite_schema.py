@@ -232,6 +232,7 @@ def suite_schema() -> JSONSchema:
     _one_agent_per_target(schema)
     _describe(schema)
     schema["type"] = ["object", "null"]  # an empty file (or only comments) is a valid suite
+    schema["patternProperties"] = {"^x-": {"description": "Anything: a place for YAML anchors"}}
     schema.pop("title", None)
     head = {"$schema": DIALECT, "$id": SCHEMA_ID, "title": TITLE}
     head["description"] = schema.pop("description")
