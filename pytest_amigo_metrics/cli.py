@@ -326,6 +326,11 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 def configure_compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline_ref", metavar="RUN_A", help="the baseline: " + RUN_HELP)
     parser.add_argument("ref", metavar="RUN_B", help="the run compared with it: " + RUN_HELP)
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help=f"exit with {EXIT_PROBLEMS} when a test regressed (as --amigo-fail-on-regression)",
+    )
     _store_argument(parser)
 
 
@@ -403,9 +408,10 @@ def run_compare(args: argparse.Namespace) -> int:
     from .report.comparison_text import comparison_lines
     from .store_view import compare_runs
 
-    for line in comparison_lines(compare_runs(open_store(args.store), args.baseline_ref, args.ref)):
+    comparison = compare_runs(open_store(args.store), args.baseline_ref, args.ref)
+    for line in comparison_lines(comparison):
         print(line)
-    return EXIT_OK
+    return EXIT_PROBLEMS if args.fail_on_regression and comparison.regressions else EXIT_OK
 
 
 def _given_store(args: argparse.Namespace) -> Path:

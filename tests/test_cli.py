@@ -593,6 +593,9 @@ def test_compare_prints_what_the_baseline_option_shows(suite: Suite) -> None:
         "          Empathy Score v1: mean 10 -> 1",
     ]
     assert result.outlines[0].endswith("UTC): 1 regressed")
+    gate = cli(suite, "compare", first, second, "--fail-on-regression")
+    assert (gate.ret, gate.outlines) == (1, result.outlines)  # a gate between two stored runs
+    assert cli(suite, "compare", first, first, "--fail-on-regression").ret == 0
     suite.unit_test()  # passes again: the session against `first` shows the same section
     session = suite.pytester.runpytest("--amigo-baseline", first)
     again = cli(suite, "compare", first, "latest")
