@@ -216,14 +216,23 @@ def test_a_model_call_that_never_answers_times_out_and_is_retried(suite: Suite) 
 def test_a_conversation_that_runs_too_long_is_an_error(suite: Suite) -> None:
     suite.standard()
     suite.write(
-        "agent.py", "import time\ndef respond(messages):\n    time.sleep(0.3)\n    return 'ok'\n"
+        "agent.py",
+        "import time\ndef respond(messages):\n"
+        "    if len(messages) > 1:\n        time.sleep(5)  # stalls at the second turn\n"
+        "    return 'ok'\n",
     )
     suite.unit_test(script='["one", "two", "three", "four", "five"]')
-    result = suite.pytester.runpytest("--amigo-conversation-timeout", "0.5")
+    result = suite.pytester.runpytest("--amigo-conversation-timeout", "1")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["run 0: the conversation did not end within 0.5 s (--amigo-conversation-timeout)"]
+        [
+            "run 0: the conversation did not end within 1 s (--amigo-conversation-timeout): "
+            "user turn 2 was waiting for the agent's reply"
+        ]
     )
+    (stored,) = suite.rows("SELECT messages FROM conversations")
+    said = [m["content"] for m in json.loads(stored["messages"])]
+    assert said == ["one", "ok", "two"]  # what was said until it stalled, kept to look at
 
 
 @pytest.mark.parametrize("value", ["-1", "nan", "inf"])

@@ -54,9 +54,14 @@ class RunPlan:
 
 
 async def converse(
-    simulator: SimulatedUser, agent: Agent, max_turns: int, run_index: int = 0
+    simulator: SimulatedUser,
+    agent: Agent,
+    max_turns: int,
+    run_index: int = 0,
+    transcript: Transcript | None = None,
 ) -> Transcript:
-    transcript = Transcript()
+    """The conversation, written into `transcript` (a new one by default) as it goes."""
+    transcript = Transcript() if transcript is None else transcript
     async with agent.conversation(transcript) as chat:
         transcript.end_reason = await _exchange(simulator, chat, transcript, max_turns, run_index)
     return transcript
@@ -134,14 +139,17 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     CURRENT_RUN.set(run_index)  # recorded and replayed calls belong to this run
     limits = CURRENT_LIMITS.get()
     limit = limits.settings.conversation_timeout if limits is not None else None
+    so_far = Transcript()
     try:
         try:
             transcript = await within(
-                converse(plan.simulator, plan.agent, plan.max_turns, run_index), limit
+                converse(plan.simulator, plan.agent, plan.max_turns, run_index, so_far), limit
             )
         except OutOfTime:
+            transcript = so_far  # what was said is kept, to see where it stalled
             raise AmigoRunError(
-                f"the conversation did not end within {limit:g} s (--amigo-conversation-timeout)"
+                f"the conversation did not end within {limit:g} s "
+                f"(--amigo-conversation-timeout): {_stalled_at(so_far)}"
             ) from None
         if not transcript.messages:
             raise AmigoRunError("the conversation has no interactions: nothing to evaluate")
@@ -184,6 +192,13 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         model_wait=round(sum(model_waits), 3),
         usage=meter.usage(),
     )
+
+
+def _stalled_at(transcript: Transcript) -> str:
+    turns = sum(m.role == "user" for m in transcript.messages)
+    if transcript.messages and transcript.messages[-1].role == "user":
+        return f"user turn {turns} was waiting for the agent's reply"
+    return f"user turn {turns + 1} was waiting for the simulated user"
 
 
 def unexpected(exc: Exception) -> str:
