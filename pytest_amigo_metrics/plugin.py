@@ -267,6 +267,10 @@ def pytest_runtest_makereport(
         # a phase's capture starts, before its routing (capture.py): masked all the same.
         report.sections = [(title, redact(text)) for title, text in report.sections]
     outcome = getattr(item, "outcome", None)
+    if isinstance(outcome, TestOutcome) and call.when == "setup":
+        # Its setup waited for its runs, which overlapped other tests': its own time instead
+        # (JUnit's `time`, --durations).
+        report.duration = outcome.duration
     final_phase = call.when == "call" or (call.when == "setup" and report.failed)
     if isinstance(outcome, TestOutcome) and final_phase:
         report.amigo_outcome = outcome.model_dump(mode="json")  # type: ignore[attr-defined]

@@ -525,3 +525,30 @@ def test_what_an_agent_writes_after_its_test_ended_is_never_another_tests(suite:
             "WARNING agent: LATE-LOG from the agent",
         ]
     )
+
+
+SLOW_REPLY = """
+import time
+
+def respond(messages):
+    time.sleep(1.0)
+    return "I apologise and acknowledge the frustration; resolved."
+"""
+
+
+def test_a_tests_duration_is_its_own_not_the_wait_of_whichever_item_came_first(
+    suite: Suite,
+) -> None:
+    """Both tests talk at once: the second item finds its runs done, yet took a second."""
+    import xml.etree.ElementTree as ElementTree
+
+    suite.standard()
+    suite.write("agent.py", SLOW_REPLY)
+    for name in ("first", "second"):
+        suite.unit_test(file=f"{name}.amigo.yaml", name=name, script='["hi"]')
+    result = suite.pytester.runpytest("--junitxml=out.xml", "--durations=0", "-vv")
+    result.assert_outcomes(passed=2)
+    cases = ElementTree.parse(suite.path / "out.xml").getroot().iter("testcase")
+    times = {case.get("name"): float(case.get("time", 0)) for case in cases}
+    assert times["first"] >= 1.0 and times["second"] >= 1.0, times
+    result.stdout.fnmatch_lines(["*s setup    second.amigo.yaml::second"])

@@ -6,6 +6,7 @@ import asyncio
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
 from ..amigo.rate_limits import RATE_LIMIT_WAIT
@@ -140,6 +141,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
     limits = CURRENT_LIMITS.get()
     limit = limits.settings.conversation_timeout if limits is not None else None
     so_far = Transcript()
+    started = datetime.now(timezone.utc)
     try:
         try:
             transcript = await within(
@@ -191,6 +193,8 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
         rate_limit_wait=round(sum(waits), 3),
         model_wait=round(sum(model_waits), 3),
         usage=meter.usage(),
+        started_at=started,
+        ended_at=datetime.now(timezone.utc),
     )
 
 

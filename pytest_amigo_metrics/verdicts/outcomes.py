@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -66,6 +67,9 @@ class RunOutcome(BaseModel):
     rate_limit_wait: float = 0.0  # seconds queued for the Amigo API's limits
     model_wait: float = 0.0  # seconds waited for a model's rate limit or Retry-After
     usage: Usage = Usage()  # every model call of the run: simulator, agent, judge
+    # From its conversation's first turn to its last verdict (absent in older stores).
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @property
     def passed(self) -> bool:
@@ -91,6 +95,16 @@ class TestOutcome(BaseModel):
     @property
     def rate_limit_wait(self) -> float:
         return sum(r.rate_limit_wait for r in self.runs)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from its first conversation's start to its last verdict (its runs overlap
+        each other and other tests' runs: the time it took, not the time pytest waited)."""
+        starts = [r.started_at for r in self.runs if r.started_at is not None]
+        ends = [r.ended_at for r in self.runs if r.ended_at is not None]
+        if not starts or not ends:
+            return 0.0
+        return max(0.0, (max(ends) - min(starts)).total_seconds())
 
     @property
     def usage(self) -> Usage:
