@@ -147,7 +147,8 @@ class OutputRouter:
         self.stderr: dict[str, list[str]] = defaultdict(list)
         self.records: dict[str, list[logging.LogRecord]] = defaultdict(list)
         self.current: str | None = None  # the item whose phase pytest is in
-        self.ended: set[str] = set()  # items that reported: their runs' output is not held
+        self.ended: set[str] = set()  # items that reported
+        self._late: set[str] = set()  # ended items whose runs wrote since: shown between items
         self._lock = threading.Lock()  # agent threads hold output concurrently
         self._undo: list[Callable[[], None]] = []
 
@@ -182,11 +183,15 @@ class OutputRouter:
     def keep(self, stream: str, owner: str, text: str) -> None:
         with self._lock:
             (self.stdout if stream == "stdout" else self.stderr)[owner].append(text)
+            if owner in self.ended:
+                self._late.add(owner)
 
     def keep_record(self, owner: str, record: logging.LogRecord) -> None:
         record.__dict__["_amigo_level"], record.levelno = record.levelno, _HIDDEN
         with self._lock:
             self.records[owner].append(record)
+            if owner in self.ended:
+                self._late.add(owner)
 
     @contextlib.contextmanager
     def waiting_for(self, nodeid: str) -> Iterator[None]:
@@ -215,11 +220,11 @@ class OutputRouter:
     def release_late(self, show: Callable[[str], None] | None) -> None:
         """Between two items (pytest captures nothing then): what the runs of tests that had
         ended wrote since, on the terminal under a line naming the test."""
+        if not self._late:
+            return
         with self._lock:
-            late = [
-                n for n in self.ended if n in self.stdout or n in self.stderr or n in self.records
-            ]
-        for nodeid in late:
+            late, self._late = self._late, set()
+        for nodeid in sorted(late):
             with self._lock:
                 text = "".join(self.stdout.pop(nodeid, []) + self.stderr.pop(nodeid, []))
                 records = self.records.pop(nodeid, [])
