@@ -151,7 +151,8 @@ class AmigoSession:
         return self._amigo
 
     def close(self) -> None:
-        self.output.close()
+        writing = self._scheduler is not None and self._scheduler.executor.abandoned > 0
+        self.output.close(agents_still_writing=writing)
         if self._amigo is not None:
             self._run_async(self._amigo.aclose())
             self._amigo = None

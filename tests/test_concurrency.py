@@ -552,3 +552,38 @@ def test_a_tests_duration_is_its_own_not_the_wait_of_whichever_item_came_first(
     times = {case.get("name"): float(case.get("time", 0)) for case in cases}
     assert times["first"] >= 1.0 and times["second"] >= 1.0, times
     result.stdout.fnmatch_lines(["*s setup    second.amigo.yaml::second"])
+
+
+LATE_SECRET_AGENT = """
+import logging, os, time
+
+def respond(messages):
+    time.sleep(1.0)  # past its turn's limit, and past the end of the session
+    print("LATE-PRINT", os.environ["MY_API_KEY"])
+    logging.getLogger("agent").error("LATE-LOG %s", os.environ["MY_API_KEY"])
+    return "too late"
+"""
+
+SLOW_EXIT = """
+import time
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    time.sleep(2)  # the agent's thread writes meanwhile, after the plugin's session closed
+"""
+
+
+def test_an_agent_writing_after_the_session_ended_is_still_masked(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_API_KEY", "supersecretvalue123")
+    suite.standard()
+    suite.write("agent.py", LATE_SECRET_AGENT)
+    suite.write("conftest.py", SLOW_EXIT)
+    suite.unit_test()
+    result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.3")
+    result.assert_outcomes(errors=1)
+    everything = result.stdout.str() + result.stderr.str()
+    assert "LATE-PRINT ***" in everything
+    assert "supersecretvalue123" not in everything

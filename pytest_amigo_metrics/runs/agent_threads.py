@@ -72,6 +72,11 @@ class DaemonThreadPool(concurrent.futures.Executor):
             self._abandoned += 1
         future.add_done_callback(self._returned)
 
+    @property
+    def abandoned(self) -> int:
+        """Threads still in a call nobody waits for: an agent that outran its turn."""
+        return self._abandoned
+
     def _returned(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
             self._abandoned -= 1

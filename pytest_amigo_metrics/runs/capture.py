@@ -151,6 +151,7 @@ class OutputRouter:
         self._late: set[str] = set()  # ended items whose runs wrote since: shown between items
         self._lock = threading.Lock()  # agent threads hold output concurrently
         self._undo: list[Callable[[], None]] = []
+        self._masking: list[Callable[[], None]] = []  # what masks sys.stdout, sys.stderr, logs
 
     def activate(self, capture_manager: object | None) -> None:
         """The session has simulation items to run: from now on, runs' output is routed."""
@@ -158,17 +159,24 @@ class OutputRouter:
         if _active_router is self:
             return
         _active_router = self
-        self._undo = [_masked_records(), *_route_capture(capture_manager)]
-        self._undo += [_routed(sys, "stdout", "stdout"), _routed(sys, "stderr", "stderr")]
+        self._masking = [_masked_records(), _routed(sys, "stdout", "stdout")]
+        self._masking.append(_routed(sys, "stderr", "stderr"))
+        self._undo = [*self._masking, *_route_capture(capture_manager)]
 
-    def close(self) -> None:
-        """Stop routing; show what is still held (runs whose item never had its turn)."""
+    def close(self, *, agents_still_writing: bool = False) -> None:
+        """Stop routing; show what is still held (runs whose item never had its turn, and
+        what ended tests' runs wrote since). While agent threads that outran their turn still
+        live (`agents_still_writing`), sys.stdout, sys.stderr and log records stay masked:
+        those threads may write after the session, or after this xdist worker, ends."""
         global _active_router
         if _active_router is not self:
             return
+        self.release_late(None)
         _active_router = None
+        keep = self._masking if agents_still_writing else []
         for undo in reversed(self._undo):
-            undo()
+            if undo not in keep:
+                undo()
         self._undo = []
         for nodeid in list({*self.stdout, *self.stderr, *self.records}):
             self._release(nodeid)
