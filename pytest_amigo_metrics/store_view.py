@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 
 from .comparison import compare
 from .report.model import Comparison, SessionReport, SessionRun, build_report
@@ -105,6 +106,7 @@ def metric_lines(store: Store, name: str | None = None) -> list[str]:
     names = store.metric_names()
     if not names:
         return [f"no metrics recorded in {store.path}"]
+    name = unicodedata.normalize("NFC", name) if name is not None else None
     if name is None:
         lines = [f"{'METRIC':32}  {'TYPE':11}  LATEST"]
         for each in names:

@@ -254,6 +254,18 @@ def test_names_pytest_could_not_select_or_print_on_one_line_are_errors(suite: Su
     )
 
 
+def test_a_suite_written_in_decomposed_accents_knows_its_own_metric(suite: Suite) -> None:
+    decomposed = "Cafe\u0301 Warmth"
+    suite.write(
+        "metrics.amigo.yaml",
+        f"metrics:\n  - name: {decomposed}\n    description: Was the agent warm?\n"
+        "    metric_value: {type: boolean}\n",
+    )
+    suite.write("agent.py", "def respond(messages):\n    return 'warm, warm'\n")
+    suite.unit_test(expectations=[f"{{metric: {decomposed}, expect: true}}"])
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_two_spellings_of_one_name_are_one_name(suite: Suite) -> None:
     suite.standard()
     composed, decomposed = "caf\u00e9 refund", "cafe\u0301 refund"

@@ -253,7 +253,7 @@ class ModelsSpec(StrictModel):
 
 
 class ExpectationSpec(StrictModel):
-    metric: NonEmptyStr
+    metric: Name
     expect: Any
     allow_not_applicable: bool = False
     # Judge the conversation only up to the agent's reply to the n-th user message.
