@@ -21,7 +21,10 @@ from types import FrameType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-INTERRUPT = getattr(signal, "SIGUSR2", None)  # None on Windows: overruns are caught on return
+# SIGURG: ignored by default, so a stray one after the session harms nothing, and not one
+# people register for tracebacks (faulthandler.register is invisible to signal.getsignal).
+# None on Windows: overruns are then caught when the step returns.
+INTERRUPT = getattr(signal, "SIGURG", None)
 WATCH_EVERY = 0.2  # seconds between the watchdog's looks at the step in progress
 
 
