@@ -42,6 +42,16 @@ from conftest import Suite
             "import asyncio\nasync def respond(messages):\n    raise asyncio.CancelledError\n",
             "run 0: user turn 1: CancelledError raised by the agent 'agent:respond'",
         ),
+        (
+            "import asyncio\nasync def helper():\n    raise KeyboardInterrupt('from a task')\n"
+            "async def respond(messages):\n    await asyncio.gather(helper())\n",
+            "run 0: user turn 1: KeyboardInterrupt raised by the agent 'agent:respond': from a task",
+        ),
+        (
+            "import asyncio, sys\nasync def helper():\n    sys.exit(5)\n"
+            "async def respond(messages):\n    await asyncio.create_task(helper())\n",
+            "run 0: user turn 1: SystemExit raised by the agent 'agent:respond': it called sys.exit(5)*",
+        ),
     ],
 )
 def test_an_agent_that_exits_ends_its_run_in_error_and_the_session_goes_on(

@@ -14,6 +14,7 @@ import pytest
 
 from ..comparison import compare
 from ..redact import redact
+from ..runs import ctrl_c
 from ..session import AmigoSession
 from ..settings import Settings
 from ..state import get_session
@@ -148,7 +149,8 @@ def finish_session(session: pytest.Session) -> None:
         return
     amigo, end = get_session(config), config.stash[END_KEY]
     settings = amigo.settings
-    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+    # An agent may have swallowed the KeyboardInterrupt of a Ctrl-C: still an interrupted run.
+    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED or ctrl_c.received()
     run = session_run(amigo, datetime.now(timezone.utc), interrupted=interrupted)
     if amigo.outcomes:
         try:

@@ -13,6 +13,11 @@ _received = threading.Event()
 _tracking = threading.Event()
 
 
+def received() -> bool:
+    """A SIGINT arrived while tracked (False when it could not be tracked)."""
+    return _received.is_set()
+
+
 def pressed() -> bool:
     """A SIGINT arrived while tracked; True as well when it could not be tracked (someone
     else's handler): then every KeyboardInterrupt is taken for Ctrl-C."""

@@ -74,10 +74,19 @@ class Scheduler:
         Meanwhile `poll` is called now and then (to start newly assigned work), and `tick`
         every TICK seconds with the time waited so far (to show progress)."""
         task = self.jobs.pop(key)
+        waiting: asyncio.Future[Any] = task
+        if poll is not None or tick is not None:
+            waiting = self.loop.create_task(self._watching(task, poll, tick))
         with litellm_warnings_silenced():
-            if poll is None and tick is None:
-                return self.loop.run_until_complete(task)
-            return self.loop.run_until_complete(self._watching(task, poll, tick))
+            while True:
+                try:
+                    return self.loop.run_until_complete(waiting)
+                except (KeyboardInterrupt, SystemExit):
+                    # asyncio lets these out of the loop, whichever task raised them. Ctrl-C
+                    # ends the session; one an agent's own task raised (sys.exit() in a task
+                    # it started) is that task's result too, so its run ends in error.
+                    if ctrl_c.pressed() or waiting.done():
+                        raise
 
     async def _watching(
         self,
