@@ -587,3 +587,32 @@ def test_an_agent_writing_after_the_session_ended_is_still_masked(
     everything = result.stdout.str() + result.stderr.str()
     assert "LATE-PRINT ***" in everything
     assert "supersecretvalue123" not in everything
+
+
+EXECUTOR_AGENT = """
+import asyncio
+
+def noisy(text):
+    print("EXECUTOR says", text)
+    return "Fine."
+
+async def respond(messages):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, noisy, messages[-1]["content"])
+"""
+
+
+def test_what_an_async_agents_executor_job_prints_shows_with_its_own_test(suite: Suite) -> None:
+    suite.standard()
+    suite.write("agent.py", EXECUTOR_AGENT)
+    for name in ("alpha", "beta"):
+        suite.unit_test(file=f"{name}.amigo.yaml", name=name, script=f'["{name} here"]')
+    result = suite.pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=2)  # "Fine." is no empathy: both fail and show their output
+    out = result.stdout.str()
+    alpha = out[
+        out.index("_ simulation unit test: alpha _") : out.index("_ simulation unit test: beta _")
+    ]
+    beta = out[out.index("_ simulation unit test: beta _") : out.index("amigo metrics")]
+    assert "EXECUTOR says alpha here" in alpha and "beta here" not in alpha
+    assert "EXECUTOR says beta here" in beta and "alpha here" not in beta

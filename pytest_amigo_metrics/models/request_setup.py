@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import concurrent.futures
 import functools
 import sys
@@ -44,7 +45,10 @@ class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         if args or kwargs or not _is_litellm_request_setup(fn):
-            return super().submit(fn, *args, **kwargs)
+            # In the caller's context: what an async agent's `run_in_executor(None, ...)`
+            # prints or logs is its own test's (runs/capture.py).
+            context = contextvars.copy_context()
+            return super().submit(context.run, fn, *args, **kwargs)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not called from the loop: a thread does it
