@@ -9,6 +9,8 @@ to write `--amigo-store=/ci/cache/results.sqlite3`.
 
 from __future__ import annotations
 
+import os
+import shlex
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,11 @@ def rootdir_problem(config: pytest.Config) -> str | None:
     """Why the rootdir is not what the command line meant (None when it is)."""
     params = config.invocation_params
     flags = {option.flag for option in OPTIONS}
+    # pytest reads PYTEST_ADDOPTS before the command line, for the rootdir too.
+    given = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *params.args]
     stray = [
         (flag, value)
-        for flag, value in pairwise(params.args)
+        for flag, value in pairwise(given)
         if flag in flags and (params.dir / value).exists()
     ]
     if not stray:

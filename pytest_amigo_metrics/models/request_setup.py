@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import concurrent.futures
+import contextvars
 import functools
 import sys
 from collections.abc import Callable
