@@ -152,7 +152,7 @@ def test_the_plugin_can_be_switched_off_for_a_run(project: Suite) -> None:
 
 
 def test_an_option_value_pytest_took_for_a_test_path_is_a_usage_error(
-    project: Suite, tmp_path_factory: pytest.TempPathFactory
+    project: Suite, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """pytest picks the rootdir before it knows the plugin's options: `--amigo-store PATH`
     (a space, the file outside the project and there already) would move it."""
@@ -167,6 +167,11 @@ def test_an_option_value_pytest_took_for_a_test_path_is_a_usage_error(
             f"as a test path*Write --amigo-store={store}"
         ]
     )
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"--amigo-store {store}")
+    via_env = project.pytester.runpytest_subprocess()
+    assert via_env.ret == pytest.ExitCode.USAGE_ERROR
+    via_env.stderr.fnmatch_lines(["ERROR: pytest chose the rootdir *the value of --amigo-store*"])
+    monkeypatch.delenv("PYTEST_ADDOPTS")
     inside = project.pytester.runpytest("--amigo-json", "out.json")  # inside: harmless
     inside.assert_outcomes(passed=1, failed=1)
     project.pytester.runpytest("--amigo-json", "out.json").assert_outcomes(passed=1, failed=1)
