@@ -646,3 +646,21 @@ def test_schema_report_prints_the_shipped_report_schema(suite: Suite) -> None:
     assert result.ret == 0
     printed = "\n".join(result.outlines) + "\n"
     assert printed == shipped_report_schema_path().read_text(encoding="utf-8")
+
+
+def test_a_reader_that_stops_early_ends_a_store_command_quietly(suite: Suite) -> None:
+    """`python -m pytest_amigo_metrics show latest | head -1`."""
+    import subprocess
+
+    first, _ = store_runs(suite)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_amigo_metrics", "show", first],
+        cwd=suite.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `head` does once it has its line
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, error
+    assert "Traceback" not in error and "BrokenPipeError" not in error
