@@ -132,6 +132,7 @@ def test_an_agent_turn_that_never_ends_is_an_error_naming_run_turn_and_limit(sui
 
 
 BLOCKING_ASYNC = """
+import asyncio
 import time
 
 async def forever(messages):
@@ -144,6 +145,14 @@ async def late(messages):
 
 async def fine(messages):
     return "I apologise; resolved."
+
+async def _blocking():
+    time.sleep(3600)
+    return "never"
+
+async def in_a_task(messages):
+    # asyncio.wait_for runs its work as a task of its own (Python 3.11)
+    return await asyncio.wait_for(_blocking(), 100)
 """
 
 
@@ -156,12 +165,12 @@ def test_an_async_agent_blocking_the_event_loop_is_an_error_and_the_session_goes
     suite.standard()
     suite.write("agent.py", BLOCKING_ASYNC)
     outcome = ["{metric: Outcome, expect: resolved}"]
-    for name in ("forever", "late", "fine"):
+    for name in ("forever", "late", "in_a_task", "fine"):
         suite.unit_test(
             file=f"{name}.amigo.yaml", name=name, expectations=outcome, agent=f"agent:{name}"
         )
     result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.5", *xdist, timeout=60)
-    result.assert_outcomes(errors=2, passed=1)
+    result.assert_outcomes(errors=3, passed=1)
     result.stdout.fnmatch_lines(
         [
             "*run 0: user turn 1: the async agent 'agent:forever' held the session's event loop: "
@@ -170,6 +179,9 @@ def test_an_async_agent_blocking_the_event_loop_is_an_error_and_the_session_goes
         ]
     )
     result.stdout.fnmatch_lines(["*the async agent 'agent:late' held the session's event loop*"])
+    result.stdout.fnmatch_lines(
+        ["*the async agent 'agent:in_a_task' held the session's event loop*"]
+    )
 
 
 HUNG_AND_FINE = """

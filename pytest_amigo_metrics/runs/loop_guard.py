@@ -11,11 +11,12 @@ when it returns. Either way the run ends in error and the session goes on.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar
@@ -76,10 +77,24 @@ class Watchdog:
         return undo
 
     def guard(self, work: Awaitable[T], limit: float | None) -> Awaitable[T]:
-        """`work`, each of its steps held to `limit` seconds (None: no limit)."""
+        """`work`, each of its steps held to `limit` seconds (None: no limit), and so are the
+        steps of the tasks it starts (asyncio.wait_for, gather and create_task make some)."""
         if not limit:
             return work
-        return _Guarded(self, work, limit)
+        return _Guarded(self, _in_agent(work, limit), limit)
+
+    def task_factory(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Generator[Any, None, Any] | Coroutine[Any, Any, Any],
+        **options: Any,
+    ) -> asyncio.Future[Any]:
+        """The loop's task factory: a task started from an async agent's code is held to the
+        agent's limit too."""
+        limit = AGENT_STEP_LIMIT.get()
+        if limit and isinstance(coro, Coroutine):
+            return asyncio.Task(_stepped(_Guarded(self, coro, limit)), loop=loop, **options)
+        return asyncio.Task(coro, loop=loop, **options)
 
     def _interrupted(self, signum: int, frame: FrameType | None) -> None:
         step = self._step
@@ -152,6 +167,22 @@ class _Guarded(Awaitable[T]):
 LOOP_GUARD: contextvars.ContextVar[Watchdog | None] = contextvars.ContextVar(
     "amigo_loop_guard", default=None
 )
+# Set while an async agent's code runs: the tasks it starts inherit it.
+AGENT_STEP_LIMIT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "amigo_agent_step_limit", default=None
+)
+
+
+async def _in_agent(work: Awaitable[T], limit: float) -> T:
+    token = AGENT_STEP_LIMIT.set(limit)
+    try:
+        return await work
+    finally:
+        AGENT_STEP_LIMIT.reset(token)
+
+
+async def _stepped(work: Awaitable[T]) -> T:
+    return await work
 
 
 def guarded(work: Awaitable[T], limit: float | None) -> Awaitable[T]:

@@ -43,6 +43,7 @@ class Scheduler:
         # Async agents run on the loop: one that blocks it is interrupted (loop_guard.py), and
         # one that raises KeyboardInterrupt is told apart from Ctrl-C (ctrl_c.py).
         self.watchdog = Watchdog()
+        self.loop.set_task_factory(self.watchdog.task_factory)
         self._undo = [self.watchdog.install(), ctrl_c.track()]
         self.jobs: dict[str, asyncio.Task[Any]] = {}
         self._thresholds = gc.get_threshold()
