@@ -137,6 +137,16 @@ def _cannot_keep_wal_files(exc: sqlite3.OperationalError) -> bool:
     return "unable to open" in text or "readonly" in text or "read-only" in text
 
 
+def _consistent_format(db: sqlite3.Connection) -> str | None:
+    """format_problem within one read transaction: a process creating the store commits its
+    tables and its format together, and the check must not see one without the other."""
+    db.execute("BEGIN")
+    try:
+        return format_problem(db)
+    finally:
+        db.execute("COMMIT")
+
+
 class Store:
     def __init__(
         self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
@@ -156,7 +166,7 @@ class Store:
             return
         if path.exists():
             # Checked before anything writes: a file that is refused is left byte for byte.
-            self._open_read_only().close()
+            self._check_before_writing()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
@@ -195,13 +205,23 @@ class Store:
                 unusable(self.path, exc, self.busy_timeout, writing=not self.read_only)
             ) from None
 
+    def _check_before_writing(self) -> None:
+        """The format of a file about to be opened for writing, read without writing. Where
+        SQLite cannot read it so (a hot journal to roll back, WAL files it cannot make), the
+        check is left to the writing connection, as before there was this one."""
+        try:
+            self._check_read_only(f"{self.path.absolute().as_uri()}?mode=ro").close()
+        except sqlite3.OperationalError as exc:
+            if not _cannot_keep_wal_files(exc):
+                raise StoreError(unusable(self.path, exc, self.busy_timeout)) from None
+
     def _check_read_only(self, uri: str) -> sqlite3.Connection:
         db = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             # A reader may find a file another process is switching to WAL: "locked" at once.
-            problem = _waiting_out_locks(lambda: format_problem(db), self.busy_timeout)
+            problem = _waiting_out_locks(lambda: _consistent_format(db), self.busy_timeout)
             if problem:
                 raise StoreError(f"{self.path} {problem}")
             if self.read_only:
