@@ -211,8 +211,8 @@ class Store:
         check is left to the writing connection, as before there was this one."""
         try:
             self._check_read_only(f"{self.path.absolute().as_uri()}?mode=ro").close()
-        except sqlite3.OperationalError as exc:
-            if not _cannot_keep_wal_files(exc):
+        except sqlite3.DatabaseError as exc:
+            if not (isinstance(exc, sqlite3.OperationalError) and _cannot_keep_wal_files(exc)):
                 raise StoreError(unusable(self.path, exc, self.busy_timeout)) from None
 
     def _check_read_only(self, uri: str) -> sqlite3.Connection:
