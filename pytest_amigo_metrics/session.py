@@ -153,6 +153,8 @@ class AmigoSession:
     def close(self) -> None:
         writing = self._scheduler is not None and self._scheduler.executor.abandoned > 0
         self.output.close(agents_still_writing=writing)
+        if self._scheduler is not None:
+            self._scheduler.stop()  # before closing the Amigo client runs the loop again
         if self._amigo is not None:
             self._run_async(self._amigo.aclose())
             self._amigo = None

@@ -112,11 +112,24 @@ class Scheduler:
         with litellm_warnings_silenced():
             return self.loop.run_until_complete(self._limited(lambda: work))
 
-    def close(self) -> None:
-        """Cancel what never got reported, close the loop; threads are left to the exit."""
+    def stop(self) -> None:
+        """No conversation goes on: every task is cancelled before the loop runs again (a
+        queued step would otherwise take its turn first), then given the loop to end (an
+        Amigo conversation is finished meanwhile), and no model call starts. Once."""
+        if self.limits.stopped:
+            return
         self.limits.stopped = True
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
         with litellm_warnings_silenced():
-            _shutdown(self.loop)
+            self.loop.run_until_complete(_cancel_the_rest(self.loop))
+
+    def close(self) -> None:
+        """Stop, close the loop as asyncio.run does; threads are left to the exit."""
+        self.stop()
+        with litellm_warnings_silenced():
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
         self.limits.close()
         self.executor.shutdown(wait=False)
         for undo in self._undo:
@@ -126,26 +139,16 @@ class Scheduler:
             gc.set_threshold(*self._thresholds)
 
 
-def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the loop as asyncio.run does: cancel what is left (litellm's logging worker too)."""
-
-    async def cancel_the_rest() -> None:
-        # Cancelled again until done: asyncio.wait_for before Python 3.12 loses a cancellation
-        # that arrives as its inner work finishes. Bounded: some litellm releases' logging
-        # worker swallows every cancellation.
-        deadline = loop.time() + CLOSE_TIMEOUT
-        while loop.time() < deadline:
-            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            if not pending:
-                break
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=RECANCEL)
-
-    # Cancelled before the loop runs again: a task whose next step is already queued would
-    # otherwise take it first (and may enter an agent that blocks the loop).
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
-    loop.run_until_complete(cancel_the_rest())
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
+async def _cancel_the_rest(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (litellm's logging worker too) until it is done. Cancelled again
+    and again: asyncio.wait_for before Python 3.12 loses a cancellation that arrives as its
+    inner work finishes. Bounded: some litellm releases' logging worker swallows every
+    cancellation."""
+    deadline = loop.time() + CLOSE_TIMEOUT
+    while loop.time() < deadline:
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=RECANCEL)
