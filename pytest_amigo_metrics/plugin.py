@@ -92,7 +92,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     amigo = get_session(session.config)
     amigo.check_store()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    # An xdist worker's terminal reporter writes nowhere: late output goes to its stderr.
+    if reporter is not None and not hasattr(session.config, "workerinput"):
         capture = session.config.pluginmanager.get_plugin("capturemanager")
         amigo.terminal = live_writer(reporter, capture)
         if session.config.get_verbosity() >= 0:

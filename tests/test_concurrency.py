@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from _pytest.pytester import LineMatcher
 
 from conftest import Suite
 
@@ -508,17 +509,21 @@ def test_plain_waits():
 """
 
 
-def test_what_an_agent_writes_after_its_test_ended_is_never_another_tests(suite: Suite) -> None:
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "1")])
+def test_what_an_agent_writes_after_its_test_ended_is_never_another_tests(
+    suite: Suite, xdist: tuple[str, ...]
+) -> None:
     suite.standard()
     suite.write("agent.py", LATE_AGENT)
     suite.unit_test(file="a_late.amigo.yaml", name="late")
     suite.write("test_b_plain.py", PLAIN_TEST)
-    result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.5", "-rA")
+    result = suite.pytester.runpytest_subprocess("--amigo-turn-timeout", "0.5", "-rA", *xdist)
     result.assert_outcomes(errors=1, failed=1)
     out = result.stdout.str()
     plain = out[out.index("_ test_plain_waits _") :]
     assert "LATE-" not in plain[: plain.index("amigo metrics")]
-    result.stdout.fnmatch_lines(
+    shown = LineMatcher([*result.stdout.lines, *result.stderr.lines])
+    shown.fnmatch_lines(
         [
             "amigo: a_late.amigo.yaml::late went on writing after its test ended:",
             "LATE-PRINT from the agent",
