@@ -4,6 +4,7 @@ loses no valid verdict."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -38,9 +39,14 @@ from conftest import Suite
             "async def respond(messages):\n    raise Quit('done here')\n",
             "run 0: user turn 1: Quit raised by the agent 'agent:respond': done here",
         ),
-        (
+        pytest.param(
             "import asyncio\nasync def respond(messages):\n    raise asyncio.CancelledError\n",
             "run 0: user turn 1: CancelledError raised by the agent 'agent:respond'",
+            marks=pytest.mark.skipif(
+                sys.version_info < (3, 11),
+                reason="before Python 3.11 a task cannot tell its own cancellation from one "
+                "the agent raises",
+            ),
         ),
         (
             "import asyncio\nasync def helper():\n    raise KeyboardInterrupt('from a task')\n"
@@ -531,3 +537,17 @@ def test_half_a_character_in_a_reply_is_replaced_and_every_report_is_written(
     assert "\ufffd" in (suite.path / "out.html").read_text(encoding="utf-8")
     stored = suite.rows("SELECT messages FROM conversations")[0]["messages"]
     assert "\\ufffd" in stored or "\ufffd" in stored
+
+
+def test_an_agent_logging_with_arguments_that_do_not_fit_keeps_its_run(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "agent.py",
+        "import logging\ndef respond(messages):\n"
+        "    logging.getLogger('agent').warning('%s and %s', 'one')\n"
+        "    return 'I apologise and acknowledge the frustration; let me reassure you.'\n",
+    )
+    suite.unit_test()
+    result = suite.pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*%s and %s (arguments that do not fit: ('one',))*"])

@@ -88,7 +88,11 @@ def _masked_records() -> Callable[[], None]:
         record = make_record(*args, **kwargs)
         owner = OUTPUT_OWNER.get()
         if owner is not None and "_amigo_masked" not in record.__dict__:
-            record.msg, record.args = redact(record.getMessage()), None
+            try:
+                message = record.getMessage()
+            except Exception:  # %-arguments that do not fit: said, not raised in the agent
+                message = f"{record.msg} (arguments that do not fit: {record.args!r})"
+            record.msg, record.args = redact(message), None
             if record.exc_info and not record.exc_text:  # formatted now, then masked
                 record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None

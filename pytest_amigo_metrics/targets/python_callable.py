@@ -177,7 +177,9 @@ class PythonAgent(StatelessAgent):
             if _ours(exc):
                 raise
             raise AgentError(_Escaped(exc).describe(self.ref)) from None
-        except BaseException as exc:  # SystemExit, GeneratorExit, ...: the agent's own
+        except GeneratorExit:  # this coroutine closed (by asyncio or the garbage collector)
+            raise
+        except BaseException as exc:  # SystemExit, ...: the agent's own
             raise AgentError(_Escaped(exc).describe(self.ref)) from None
         if not isinstance(result, str) or not result.strip():
             raise AgentError(
