@@ -20,7 +20,7 @@ from .report.model import (
     wilson_interval,
 )
 from .suite.metrics import JudgeValue, format_value
-from .verdicts.outcomes import TestOutcome
+from .verdicts.outcomes import MetricOutcome, RunOutcome, TestOutcome
 
 EPSILON = 1e-9
 ComparisonStatus = Literal["regressed", "improved", "unchanged", "new", "removed"]
@@ -101,8 +101,16 @@ def _metric_names(outcome: TestOutcome | None) -> list[str]:
 def _values(outcome: TestOutcome | None, name: str) -> tuple[list[JudgeValue], int | None]:
     if outcome is None:
         return [], None
-    found = [m for r in outcome.runs for m in r.metrics if m.metric == name]
-    return [m.value for m in found], max((m.version for m in found), default=None)
+    found = [_verdict_of(r, name) for r in outcome.runs]
+    known = [m for m in found if m is not None]
+    return [m.value for m in known], max((m.version for m in known), default=None)
+
+
+def _verdict_of(run: RunOutcome, name: str) -> MetricOutcome | None:
+    """A run's verdict on the metric, once however many expectations name it: the one on the
+    whole conversation when there is one (others judged only its start, `up_to_turn`)."""
+    found = [m for m in run.metrics if m.metric == name]
+    return next((m for m in found if m.up_to_turn is None), found[0] if found else None)
 
 
 def _type_of(values: list[JudgeValue]) -> MetricType | None:

@@ -96,12 +96,12 @@ class RunNotFound(LookupError):
 
 
 def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
-    """Per metric: its expectation and, per run, whether it was met (None: not evaluated)."""
-    found: dict[str, dict[str, object]] = {}
+    """Per expectation: its metric and, per run, whether it was met (None: not evaluated)."""
+    found: dict[tuple[str, str], dict[str, object]] = {}
     for run in outcome.runs:
         for m in run.metrics:
             found.setdefault(
-                m.metric,
+                (m.metric, m.expectation),
                 {
                     "metric": m.metric,
                     "metric_id": m.metric_id,
@@ -112,7 +112,7 @@ def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
             )
     for position, run in enumerate(outcome.runs):
         for m in run.metrics:
-            met = found[m.metric]["met"]
+            met = found[(m.metric, m.expectation)]["met"]
             assert isinstance(met, list)
             met[position] = m.passed
     return list(found.values())
@@ -378,8 +378,13 @@ class Store:
                     stamp,
                 ),
             )
+        verdicts: dict[tuple[str, int | None], str] = {}  # one result per verdict
         for metric in run.metrics:
-            metric.result_id = new_id()
+            key = (metric.metric_id, metric.up_to_turn)
+            if key in verdicts:  # another expectation on the same verdict
+                metric.result_id = verdicts[key]
+                continue
+            metric.result_id = verdicts[key] = new_id()
             source = SimulationEvaluationSource(
                 simulation_unit_test_set_run_id=run_id,
                 unit_test_id=unit_test_id,

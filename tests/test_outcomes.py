@@ -83,6 +83,7 @@ def test_a_range_written_as_two_expectations_is_one_verdict_checked_twice(suite:
     result.assert_outcomes(failed=1)  # 9 meets ">= 7" and not "<= 8"
     xml = (suite.path / "o.xml").read_text()
     assert '<property name="amigo.metric.Empathy Score" value="v1: 9" />' in xml
+    assert len(suite.rows("SELECT id FROM evaluation_results")) == 1  # one verdict, one result
     assert [c["model"] for c in suite.calls()] == ["judge"]  # one call: one verdict
     result.stdout.fnmatch_lines(
         [
@@ -90,6 +91,10 @@ def test_a_range_written_as_two_expectations_is_one_verdict_checked_twice(suite:
             "        Empathy Score v1 = 9; expected <= 8; 0/1 met",
         ]
     )
+    suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--amigo-json=r.json")
+    (test,) = json.loads((suite.path / "r.json").read_text())["tests"]
+    met = {e["expectation"]: (e["runs_met"], e["runs_evaluated"]) for e in test["expectations"]}
+    assert met == {">= 7": (0, 1), "<= 8": (1, 1)}  # the judge's next answer: 3
 
 
 def test_invalid_judge_output_is_retried_with_the_reason_then_accepted(suite: Suite) -> None:

@@ -260,11 +260,11 @@ def _run(outcome: TestOutcome, run: RunOutcome) -> ReportedRun:
 
 
 def _expectations(outcome: TestOutcome) -> list[ReportedExpectation]:
-    found: dict[str, ReportedExpectation] = {}
+    found: dict[tuple[str, str], ReportedExpectation] = {}
     for run in outcome.runs:
         for m in run.metrics:
             seen = found.setdefault(
-                m.metric,
+                (m.metric, m.expectation),
                 ReportedExpectation(
                     metric_name=m.metric,
                     metric_id=m.metric_id,

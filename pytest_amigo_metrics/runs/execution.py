@@ -173,6 +173,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     judge_model=verdict.model,
                     samples=list(verdict.samples),
                     agreement=verdict.agreement,
+                    up_to_turn=check.up_to_turn,
                 )
             )
         error = redact("\n".join(failures)) if failures else None

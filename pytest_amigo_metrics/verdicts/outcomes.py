@@ -55,6 +55,9 @@ class MetricOutcome(BaseModel):
     samples: list[JudgeValue] = []
     agreement: float | None = None
     result_id: str | None = None  # the stored evaluation result's id, once stored
+    # Judged on the conversation up to the agent's reply to this user turn (None: all of it).
+    # Expectations of one metric on the same part share one verdict and one stored result.
+    up_to_turn: int | None = None
 
 
 class RunOutcome(BaseModel):
