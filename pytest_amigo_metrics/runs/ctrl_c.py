@@ -11,6 +11,7 @@ from types import FrameType
 
 _received = threading.Event()
 _tracking = threading.Event()
+_ours: list[Callable[[int, FrameType | None], None]] = []  # the handler installed last
 
 
 def received() -> bool:
@@ -29,20 +30,24 @@ def track() -> Callable[[], None]:
     the main thread, and only over Python's own handler."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    current = signal.getsignal(signal.SIGINT)
+    # Ours, left by a session that never closed (one run in-process before this one), counts
+    # as Python's own.
+    if current is not signal.default_int_handler and current not in _ours:
         return lambda: None
 
     def noted(signum: int, frame: FrameType | None) -> None:
         _received.set()
         signal.default_int_handler(signum, frame)
 
+    _ours[:] = [noted]
     signal.signal(signal.SIGINT, noted)
     _received.clear()
     _tracking.set()
 
     def undo() -> None:
-        _tracking.clear()
-        if signal.getsignal(signal.SIGINT) is noted:
+        if signal.getsignal(signal.SIGINT) is noted:  # not another session's since
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            _tracking.clear()
 
     return undo
