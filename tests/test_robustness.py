@@ -4,6 +4,8 @@ loses no valid verdict."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -78,6 +80,17 @@ def test_an_agent_that_exits_ends_its_run_in_error_and_the_session_goes_on(
     result = suite.pytester.runpytest_subprocess("--junitxml=out.xml")
     result.assert_outcomes(errors=1, passed=1)
     result.stdout.fnmatch_lines([message])
+    # Started with Ctrl-C ignored (a background job, some CI runners), the same.
+    ignoring = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        cwd=suite.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert ignoring.returncode == 1, ignoring.stdout
+    assert "1 passed, 1 error" in ignoring.stdout.splitlines()[-1], ignoring.stdout
     result.stdout.fnmatch_lines(["ERROR   bad.amigo.yaml::exits  0/1 runs passed*"])
     assert 'name="exits"' in (suite.path / "out.xml").read_text()
 

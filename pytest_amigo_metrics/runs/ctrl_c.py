@@ -31,6 +31,10 @@ def track() -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     current = signal.getsignal(signal.SIGINT)
+    if current == signal.SIG_IGN:  # started with Ctrl-C ignored (a background job, some CI):
+        _received.clear()  # no Ctrl-C can arrive, every KeyboardInterrupt is raised by code
+        _tracking.set()
+        return _tracking.clear
     # Ours, left by a session that never closed (one run in-process before this one), counts
     # as Python's own.
     if current is not signal.default_int_handler and current not in _ours:
