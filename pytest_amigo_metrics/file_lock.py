@@ -64,3 +64,20 @@ def take_from_window(
         handle.truncate()
         handle.write(json.dumps(stamps))
         return 0.0
+
+
+def restamp_in_window(path: Path, stamp: float, now: float | None = None) -> None:
+    """Move one start counted at `stamp` to `now`: a server counts a request when it arrives,
+    later than it was sent, so the window is measured from when its answer came back."""
+    with locked(path) as handle:
+        handle.seek(0)
+        try:
+            stamps = [float(s) for s in json.loads(handle.read() or "[]")]
+        except (ValueError, TypeError):
+            return
+        if stamp not in stamps:
+            return  # it has left the window already
+        stamps[stamps.index(stamp)] = max(stamp, time.time() if now is None else now)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(stamps))

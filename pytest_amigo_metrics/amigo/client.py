@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from .credentials import AmigoCredentials, CredentialsError
 from .endpoints import ENDPOINTS, Endpoint
 from .errors import RETRIED_STATUSES, AmigoAPIError, detail_of
 from .metric_resource import AsyncMetricResource
-from .rate_limits import RateLimiter, note_wait, scope_of
+from .rate_limits import RateLimiter, Turn, note_wait, scope_of
 
 T = TypeVar("T")
 MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
@@ -76,6 +77,8 @@ class AmigoAPI:
         self.retry = retry
         scope = scope_of(credentials.base_url, credentials.organization_id, credentials.user_id)
         self.limiter = limiter or RateLimiter(scope, window=rate_window)
+        # A request's turn, until its answer comes (a request that never gets one is dropped).
+        self._turns: weakref.WeakKeyDictionary[httpx.Request, Turn] = weakref.WeakKeyDictionary()
         extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
         self.http = AmigoAsyncHttpClient(
             credentials.sdk_config(),
@@ -85,7 +88,10 @@ class AmigoAPI:
             retry_on_status=set(RETRIED_STATUSES),
             # 503 means the request was not served, so retrying a POST cannot apply it twice.
             retry_on_methods={"GET", "POST", "DELETE"},
-            event_hooks={"request": [self._queue], "response": [_note_retry_after]},
+            event_hooks={
+                "request": [self._queue],
+                "response": [_note_retry_after, self._answered],
+            },
             **extra,
         )
         self.conversations = AsyncConversationResource(self.http, credentials.organization_id)
@@ -98,7 +104,14 @@ class AmigoAPI:
     async def _queue(self, request: httpx.Request) -> None:
         endpoint = endpoint_for(request.method, request.url.path)
         if endpoint is not None:
-            note_wait(await self.limiter.wait_turn(endpoint))
+            turn = await self.limiter.wait_turn(endpoint)
+            note_wait(turn.waited)
+            self._turns[request] = turn
+
+    async def _answered(self, response: httpx.Response) -> None:
+        turn = self._turns.pop(response.request, None)
+        if turn is not None:
+            await self.limiter.answered(turn)
 
     @contextlib.contextmanager
     def errors(self, name: str, ids: dict[str, str], attempts: int | None = None) -> Iterator[None]:

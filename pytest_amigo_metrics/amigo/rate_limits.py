@@ -10,10 +10,11 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..file_lock import acquire, shared_directory, take_from_window
+from ..file_lock import acquire, restamp_in_window, shared_directory, take_from_window
 from .endpoints import Endpoint
 
 DEFAULT_DIRECTORY = shared_directory("limits")
@@ -25,6 +26,16 @@ def note_wait(seconds: float) -> None:
     waits = RATE_LIMIT_WAIT.get()
     if waits is not None and seconds > 0:
         waits.append(seconds)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One request let through: its endpoint, the seconds it waited, and its place in the
+    window (None where the endpoint has no documented limit)."""
+
+    endpoint: str
+    waited: float = 0.0
+    stamp: float | None = None
 
 
 class RateLimiter:
@@ -48,20 +59,29 @@ class RateLimiter:
     def _path(self, name: str) -> Path:
         return self.directory / f"{self.prefix}-{name}"
 
-    async def wait_turn(self, endpoint: Endpoint) -> float:
-        """Wait until the endpoint's limit allows one more request; the seconds waited."""
+    async def wait_turn(self, endpoint: Endpoint) -> Turn:
+        """Wait until the endpoint's limit allows one more request, and count it."""
         if not endpoint.per_minute:
-            return 0.0
+            return Turn(endpoint.name)
         waited = 0.0
         while True:
-            delay = await asyncio.to_thread(self._take, endpoint.name, endpoint.per_minute)
+            stamp = self.clock()
+            delay = await asyncio.to_thread(self._take, endpoint.name, endpoint.per_minute, stamp)
             if delay <= 0:
-                return waited
+                return Turn(endpoint.name, waited, stamp)
             await asyncio.sleep(delay)
             waited += delay
 
-    def _take(self, name: str, limit: int) -> float:
-        return take_from_window(self._path(name + ".json"), limit, self.window, self.clock())
+    async def answered(self, turn: Turn) -> None:
+        """The request's answer came: its place in the window starts now, since the server
+        counted it somewhere between the two (a 1 s window was overrun by the difference)."""
+        if turn.stamp is not None:
+            path = self._path(turn.endpoint + ".json")
+            await asyncio.to_thread(restamp_in_window, path, turn.stamp, self.clock())
+
+    def _take(self, name: str, limit: int, now: float | None = None) -> float:
+        now = self.clock() if now is None else now
+        return take_from_window(self._path(name + ".json"), limit, self.window, now)
 
     @contextlib.asynccontextmanager
     async def conversation_slot(self) -> AsyncIterator[float]:

@@ -228,7 +228,9 @@ def _import_and_register() -> Any:
 def _warm_up(litellm: Any) -> None:
     """One offline call through litellm's completion path (no-log: no callback sees it), so
     that its lazy imports and tokenizer load here, where the import already runs, rather than
-    on the session's first model call (0.3 s of CPU on its critical path)."""
+    on the session's first model call (0.3 s of CPU on its critical path). Its warnings are
+    litellm's own (catch_warnings cannot be used off the main thread: it swaps global state)."""
+    _quiet_litellm_warnings()
     with contextlib.suppress(Exception):  # only a head start: real calls report their errors
         litellm.completion(
             model=WARM_UP_MODEL,
