@@ -346,7 +346,7 @@ def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
     def run(args: argparse.Namespace) -> int:
         from .store import RunNotFound, StoreError
-        from .store_format import unusable
+        from .store.file_format import unusable
 
         try:
             return work(args)
@@ -361,7 +361,7 @@ def _on_store(work: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from .store_view import run_lines
+    from .store.view import run_lines
 
     store = open_store(args.store)
     for line in run_lines(store):
@@ -377,7 +377,7 @@ def configure_metrics(parser: argparse.ArgumentParser) -> None:
 
 
 def run_metrics(args: argparse.Namespace) -> int:
-    from .store_view import metric_lines
+    from .store.view import metric_lines
 
     for line in metric_lines(open_store(args.store), args.name):
         print(line)
@@ -385,7 +385,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from .store_view import show_lines
+    from .store.view import show_lines
 
     for line in show_lines(open_store(args.store), args.ref):
         print(line)
@@ -394,7 +394,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from .report.session_report import write_html, write_json, write_report
-    from .store_view import past_report
+    from .store.view import past_report
 
     if args.json is None and args.html is None:
         print(
@@ -413,7 +413,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from .report.comparison_text import comparison_lines
-    from .store_view import compare_runs
+    from .store.view import compare_runs
 
     comparison = compare_runs(open_store(args.store), args.baseline_ref, args.ref)
     for line in comparison_lines(comparison):

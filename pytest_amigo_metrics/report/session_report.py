@@ -19,8 +19,8 @@ from ..session import AmigoSession
 from ..settings import Settings
 from ..state import get_session
 from ..store import RunNotFound, Store
-from ..store_format import ORIGIN_PYTEST, unusable
-from ..store_view import mark_same_definitions
+from ..store.file_format import ORIGIN_PYTEST, unusable
+from ..store.view import mark_same_definitions
 from ..verdicts.outcomes import TestOutcome
 from .model import Comparison, OutcomeCounts, SessionReport, SessionRun, build_report
 
@@ -150,7 +150,7 @@ def finish_session(session: pytest.Session) -> None:
     amigo, end = get_session(config), config.stash[END_KEY]
     settings = amigo.settings
     # An agent may have swallowed the KeyboardInterrupt of a Ctrl-C: still an interrupted run.
-    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED or ctrl_c.received()
+    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED or ctrl_c.was_pressed()
     run = session_run(amigo, datetime.now(timezone.utc), interrupted=interrupted)
     if amigo.outcomes:
         try:

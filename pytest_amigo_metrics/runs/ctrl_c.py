@@ -14,14 +14,16 @@ _tracking = threading.Event()
 _ours: list[Callable[[int, FrameType | None], None]] = []  # the handler installed last
 
 
-def received() -> bool:
-    """A SIGINT arrived while tracked (False when it could not be tracked)."""
+def was_pressed() -> bool:
+    """Whether the session saw a Ctrl-C: only one it tracked counts (a session whose SIGINT
+    someone else handles is not called interrupted on a guess)."""
     return _received.is_set()
 
 
-def pressed() -> bool:
-    """A SIGINT arrived while tracked; True as well when it could not be tracked (someone
-    else's handler): then every KeyboardInterrupt is taken for Ctrl-C."""
+def is_ctrl_c() -> bool:
+    """Whether a KeyboardInterrupt just caught is to be taken for Ctrl-C rather than one code
+    raised: when a Ctrl-C arrived, and also when SIGINT is not tracked (someone else's
+    handler), since a Ctrl-C that cannot be told apart must still end the session."""
     return _received.is_set() or not _tracking.is_set()
 
 

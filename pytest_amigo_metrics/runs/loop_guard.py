@@ -101,7 +101,8 @@ class Watchdog:
         if step is not None and step.interrupted:
             raise LoopBlocked(time.monotonic() - step.started, step.limit)
 
-    def _begin(self, limit: float) -> _Step:
+    def begin_step(self, limit: float) -> _Step:
+        """A step of an agent's code starts: the watchdog times it from now."""
         step = _Step(time.monotonic(), limit)
         self._step = step
         if self._signals and self._thread is None:
@@ -111,11 +112,16 @@ class Watchdog:
             self._thread.start()
         return step
 
-    def _end(self, step: _Step) -> None:
+    def end_step(self, step: _Step) -> None:
+        """The step returned: LoopBlocked if it took longer than its limit."""
         self._step = None
         took = time.monotonic() - step.started
         if took > step.limit:
             raise LoopBlocked(took, step.limit)
+
+    def drop_step(self) -> None:
+        """The step raised: it is over, whatever it took (its error is the one to report)."""
+        self._step = None
 
     def _watch(self) -> None:
         main = threading.main_thread().ident
@@ -141,17 +147,17 @@ class _Guarded(Awaitable[T]):
         to_send: Any = None
         to_throw: BaseException | None = None
         while True:
-            step = self._watchdog._begin(self._limit)
+            step = self._watchdog.begin_step(self._limit)
             try:
                 yielded = inner.send(to_send) if to_throw is None else inner.throw(to_throw)
             except StopIteration as done:
-                self._watchdog._end(step)
+                self._watchdog.end_step(step)
                 return done.value  # type: ignore[no-any-return]
             except BaseException:
-                self._watchdog._step = None
+                self._watchdog.drop_step()
                 raise
             try:
-                self._watchdog._end(step)
+                self._watchdog.end_step(step)
             except LoopBlocked:
                 inner.close()
                 raise

@@ -5,12 +5,14 @@ from __future__ import annotations
 import difflib
 import unicodedata
 
-from .comparison import compare
-from .report.model import Comparison, SessionReport, SessionRun, build_report
-from .report.terminal import summary_lines
-from .store import Store, StoreError
-from .store_format import ORIGIN_PYTEST
-from .suite.metrics import describe_value_space
+from ..comparison import compare
+from ..records import MetricVersionRecord
+from ..report.model import Comparison, SessionReport, SessionRun, build_report
+from ..report.terminal import summary_lines
+from ..suite.metrics import describe_value_space
+from .database import Store
+from .errors import StoreError
+from .file_format import ORIGIN_PYTEST
 
 TIME = "%Y-%m-%d %H:%M:%S"
 HEAD = f"{'RUN ID':24}  {'STARTED (UTC)':19}  {'ENDED (UTC)':19}  PASSED FAILED ERROR  MODELS"
@@ -81,6 +83,11 @@ def compare_runs(store: Store, baseline_ref: str, ref: str) -> Comparison:
     return comparison
 
 
+def _definition(version: MetricVersionRecord) -> tuple[str, str]:
+    """What a version asks the judge: two versions with the same measure the same thing."""
+    return version.description, version.metric_value.model_dump_json()
+
+
 def mark_same_definitions(comparison: Comparison, store: Store) -> None:
     """Two versions of a metric that declare the same description and value space (a change
     undone) measure the same thing: not flagged as a version change."""
@@ -92,9 +99,7 @@ def mark_same_definitions(comparison: Comparison, store: Store) -> None:
             if metric.metric_name not in definitions:
                 record = store.metric(metric.metric_name)
                 versions = store.versions(record.id) if record is not None else []
-                definitions[metric.metric_name] = {
-                    v.version: (v.description, v.metric_value.model_dump_json()) for v in versions
-                }
+                definitions[metric.metric_name] = {v.version: _definition(v) for v in versions}
             known = definitions[metric.metric_name]
             before, after = known.get(metric.baseline_version), known.get(metric.version or 0)
             metric.same_definition = before is not None and before == after
@@ -122,7 +127,7 @@ def metric_lines(store: Store, name: str | None = None) -> list[str]:
     lines = [f"{record.name} ({record.metric_value_type}, id {record.id})"]
     seen: dict[tuple[str, str], int] = {}
     for version in store.versions(record.id):
-        definition = (version.description, version.metric_value.model_dump_json())
+        definition = _definition(version)
         again = f"  (the same as v{seen[definition]})" if definition in seen else ""
         seen.setdefault(definition, version.version)
         lines.append(

@@ -8,32 +8,31 @@ transaction, and readers never block writers.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import TypeAdapter
 
-from .ids import new_id
-from .records import (
+from ..ids import new_id
+from ..records import (
     LOCAL_ORG,
     LOCAL_USER,
-    EvaluationResult,
     MetricRecord,
     MetricVersionRecord,
-    ResultFilterValues,
     ResultsPage,
     SimulationEvaluationSource,
     Tag,
 )
-from .report.model import OutcomeCounts, SessionRun
-from .store_format import (
+from ..report.model import OutcomeCounts, SessionRun
+from ..suite.metrics import metric_id_for, version_fingerprint
+from ..suite.spec import MetricSpec, MetricValue
+from ..verdicts.outcomes import RunOutcome, TestOutcome
+from .errors import MetricTypeChanged, RunNotFound, StoreError
+from .file_format import (
     ORIGIN_PYTEST,
     SCHEMA,
     SCHEMA_2,
@@ -41,42 +40,14 @@ from .store_format import (
     execute_script,
     format_problem,
     migrate_from_1,
-    read_in_place,
     run_row,
     unusable,
 )
-from .suite.metrics import metric_id_for, version_fingerprint
-from .suite.spec import MetricSpec, MetricValue
-from .verdicts.outcomes import RunOutcome, TestOutcome
+from .opening import check_before_writing, open_read_only, waiting_out_locks
+from .results_query import results_page
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
-T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
-
-
-_RESULT_ORDERS = {"+created_at": "ASC", "created_at": "ASC", "-created_at": "DESC"}
-_METRIC_AND_VERSION = re.compile(r"([0-9a-f]{24})-([1-9][0-9]*)?")
-
-
-def _metric_and_version(text: str) -> tuple[str, int | None]:
-    found = _METRIC_AND_VERSION.fullmatch(text)
-    if found is None:
-        raise ValueError(
-            f"metric_id_and_version must be '<metric_id>-<version>' (an empty version: any), "
-            f"e.g. '{'0' * 24}-2' or '{'0' * 24}-', not {text!r}"
-        )
-    return found[1], int(found[2]) if found[2] else None
-
-
-class StoreError(Exception):
-    """The store file cannot be used as it is; it is left untouched."""
-
-
-class MetricTypeChanged(Exception):
-    def __init__(self, name: str, stored: str, declared: str) -> None:
-        super().__init__(f"metric {name!r} is stored as {stored}, declared as {declared}")
-        self.stored = stored
-        self.declared = declared
 
 
 @dataclass(frozen=True)
@@ -89,10 +60,6 @@ class Registration:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-class RunNotFound(LookupError):
-    """No recorded run has this id (or no run at all for `latest`)."""
 
 
 def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
@@ -118,35 +85,6 @@ def expectations_of(outcome: TestOutcome) -> list[dict[str, object]]:
     return list(found.values())
 
 
-def _waiting_out_locks(step: Callable[[], T], busy_timeout: float) -> T:
-    """The step, retried while SQLite answers "locked" without waiting on its busy timeout."""
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            return step()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _cannot_keep_wal_files(exc: sqlite3.OperationalError) -> bool:
-    """Whether a read-only connection failed for want of the -wal and -shm files beside the
-    file, which a read-only folder or mount cannot hold."""
-    text = str(exc)
-    return "unable to open" in text or "readonly" in text or "read-only" in text
-
-
-def _consistent_format(db: sqlite3.Connection) -> str | None:
-    """format_problem within one read transaction: a process creating the store commits its
-    tables and its format together, and the check must not see one without the other."""
-    db.execute("BEGIN")
-    try:
-        return format_problem(db)
-    finally:
-        db.execute("COMMIT")
-
-
 class Store:
     def __init__(
         self, path: Path | str, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
@@ -162,11 +100,11 @@ class Store:
                 f"(e.g. {path / 'results.sqlite3'})"
             )
         if read_only:
-            self._db = self._open_read_only()
+            self._db = open_read_only(path, busy_timeout)
             return
         if path.exists():
             # Checked before anything writes: a file that is refused is left byte for byte.
-            self._check_before_writing()
+            check_before_writing(path, busy_timeout)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
@@ -186,55 +124,10 @@ class Store:
             self._db.close()
             raise
 
-    def _open_read_only(self) -> sqlite3.Connection:
-        """A connection that never writes the file, once its format is checked. Where SQLite
-        cannot keep the -wal and -shm files a reader of a WAL file needs (a read-only folder or
-        mount), the file is read as immutable: nothing can write it there either."""
-        if not self.path.exists():
-            raise StoreError(f"there is no results store at {self.path}")
-        uri = self.path.absolute().as_uri()
-        try:
-            try:
-                return self._check_read_only(f"{uri}?mode=ro")
-            except sqlite3.OperationalError as exc:
-                if not _cannot_keep_wal_files(exc):
-                    raise
-                return self._check_read_only(f"{uri}?immutable=1")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                unusable(self.path, exc, self.busy_timeout, writing=not self.read_only)
-            ) from None
-
-    def _check_before_writing(self) -> None:
-        """The format of a file about to be opened for writing, read without writing. Where
-        SQLite cannot read it so (a hot journal to roll back, WAL files it cannot make), the
-        check is left to the writing connection, as before there was this one."""
-        try:
-            self._check_read_only(f"{self.path.absolute().as_uri()}?mode=ro").close()
-        except sqlite3.DatabaseError as exc:
-            if not (isinstance(exc, sqlite3.OperationalError) and _cannot_keep_wal_files(exc)):
-                raise StoreError(unusable(self.path, exc, self.busy_timeout)) from None
-
-    def _check_read_only(self, uri: str) -> sqlite3.Connection:
-        db = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            # A reader may find a file another process is switching to WAL: "locked" at once.
-            problem = _waiting_out_locks(lambda: _consistent_format(db), self.busy_timeout)
-            if problem:
-                raise StoreError(f"{self.path} {problem}")
-            if self.read_only:
-                read_in_place(db)
-        except BaseException:
-            db.close()
-            raise
-        return db
-
     def _open(self) -> None:
         # Switching a new file to WAL while other processes open it can fail with "locked"
         # without waiting on the busy timeout, so that step waits here.
-        _waiting_out_locks(lambda: self._db.execute("PRAGMA journal_mode=WAL"), self.busy_timeout)
+        waiting_out_locks(lambda: self._db.execute("PRAGMA journal_mode=WAL"), self.busy_timeout)
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._create_or_check()
@@ -460,64 +353,16 @@ class Store:
         limit: int = 500,
         continuation_token: int = 0,
     ) -> ResultsPage:
-        """Pages like GetMetricEvaluationResults: `metric_id_and_version` is `<id>-<version>`
-        (an empty version: any), `sort_by` `+created_at` or `-created_at`; a bad argument is
-        a ValueError, where the API answers 422."""
-        if not 0 <= limit <= 500:
-            raise ValueError(f"limit must be between 0 and 500, not {limit}")
-        if continuation_token < 0:
-            raise ValueError(
-                f"continuation_token must be 0 or a page's continuation_token, not "
-                f"{continuation_token}"
-            )
-        if sort_by not in _RESULT_ORDERS:
-            raise ValueError(f"sort_by must be +created_at or -created_at, not {sort_by!r}")
-        where = ["source_type = 'simulation'"]
-        args: list[object] = []
-        if simulation_unit_test_set_run_id:
-            where.append("simulation_unit_test_set_run_id = ?")
-            args.append(simulation_unit_test_set_run_id)
-        if unit_test_id:
-            where.append("unit_test_id = ?")
-            args.append(unit_test_id)
-        if metric_id_and_version is not None:
-            metric_id, version = _metric_and_version(metric_id_and_version)
-            where.append("metric_id = ?")
-            args.append(metric_id)
-            if version:
-                where.append("metric_version = ?")
-                args.append(version)
-        order = _RESULT_ORDERS[sort_by]
-        matching = f"FROM evaluation_results WHERE {' AND '.join(where)}"
-        rows = self._db.execute(
-            f"SELECT * {matching} ORDER BY created_at {order}, rowid {order} LIMIT ? OFFSET ?",
-            (*args, limit + 1, continuation_token),
-        ).fetchall()
-        has_more = limit > 0 and len(rows) > limit
-        filter_values = None
-        if continuation_token == 0:
-            ids = self._db.execute(f"SELECT DISTINCT metric_id {matching}", args).fetchall()
-            filter_values = ResultFilterValues(metric_ids=sorted(r[0] for r in ids))
-        results = [
-            EvaluationResult(
-                id=r["id"],
-                org_id=LOCAL_ORG,
-                created_at=r["created_at"],
-                updated_at=r["updated_at"],
-                metric_id=r["metric_id"],
-                metric_version=r["metric_version"],
-                result=json.loads(r["result"]),
-                justification=r["justification"],
-                source=SimulationEvaluationSource.model_validate_json(r["source"]),
-                judge_model=r["judge_model"],
-            )
-            for r in rows[:limit]
-        ]
-        return ResultsPage(
-            metric_evaluation_results=results,
-            has_more=has_more,
-            continuation_token=continuation_token + limit if has_more else None,
-            filter_values=filter_values,
+        """A page of simulation results as GetMetricEvaluationResults pages them: see
+        results_query.results_page."""
+        return results_page(
+            self._db,
+            simulation_unit_test_set_run_id=simulation_unit_test_set_run_id,
+            metric_id_and_version=metric_id_and_version,
+            unit_test_id=unit_test_id,
+            sort_by=sort_by,
+            limit=limit,
+            continuation_token=continuation_token,
         )
 
     def conversation(self, conversation_id: str) -> list[dict[str, str]]:

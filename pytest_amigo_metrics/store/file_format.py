@@ -8,7 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .report.model import SessionRun
+from ..report.model import SessionRun
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metrics (
