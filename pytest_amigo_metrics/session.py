@@ -13,7 +13,7 @@ import pytest
 
 from .errors import AgentError, AmigoRunError, SpecProblem, bounded_repr
 from .ids import stable_id
-from .models import llm
+from .models import llm, offline_models
 from .models.llm import ModelEndpoint
 from .models.recording import CURRENT_RECORDING, TestRecording
 from .once import once_per_run
@@ -70,7 +70,7 @@ class AmigoSession:
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.rootpath, check=self._type_change)
-        llm.offline_latency = self.settings.offline_latency
+        offline_models.set_latency(self.settings.offline_latency)
 
     @property
     def registry(self) -> MetricRegistry:

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 import pytest
 
-from .models.llm import OFFLINE_MODELS, ModelEndpoint, RetryPolicy
+from .models.llm import ModelEndpoint, RetryPolicy
+from .models.offline_models import OFFLINE_MODELS
 from .models.recording import RECORD_MODES, RecordMode
 from .suite.spec import MAX_JUDGE_SAMPLES, MAX_RUNS, ModelRef, api_base_problem
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
@@ -24,7 +23,7 @@ from ..models.llm import RetryPolicy
 from ..retry_after import retry_after_seconds
 from ..settings import Settings
 from .credentials import AmigoCredentials, CredentialsError
-from .endpoints import ENDPOINTS, Endpoint
+from .endpoints import ENDPOINTS, endpoint_for
 from .errors import RETRIED_STATUSES, AmigoAPIError, detail_of
 from .metric_resource import AsyncMetricResource
 from .rate_limits import RateLimiter, Turn, note_wait, scope_of
@@ -35,32 +34,6 @@ MAX_RETRY_DELAY = 60.0  # seconds; the documented limits are per minute
 # headers, and the stream retries below honour it.
 _RETRY_AFTER: ContextVar[list[float | None] | None] = ContextVar("amigo_retry_after", default=None)
 REPLAY_CREDENTIALS = AmigoCredentials("0" * 24, "replay", "replay", "0" * 24)
-
-
-def _route(endpoint: Endpoint) -> re.Pattern[str]:
-    """The endpoint's path as a pattern: the organization and each `{id}` a named group."""
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(endpoint.path))
-    return re.compile(f"^/v1/(?P<organization>[^/]+)/{pattern}$")
-
-
-# Fixed paths first, so `metric/search/` is not taken for `metric/{metric_id}/`.
-_ROUTES = sorted(
-    ((e.method, _route(e), e) for e in ENDPOINTS.values()), key=lambda r: r[2].path.count("{")
-)
-
-
-def match_endpoint(method: str, path: str) -> tuple[Endpoint, dict[str, str]] | None:
-    """The endpoint a request is for, with the path's values (`organization`, `metric_id`...)."""
-    for route_method, route, endpoint in _ROUTES:
-        found = route.match(path) if route_method == method else None
-        if found:
-            return endpoint, found.groupdict()
-    return None
-
-
-def endpoint_for(method: str, path: str) -> Endpoint | None:
-    matched = match_endpoint(method, path)
-    return matched[0] if matched else None
 
 
 class AmigoAPI:

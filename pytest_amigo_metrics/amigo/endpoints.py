@@ -3,6 +3,7 @@ error status means there (from the seeds). The client's errors and the fake both
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 GENERIC_MEANINGS = {
@@ -153,3 +154,29 @@ ENDPOINTS = _endpoints(
         {404: "the organization is not found"},
     ),
 )
+
+
+def _route(endpoint: Endpoint) -> re.Pattern[str]:
+    """The endpoint's path as a pattern: the organization and each `{id}` a named group."""
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(endpoint.path))
+    return re.compile(f"^/v1/(?P<organization>[^/]+)/{pattern}$")
+
+
+# Fixed paths first, so `metric/search/` is not taken for `metric/{metric_id}/`.
+_ROUTES = sorted(
+    ((e.method, _route(e), e) for e in ENDPOINTS.values()), key=lambda r: r[2].path.count("{")
+)
+
+
+def match_endpoint(method: str, path: str) -> tuple[Endpoint, dict[str, str]] | None:
+    """The endpoint a request is for, with the path's values (`organization`, `metric_id`...)."""
+    for route_method, route, endpoint in _ROUTES:
+        found = route.match(path) if route_method == method else None
+        if found:
+            return endpoint, found.groupdict()
+    return None
+
+
+def endpoint_for(method: str, path: str) -> Endpoint | None:
+    matched = match_endpoint(method, path)
+    return matched[0] if matched else None

@@ -24,18 +24,7 @@ from ..retry_after import retry_after_seconds
 from ..runs.limits import CURRENT_LIMITS, model_slot
 from ..runs.time_limits import OutOfTime, within
 from . import recording, usage
-
-OFFLINE_PROVIDER = "offline"
-# Seconds each offline call takes (--amigo-offline-latency): benchmarks model a hosted provider.
-offline_latency = 0.0
-OFFLINE_MODELS = {
-    "simulator": "offline/simulator",
-    "judge": "offline/judge",
-    "agent": "offline/agent",
-}
-# Called once when litellm is loaded, to run its first-call work (lazy imports, tokenizer)
-# before the session's first conversation instead of in it; it never waits for the latency.
-WARM_UP_MODEL = "offline/warm-up"
+from .offline_models import OFFLINE_MODELS, OFFLINE_PROVIDER, WARM_UP_MODEL
 
 # Names of litellm exceptions that are worth another attempt: rate limits, outages, timeouts.
 TRANSIENT_ERRORS = (

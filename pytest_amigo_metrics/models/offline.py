@@ -9,8 +9,8 @@ from typing import Any
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 
-from . import llm
 from .offline_logic import respond
+from .offline_models import latency
 
 
 def _response(model: str, messages: list[dict[str, Any]]) -> ModelResponse:
@@ -40,12 +40,11 @@ class OfflineProvider(CustomLLM):
     def completion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
-        if model != llm.WARM_UP_MODEL.partition("/")[2]:
-            time.sleep(llm.offline_latency)
+        time.sleep(latency(model))
         return _response(model, messages)
 
     async def acompletion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
-        await asyncio.sleep(llm.offline_latency)
+        await asyncio.sleep(latency(model))
         return _response(model, messages)

@@ -190,7 +190,7 @@ def _response(recorded: HttpResponse, request: httpx.Request) -> httpx.Response:
 
 
 def _endpoint_name(request: httpx.Request) -> str | None:
-    from ..amigo.client import endpoint_for
+    from ..amigo.endpoints import endpoint_for
 
     endpoint = endpoint_for(request.method, request.url.path)
     return endpoint.name if endpoint is not None else None

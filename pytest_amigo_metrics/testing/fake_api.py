@@ -34,9 +34,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from ..amigo.client import match_endpoint
 from ..amigo.credentials import DEFAULT_BASE_URL, AmigoCredentials
-from ..amigo.endpoints import ENDPOINTS, Endpoint
+from ..amigo.endpoints import ENDPOINTS, Endpoint, match_endpoint
 from . import _conversations, _metrics
 from ._http import APIError, StreamFault, rate_limited
 from .state import (
