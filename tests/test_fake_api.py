@@ -548,6 +548,63 @@ def test_blank_text_is_refused_where_the_schema_wants_text(amigo_api: FakeAmigoA
     assert amigo_api.org.metrics == {} and amigo_api.org.conversations == {}
 
 
+def test_text_the_schema_strips_is_stored_stripped(amigo_api: FakeAmigoAPI) -> None:
+    """A stripped non-empty string is taken as the API takes it: ' Outcome ' is the name
+    'Outcome' (a second metric of that name is a 409), and so are categories, notes and a new
+    version's description."""
+    client = api(amigo_api)
+    m = client.metrics
+    categories = {"type": "categorical", "categories": [" resolved ", "escalated"]}
+
+    async def padded() -> str:
+        body = metric_body(" Outcome ", categories, additional_notes="  7+ is good. ")
+        created = await m.create_metric(body)
+        with pytest.raises(ConflictError):
+            await m.create_metric(metric_body("Outcome", {"type": "boolean"}))
+        version = MetricCreateMetricVersionRequest.model_validate(
+            {"description": "  Classify it.  ", "metric_value": categories}
+        )
+        await m.create_metric_version(created.id, version)
+        # Any object is the schema's `_NotSet`: the notes are left as they are.
+        await client.http.request(
+            "POST",
+            f"/v1/{amigo_api.organization_id}/metric/{created.id}/",
+            json={"additional_notes": {"unknown": 1}},
+        )
+        await client.aclose()
+        return created.id
+
+    metric = amigo_api.org.metrics[asyncio.run(padded())]
+    assert (metric.name, metric.additional_notes) == ("Outcome", "7+ is good.")
+    for version in metric.versions:
+        assert version.metric_value["categories"] == ["resolved", "escalated"]
+    assert metric.latest.description == "Classify it."
+    assert len(amigo_api.org.metrics) == 1
+
+
+def test_invalid_tags_are_located_under_tags(amigo_api: FakeAmigoAPI) -> None:
+    client = api(amigo_api)
+    base = f"/v1/{amigo_api.organization_id}/metric/"
+    body = metric_body("Outcome", {"type": "boolean"}).model_dump(mode="json")
+
+    async def locations(*tag_sets: dict[str, Any]) -> list[list[Any]]:
+        found = []
+        for tags in tag_sets:
+            token = await client.http._ensure_token()
+            response = await client.http._client.post(
+                base, json={**body, "tags": tags}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 422
+            found.append([e["loc"] for e in response.json()["detail"]])
+        await client.aclose()
+        return found
+
+    assert asyncio.run(locations({"team-a": None}, {f"k{i}": None for i in range(21)})) == [
+        [["body", "tags", "team-a", "[key]"]],
+        [["body", "tags"]],
+    ]
+
+
 # -- the fake behaves as documented: metrics, paging, users, ids -------------------------------
 
 

@@ -170,6 +170,9 @@ def test_results_page_like_the_api(suite: Suite) -> None:
         ({"metric_id_and_version": "0" * 24}, "must be '<metric_id>-<version>'"),
         ({"metric_id_and_version": "0" * 24 + "-abc"}, "must be '<metric_id>-<version>'"),
         ({"metric_id_and_version": "0" * 24 + "-1-2"}, "must be '<metric_id>-<version>'"),
+        ({"simulation_unit_test_set_run_id": "run-1"}, "must be a run id (24 lowercase hex"),
+        ({"simulation_unit_test_set_run_id": "A" * 24}, "must be a run id (24 lowercase hex"),
+        ({"simulation_unit_test_set_run_id": ""}, "must be a run id (24 lowercase hex"),
     ],
 )
 def test_results_query_refuses_what_the_api_refuses(

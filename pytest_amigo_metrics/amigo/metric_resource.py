@@ -29,7 +29,7 @@ from amigo_sdk.generated.model import (
     SearchMetricsParametersQuery,
 )
 from amigo_sdk.http_client import AmigoAsyncHttpClient
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from ..suite.spec import TagStr
 
@@ -49,7 +49,12 @@ def with_tags(model: type[B], data: dict[str, Any]) -> B:
     tags = data["tags"]
     body = model.model_validate({**data, "tags": {} if tags is not None else None})
     if tags is not None:
-        body.tags = _TAGS.validate_python(tags)  # type: ignore[attr-defined]
+        try:
+            body.tags = _TAGS.validate_python(tags)  # type: ignore[attr-defined]
+        except ValidationError as exc:  # located under `tags`, as the model's own errors are
+            errors = exc.errors(include_url=False)
+            located = [{**e, "loc": ("tags", *e["loc"])} for e in errors]
+            raise ValidationError.from_exception_data(model.__name__, located) from None  # type: ignore[arg-type]
     return body
 
 

@@ -16,6 +16,7 @@ from ..records import (
 )
 
 _RESULT_ORDERS = {"+created_at": "ASC", "created_at": "ASC", "-created_at": "DESC"}
+_OBJECT_ID = re.compile(r"[a-f0-9]{24}")  # the API's `^[a-f0-9]{24}$`
 _METRIC_AND_VERSION = re.compile(r"([0-9a-f]{24})-([1-9][0-9]*)?")
 
 
@@ -50,9 +51,16 @@ def results_page(
         )
     if sort_by not in _RESULT_ORDERS:
         raise ValueError(f"sort_by must be +created_at or -created_at, not {sort_by!r}")
+    if simulation_unit_test_set_run_id is not None and not _OBJECT_ID.fullmatch(
+        simulation_unit_test_set_run_id
+    ):
+        raise ValueError(
+            "simulation_unit_test_set_run_id must be a run id (24 lowercase hex characters), "
+            f"not {simulation_unit_test_set_run_id!r}"
+        )
     where = ["source_type = 'simulation'"]
     args: list[object] = []
-    if simulation_unit_test_set_run_id:
+    if simulation_unit_test_set_run_id is not None:
         where.append("simulation_unit_test_set_run_id = ?")
         args.append(simulation_unit_test_set_run_id)
     if unit_test_id:

@@ -93,10 +93,13 @@ def parse_body(model: type[M], request: httpx.Request) -> tuple[M, dict[str, Any
 
 def refuse_blank(value: Any, *where: str | int) -> None:
     """A 422 for blank text where the schema wants a stripped non-empty string: the API strips
-    before it checks the length, which the generated models (a bare `min_length`) do not."""
+    before it checks the length, which the generated models (a bare `min_length`) do not. Such
+    text is stripped in place, as the API takes it (` Empathy Score ` is `Empathy Score`)."""
     if isinstance(value, RootModel):
-        if "StrippedNonempty" in type(value).__name__ and not str(value.root).strip():
-            raise APIError(422, [{"loc": list(where), "msg": "must not be blank"}])
+        if "StrippedNonempty" in type(value).__name__ and isinstance(value.root, str):
+            if not value.root.strip():
+                raise APIError(422, [{"loc": list(where), "msg": "must not be blank"}])
+            value.root = value.root.strip()
         refuse_blank(value.root, *where)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from amigo_sdk.generated.model import (
     CreateMetricVersionParametersQuery,
+    FieldNotSet,
     GetMetricEvaluationResultsParametersQuery,
     GetMetricsParametersQuery,
     GetMetricVersionsParametersQuery,
@@ -215,8 +216,9 @@ def update(
     metric = _metric(org, metric_id)
     if body.applied_to_services is not None:
         metric.applied_to_services = [_text(s) for s in body.applied_to_services]
-    if "additional_notes" in raw and raw["additional_notes"] != {}:
-        notes = body.additional_notes
+    notes = body.additional_notes
+    if "additional_notes" in raw and not isinstance(notes, FieldNotSet):
+        # Any object is the schema's `_NotSet` (it has no properties): not updated.
         metric.additional_notes = None if notes is None else _text(notes)
     if body.tags is not None:
         metric.tags = _tags(body.tags)

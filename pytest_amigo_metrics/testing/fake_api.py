@@ -9,10 +9,13 @@ Where the documents in the seeds disagree, the fake follows the OpenAPI schema
 page says 20); `limit=0` is allowed on get-metrics and get-metric-evaluation-results (the
 schema's minimum is 0), and answers an empty last page; blank strings are refused where the
 schema's type is a stripped non-empty string, although the generated models only check the
-length. Where the schema says nothing (an unknown `evaluate_to_interaction_id`), the fake
-answers as the compute-metrics page does (404). Conversations follow the conversation
-endpoints' reference and the SDK's generated models: tags of their own rule, external events in
-the past stored before the user's message, a voice response needing `response_audio_format`."""
+length, and other such strings are taken stripped (` Outcome ` is the name `Outcome`). One
+exception: search-metrics matches the query in a metric's name and description, as the metrics
+guide and the endpoint reference say (the schema says its name only). Where the schema says
+nothing (an unknown `evaluate_to_interaction_id`), the fake answers as the compute-metrics page
+does (404). Conversations follow the conversation endpoints' reference and the SDK's generated
+models: tags of their own rule, external events in the past stored before the user's message,
+a voice response needing `response_audio_format`."""
 
 from __future__ import annotations
 
