@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,39 @@ def test_results_page_like_the_api(suite: Suite) -> None:
     )
 
 
+def test_results_query_takes_the_apis_lists_and_time_bounds(suite: Suite) -> None:
+    suite.standard()
+    both = ['{metric: Empathy Score, expect: ">= 1"}', "{metric: Outcome, expect: resolved}"]
+    suite.unit_test(runs=2, expectations=both)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    store = Store(suite.store)
+    every = store.evaluation_results().metric_evaluation_results
+    runs = sorted({r.source.simulation_unit_test_set_run_id for r in every})
+    metrics = sorted({r.metric_id for r in every})
+    assert len(every) == 8 and len(runs) == 2 and len(metrics) == 2
+
+    def ids(**query: Any) -> list[str]:
+        return [r.id for r in store.evaluation_results(**query).metric_evaluation_results]
+
+    assert ids(simulation_unit_test_set_run_id=runs) == [r.id for r in every]
+    assert len(ids(simulation_unit_test_set_run_id=runs[:1])) == 4
+    assert len(ids(metric_id_and_version=[f"{metrics[0]}-1", f"{metrics[1]}-"])) == 8
+    assert len(ids(metric_id_and_version=[f"{metrics[0]}-1"])) == 4
+    assert ids(metric_id_and_version=f"{metrics[0]}-0") == []  # no version 0: no results
+    assert len(ids(metric_id_and_version=f"{metrics[0]}-01")) == 4  # read as the number 1
+    assert ids(sort_by=["-created_at", "+created_at"]) == [r.id for r in reversed(every)]
+    second = every[4].created_at  # the second session's first result (results share stamps)
+    after = [r.id for r in every if r.created_at >= second]
+    before = [r.id for r in every if r.created_at <= second]
+    assert 0 < len(after) < 8 and 0 < len(before) < 8
+    assert ids(timestamp_after=second) == after  # inclusive
+    assert ids(timestamp_before=second) == before
+    naive = second.astimezone(timezone.utc).replace(tzinfo=None)  # taken as UTC
+    same = [r.id for r in every if r.created_at == second]
+    assert ids(timestamp_after=naive, timestamp_before=naive) == same
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -173,6 +207,10 @@ def test_results_page_like_the_api(suite: Suite) -> None:
         ({"simulation_unit_test_set_run_id": "run-1"}, "must be a run id (24 lowercase hex"),
         ({"simulation_unit_test_set_run_id": "A" * 24}, "must be a run id (24 lowercase hex"),
         ({"simulation_unit_test_set_run_id": ""}, "must be a run id (24 lowercase hex"),
+        ({"simulation_unit_test_set_run_id": ["a" * 24, "run-1"]}, "must be a run id"),
+        ({"simulation_unit_test_set_run_id": ["a" * 24, "a" * 24]}, "must not repeat a value"),
+        ({"metric_id_and_version": ["0" * 24 + "-", "0" * 24 + "-"]}, "must not repeat a value"),
+        ({"sort_by": ["-created_at", "updated_at"]}, "sort_by must be +created_at or"),
     ],
 )
 def test_results_query_refuses_what_the_api_refuses(

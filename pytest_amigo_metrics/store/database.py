@@ -44,7 +44,7 @@ from .file_format import (
     unusable,
 )
 from .opening import check_before_writing, open_read_only, waiting_out_locks
-from .results_query import results_page
+from .results_query import Values, results_page
 
 _METRIC_VALUE: TypeAdapter[MetricValue] = TypeAdapter(MetricValue)
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
@@ -346,10 +346,12 @@ class Store:
     def evaluation_results(
         self,
         *,
-        simulation_unit_test_set_run_id: str | None = None,
-        metric_id_and_version: str | None = None,
+        simulation_unit_test_set_run_id: Values | None = None,
+        metric_id_and_version: Values | None = None,
         unit_test_id: str | None = None,
-        sort_by: str = "+created_at",
+        timestamp_after: datetime | None = None,
+        timestamp_before: datetime | None = None,
+        sort_by: Values = "+created_at",
         limit: int = 500,
         continuation_token: int = 0,
     ) -> ResultsPage:
@@ -360,6 +362,8 @@ class Store:
             simulation_unit_test_set_run_id=simulation_unit_test_set_run_id,
             metric_id_and_version=metric_id_and_version,
             unit_test_id=unit_test_id,
+            timestamp_after=timestamp_after,
+            timestamp_before=timestamp_before,
             sort_by=sort_by,
             limit=limit,
             continuation_token=continuation_token,

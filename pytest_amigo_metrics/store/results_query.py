@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timezone
 
 from ..records import (
     LOCAL_ORG,
@@ -15,9 +17,19 @@ from ..records import (
     SimulationEvaluationSource,
 )
 
-_RESULT_ORDERS = {"+created_at": "ASC", "created_at": "ASC", "-created_at": "DESC"}
+_ORDERS = {"+created_at": "ASC", "created_at": "ASC", "-created_at": "DESC"}
 _OBJECT_ID = re.compile(r"[a-f0-9]{24}")  # the API's `^[a-f0-9]{24}$`
-_METRIC_AND_VERSION = re.compile(r"([0-9a-f]{24})-([1-9][0-9]*)?")
+_METRIC_AND_VERSION = re.compile(r"([0-9a-f]{24})-([0-9]*)")
+
+# The API's array parameters: one value, or several (a result matches any of them).
+Values = str | Sequence[str]
+
+
+def _values(name: str, given: Values | None) -> list[str]:
+    values = [given] if isinstance(given, str) else list(given or [])
+    if len(set(values)) < len(values):
+        raise ValueError(f"{name} must not repeat a value (the API's uniqueItems): {values!r}")
+    return values
 
 
 def _metric_and_version(text: str) -> tuple[str, int | None]:
@@ -30,50 +42,80 @@ def _metric_and_version(text: str) -> tuple[str, int | None]:
     return found[1], int(found[2]) if found[2] else None
 
 
+def _run_id(text: str) -> str:
+    if not _OBJECT_ID.fullmatch(text):
+        raise ValueError(
+            f"simulation_unit_test_set_run_id must be a run id (24 lowercase hex characters), "
+            f"not {text!r}"
+        )
+    return text
+
+
+def _order(sort_by: Values) -> str:
+    """`+created_at` or `-created_at`; later keys only break ties, and there are none left."""
+    keys = _values("sort_by", sort_by) or ["+created_at"]
+    for key in keys:
+        if key not in _ORDERS:
+            raise ValueError(f"sort_by must be +created_at or -created_at, not {key!r}")
+    return _ORDERS[keys[0]]
+
+
+def _any_of(conditions: list[tuple[str, list[object]]]) -> tuple[str, list[object]]:
+    sql = " OR ".join(f"({condition})" for condition, _ in conditions)
+    return f"({sql})", [arg for _, args in conditions for arg in args]
+
+
 def results_page(
     db: sqlite3.Connection,
     *,
-    simulation_unit_test_set_run_id: str | None = None,
-    metric_id_and_version: str | None = None,
+    simulation_unit_test_set_run_id: Values | None = None,
+    metric_id_and_version: Values | None = None,
     unit_test_id: str | None = None,
-    sort_by: str = "+created_at",
+    timestamp_after: datetime | None = None,
+    timestamp_before: datetime | None = None,
+    sort_by: Values = "+created_at",
     limit: int = 500,
     continuation_token: int = 0,
 ) -> ResultsPage:
-    """Pages like GetMetricEvaluationResults: `metric_id_and_version` is `<id>-<version>`
-    (an empty version: any), `sort_by` `+created_at` or `-created_at`; a bad argument is
-    a ValueError, where the API answers 422."""
+    """Pages like GetMetricEvaluationResults. `simulation_unit_test_set_run_id` and
+    `metric_id_and_version` take one value or a list (any of them matches);
+    `metric_id_and_version` is `<id>-<version>` (an empty version: any); `timestamp_after` and
+    `timestamp_before` bound `created_at` (inclusive); `sort_by` is `+created_at` or
+    `-created_at`. An argument the API answers 422 to is a ValueError."""
     if not 0 <= limit <= 500:
         raise ValueError(f"limit must be between 0 and 500, not {limit}")
     if continuation_token < 0:
         raise ValueError(
             f"continuation_token must be 0 or a page's continuation_token, not {continuation_token}"
         )
-    if sort_by not in _RESULT_ORDERS:
-        raise ValueError(f"sort_by must be +created_at or -created_at, not {sort_by!r}")
-    if simulation_unit_test_set_run_id is not None and not _OBJECT_ID.fullmatch(
-        simulation_unit_test_set_run_id
-    ):
-        raise ValueError(
-            "simulation_unit_test_set_run_id must be a run id (24 lowercase hex characters), "
-            f"not {simulation_unit_test_set_run_id!r}"
-        )
+    order = _order(sort_by)
+    run_ids = _values("simulation_unit_test_set_run_id", simulation_unit_test_set_run_id)
+    runs = [_run_id(r) for r in run_ids]
+    metrics = _values("metric_id_and_version", metric_id_and_version)
+    pairs = [_metric_and_version(m) for m in metrics]
     where = ["source_type = 'simulation'"]
     args: list[object] = []
-    if simulation_unit_test_set_run_id is not None:
-        where.append("simulation_unit_test_set_run_id = ?")
-        args.append(simulation_unit_test_set_run_id)
+    if runs:
+        where.append(f"simulation_unit_test_set_run_id IN ({', '.join('?' * len(runs))})")
+        args.extend(runs)
     if unit_test_id:
         where.append("unit_test_id = ?")
         args.append(unit_test_id)
-    if metric_id_and_version is not None:
-        metric_id, version = _metric_and_version(metric_id_and_version)
-        where.append("metric_id = ?")
-        args.append(metric_id)
-        if version:
-            where.append("metric_version = ?")
-            args.append(version)
-    order = _RESULT_ORDERS[sort_by]
+    if pairs:
+        sql, pair_args = _any_of(
+            [
+                ("metric_id = ?", [metric_id])
+                if version is None
+                else ("metric_id = ? AND metric_version = ?", [metric_id, version])
+                for metric_id, version in pairs
+            ]
+        )
+        where.append(sql)
+        args.extend(pair_args)
+    for bound, operator in ((timestamp_after, ">="), (timestamp_before, "<=")):
+        if bound is not None:
+            where.append(f"created_at {operator} ?")
+            args.append(_stored_form(bound))
     matching = f"FROM evaluation_results WHERE {' AND '.join(where)}"
     rows = db.execute(
         f"SELECT * {matching} ORDER BY created_at {order}, rowid {order} LIMIT ? OFFSET ?",
@@ -105,3 +147,11 @@ def results_page(
         continuation_token=continuation_token + limit if has_more else None,
         filter_values=filter_values,
     )
+
+
+def _stored_form(moment: datetime) -> str:
+    """The moment as timestamps are stored (UTC, isoformat), which sort as text in time
+    order, to the microsecond; a naive moment is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
