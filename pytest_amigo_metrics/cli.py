@@ -177,9 +177,14 @@ class ValidatePlugin:
         self.patterns = list(amigo.settings.file_patterns)
 
     def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
-        """Files that are not suite files are not even looked at; directories are up to pytest."""
-        if collection_path.is_file() and not self.is_suite(collection_path.name):
-            return True
+        """Files that are not suite files are not even looked at, but for a near miss
+        (`support.amigo.yml`), which the plugin warns about as in a pytest run; directories
+        are up to pytest."""
+        from .suite.warnings import near_miss
+
+        name = collection_path.name
+        if collection_path.is_file() and not self.is_suite(name):
+            return None if near_miss(name, self.patterns) else True
         return None
 
     @pytest.hookimpl(tryfirst=True)

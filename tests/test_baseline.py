@@ -216,6 +216,19 @@ def test_latest_with_no_earlier_run_compares_nothing_and_passes(suite: Suite) ->
     assert "== amigo baseline ==" in second.stdout.str(), "the first run is the next baseline"
 
 
+def test_a_session_stopped_by_collection_errors_compares_nothing(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.write("broken.amigo.yaml", "simulation_unit_tests: [{name: x, persona: 3}]\n")
+    result = suite.pytester.runpytest("--amigo-baseline", "latest", "--amigo-json", "r.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "== amigo baseline ==" not in out and "NOT RUN" not in out
+    result.stdout.fnmatch_lines(["amigo baseline: no test ran: nothing to compare with"])
+    assert json.loads((suite.path / "r.json").read_text())["comparison"] is None
+
+
 STOP_AFTER_FIRST = """
 import os
 

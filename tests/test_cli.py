@@ -261,6 +261,22 @@ def test_validate_shows_collection_warnings(suite: Suite) -> None:
     ]
 
 
+def test_validate_warns_about_a_near_miss_file_as_pytest_does(suite: Suite) -> None:
+    suite.standard()
+    suite.write("support.amigo.yml", "simulation_unit_tests: []\n")
+    suite.write("notes.yml", "a: 1\n")  # no near miss: not a word about it
+    message = (
+        "support.amigo.yml looks like a suite file but was not collected: its name does not "
+        "match amigo_file_pattern (*.amigo.yaml)."
+    )
+    assert message in suite.pytester.runpytest().stdout.str()
+    result = cli(suite, "validate")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    (warning,) = [line for line in result.outlines if line.startswith("warning:")]
+    assert warning.startswith(f"warning: SuiteFileWarning: {message}")
+    assert result.outlines[-1] == "1 suite file checked: 0 tests, 3 metrics; no problems, 1 warning"
+
+
 def test_help_lists_the_commands_and_validate_its_exit_codes(suite: Suite) -> None:
     result = cli(suite, "--help")
     assert result.ret == 0

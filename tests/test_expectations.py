@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pytest_amigo_metrics.suite.expectations import ExpectationError, parse_expectation
@@ -75,3 +77,23 @@ def test_rejected_forms_say_how_to_write_them(raw: object, metric_value: object)
     with pytest.raises(ExpectationError) as caught:
         parse_expectation(raw, metric_value)  # type: ignore[arg-type]
     assert caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(1, 10), (0, 5), (0, 1), (1, 3), (-1, 1), (0, 1000), (0, 0.001), (2.5, 7.5), (1e-9, 2e-9)],
+)
+def test_the_fix_for_a_numerical_expectation_shows_forms_within_the_bounds(
+    low: float, high: float
+) -> None:
+    """The fix's examples are valid expectations for that metric: on 0 to 5, no '>= 7'."""
+    metric_value = NumericalMetricValue(type="numerical", lower_bound=low, upper_bound=high)
+    with pytest.raises(ExpectationError) as caught:
+        parse_expectation("~ 1", metric_value)
+    hint = caught.value.hint
+    forms = re.findall(r"'([^']*\d[^']*)'", hint)
+    assert len(forms) == 4, hint
+    threshold = re.search(r"threshold: (-?[\d.]+)\}", hint)
+    assert threshold, hint
+    for form in [*forms, {"verb": ">=", "threshold": float(threshold[1])}]:
+        parse_expectation(form, metric_value)  # raises if the example is not valid here

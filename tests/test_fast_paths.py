@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import gc
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -195,6 +196,33 @@ def test_a_call_cancelled_before_its_setup_never_reaches_the_provider(
     assert len(executor.submitted) == count
     last = str(count - 1)
     assert f"setup {last}" not in recording_provider and f"send {last}" not in recording_provider
+
+
+def test_a_call_cancelled_as_its_setup_runs_leaves_no_coroutine_unawaited(
+    loop: tuple[asyncio.AbstractEventLoop, RecordingExecutor], recording_provider: list[str]
+) -> None:
+    """-x cancels every call in flight: one whose setup ran in the same turn of the loop made
+    the provider's coroutine, which nobody awaits; it is closed, not left to warn "coroutine
+    ... was never awaited" after pytest's summary."""
+
+    async def first_cancelled() -> list[Any]:
+        calls = [asyncio.ensure_future(ask(str(i))) for i in range(2)]
+        await asyncio.sleep(0)  # both setups are queued on the loop; none has run
+        calls[0].cancel()  # its setup runs next, before the executor hears of the cancel
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    event_loop, executor = loop
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = event_loop.run_until_complete(first_cancelled())
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1].text == "1"
+        assert "setup 0" in recording_provider, "the cancelled call's setup ran"
+        assert "send 0" not in recording_provider
+        executor.shutdown()  # as the loop's close does
+        gc.collect()
+    unawaited = [str(w.message) for w in caught if "never awaited" in str(w.message)]
+    assert not unawaited
 
 
 def test_the_warm_up_call_is_not_seen_by_litellm_callbacks(

@@ -112,6 +112,28 @@ def test_expectations_are_checked_against_the_metric(
     assert "fix:" in out
 
 
+def test_the_fix_for_a_threshold_names_thresholds_within_the_metric_s_bounds(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.write(
+        "five.amigo.yaml",
+        """
+        metrics:
+          - name: Helpfulness
+            description: How helpful, 0 to 5.
+            metric_value: {type: numerical, lower_bound: 0, upper_bound: 5}
+        """,
+    )
+    suite.unit_test(expectations=['{metric: Helpfulness, expect: ">= 9"}'])
+    out = collection_error(suite)
+    assert "threshold 9 is outside the metric's bounds [0, 5]" in out
+    assert (
+        "fix: write it as one of '>= 4', '< 1', '== 2', 'between 2 and 3', "
+        "{verb: '>=', threshold: 4}, with thresholds within [0, 5]"
+    ) in out
+
+
 def test_a_bad_test_does_not_hide_the_good_ones_with_continue_on_collection_errors(
     suite: Suite,
 ) -> None:

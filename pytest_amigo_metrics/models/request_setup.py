@@ -7,8 +7,9 @@ import collections
 import concurrent.futures
 import contextvars
 import functools
+import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,6 +41,12 @@ class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
         self._setups: collections.deque[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
         self._setups = collections.deque()
         self._next_setup_scheduled = False
+        # The coroutines setups returned (an async provider's request) that may not have been
+        # awaited yet. A call cancelled in the turn its setup ran never awaits its coroutine
+        # (asyncio drops a result that reaches a cancelled future): closed at shutdown, it
+        # does not warn "coroutine ... was never awaited" after pytest's summary (-x).
+        self._sent: list[Coroutine[Any, Any, Any]] = []
+        self._sent_kept = 0  # how many were left after the last look
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
@@ -67,10 +74,34 @@ class SessionExecutor(concurrent.futures.ThreadPoolExecutor):
             future, fn = self._setups.popleft()
             if future.set_running_or_notify_cancel():  # its call may have been cancelled
                 try:
-                    future.set_result(fn())
+                    result = fn()
                 except BaseException as exc:  # handed to the awaiting call, as from a thread
                     future.set_exception(exc)
+                else:
+                    if inspect.iscoroutine(result):
+                        self._keep(result)
+                    future.set_result(result)
                 ran += 1
         if self._setups:
             self._next_setup_scheduled = True
             loop.call_soon(self._run_next_setup, loop)
+
+    def _keep(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Hold a setup's coroutine until it has started; the list is pruned as it doubles."""
+        self._sent.append(coroutine)
+        if len(self._sent) > 2 * self._sent_kept + 64:
+            self._sent = [c for c in self._sent if _not_started(c)]
+            self._sent_kept = len(self._sent)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """The loop's close shuts its default executor down: nothing awaits a coroutine that
+        has not started by then."""
+        sent, self._sent, self._sent_kept = self._sent, [], 0
+        for coroutine in sent:
+            if _not_started(coroutine):
+                coroutine.close()
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _not_started(coroutine: Coroutine[Any, Any, Any]) -> bool:
+    return inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED

@@ -31,7 +31,25 @@ _COMPARE = re.compile(r"^\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
 _BETWEEN = re.compile(
     r"^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE
 )
-NUMERICAL_FORMS = "'>= 7', '< 3', '== 5', 'between 4 and 6', {verb: '>=', threshold: 7}"
+
+
+def numerical_forms(low: float, high: float) -> str:
+    """The forms of a numerical expectation, with thresholds inside [low, high] (on 1 to 10:
+    '>= 7', '< 3', '== 5', 'between 4 and 6'), so that the example in a fix is valid."""
+    span = high - low
+    whole = low == int(low) and high == int(high) and span >= 4
+    digits = 0 if whole else -math.floor(math.log10(span / 10))  # decimals of a step
+    step = 10.0**-digits
+
+    def at(share: float) -> str:  # plain decimals: the forms take no exponent
+        value = math.floor((low + share * span) / step + 0.5) * step
+        return f"{value + 0.0:.{max(digits, 0)}f}"
+
+    above, below, equal, start, end = at(0.7), at(0.25), at(0.45), at(0.35), at(0.55)
+    return (
+        f"'>= {above}', '< {below}', '== {equal}', 'between {start} and {end}', "
+        f"{{verb: '>=', threshold: {above}}}"
+    )
 
 
 class ExpectationError(ValueError):
@@ -100,7 +118,8 @@ def _categorical(raw: Any, metric_value: CategoricalMetricValue, allow_na: bool)
 
 def _numerical(raw: Any, metric_value: NumericalMetricValue, allow_na: bool) -> Expectation:
     low, high = metric_value.lower_bound, metric_value.upper_bound
-    hint = f"write it as one of {NUMERICAL_FORMS}, with thresholds within [{low:g}, {high:g}]"
+    forms = numerical_forms(low, high)
+    hint = f"write it as one of {forms}, with thresholds within [{low:g}, {high:g}]"
     verb, threshold, between = _numerical_parts(raw, hint)
     if between is not None:
         lo, hi = between
