@@ -96,7 +96,7 @@ def test_tags_and_blank_strings_follow_the_api(suite: Suite) -> None:
         ('{metric: Empathy Score, expect: "> 10"}', "'> 10' can never be met"),
         ("{metric: Empathy Score, expect: true}", "not a numerical expectation: True"),
         ('{metric: Empathy Score, expect: "between 6 and 4"}', "bounds reversed"),
-        ("{metric: Outcome, expect: [resolved, maybe]}", "unknown category ['maybe']"),
+        ("{metric: Outcome, expect: [resolved, maybe]}", "unknown category 'maybe'"),
         ('{metric: Identity Verified, expect: "yes"}', "a boolean metric expects true or false"),
         ("{metric: Nope, expect: true}", "unknown metric 'Nope'"),
     ],

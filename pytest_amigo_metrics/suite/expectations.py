@@ -108,9 +108,8 @@ def _categorical(raw: Any, metric_value: CategoricalMetricValue, allow_na: bool)
         )
     unknown = [c for c in allowed if c not in metric_value.categories]
     if unknown:
-        raise ExpectationError(
-            f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {unknown}", hint
-        )
+        named = ", ".join(bounded_repr(c) for c in unknown)
+        raise ExpectationError(f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {named}", hint)
     accepted = frozenset(allowed)
     text = allowed[0] if len(allowed) == 1 else "in [" + ", ".join(allowed) + "]"
     return Expectation(text, lambda v: v in accepted, allow_na)
