@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
-from .errors import AmigoRunError, SpecError
+from .errors import AmigoRunError, SpecError, SpecProblem
 from .redact import redact
 from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
@@ -27,8 +27,8 @@ class SuiteFile(pytest.File):
             warn_empty(self.path)
         session.expect_model_calls(suite.tests)
         problems = session.check_targets(suite)
-        if problems:
-            raise SpecError(problems)
+        if problems:  # the file is an error: with its tests' other problems, all in one go
+            raise SpecError(sorted(problems + session.binding_problems(suite), key=_line))
         for test in suite.tests:
             yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
 
@@ -38,6 +38,10 @@ class SuiteFile(pytest.File):
         if isinstance(excinfo.value, SpecError):
             return excinfo.value.format(self.config.rootpath)
         return super().repr_failure(excinfo)
+
+
+def _line(problem: SpecProblem) -> int:
+    return problem.line
 
 
 class SimulationItem(pytest.Item):

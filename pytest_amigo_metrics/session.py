@@ -26,7 +26,7 @@ from .runs.scheduler import Scheduler
 from .runs.simulator import SimulatedUser
 from .settings import Role, Settings
 from .store import MetricTypeChanged, Registration, Store, StoreError
-from .suite.catalog import Catalog
+from .suite.catalog import Blocked, Catalog
 from .suite.discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
 from .suite.expectations import BoundExpectation
 from .suite.loader import LoadedSuite, LocatedMetric
@@ -203,6 +203,16 @@ class AmigoSession:
                         "rootdir and on sys.path)",
                     )
                 )
+        return problems
+
+    def binding_problems(self, suite: LoadedSuite) -> list[SpecProblem]:
+        """What binding the file's tests would report (the file is an error already)."""
+        problems: list[SpecProblem] = []
+        for test in suite.tests:
+            try:
+                problems += self.resolve(test, suite.path)[1]
+            except Blocked:  # the metric's own file reports its errors
+                continue
         return problems
 
     def resolve(

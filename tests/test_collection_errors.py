@@ -285,3 +285,29 @@ def test_a_tab_indenting_yaml_is_told_to_be_spaces(suite: Suite) -> None:
             "spaces",
         ]
     )
+
+
+def test_an_agent_that_cannot_be_imported_does_not_hide_the_files_other_problems(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.write("agent.py", "raise ImportError('broken on purpose')\n")
+    text = TWO_TESTS_ON_DEFAULTS.replace(
+        "metrics: [{metric: Outcome, expect: resolved}]\n  - name: two",
+        "metrics: [{metric: Outcome, expect: maybe}]\n  - name: two",
+    ).replace(
+        "metrics: [{metric: Outcome, expect: resolved}]", "metrics: [{metric: Outcme, expect: x}]"
+    )
+    suite.write("t.amigo.yaml", text)
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)  # one error for the file, naming every problem, by line
+    result.stdout.fnmatch_lines(
+        [
+            "t.amigo.yaml:2: target.python: *ImportError: broken on purpose",
+            "    fix: *",
+            "t.amigo.yaml:8: simulation_unit_tests?'one'?.metrics?0?.expect: unknown category 'maybe'*",
+            "    fix: *",
+            "t.amigo.yaml:13: simulation_unit_tests?'two'?.metrics?0?.metric: unknown metric 'Outcme'",
+            "    fix: did you mean 'Outcome'?*",
+        ]
+    )
