@@ -26,6 +26,7 @@ from .runs.scheduler import Scheduler
 from .runs.simulator import SimulatedUser
 from .settings import Role, Settings
 from .store import MetricTypeChanged, Registration, Store, StoreError
+from .store.file_format import unusable
 from .suite.catalog import Blocked, Catalog
 from .suite.discovery import find_suite_files, ignored_by_pytest, matches, may_declare_metrics
 from .suite.expectations import BoundExpectation
@@ -259,6 +260,10 @@ class AmigoSession:
                     located.path, located.line, "metrics.metric_value.type", str(exc)
                 )
                 raise pytest.UsageError(problem.format(self.rootpath)) from None
+            except sqlite3.DatabaseError as exc:  # locked, full or damaged since it was opened
+                raise pytest.UsageError(
+                    unusable(self.store.path, exc, self.store.busy_timeout)
+                ) from None
         return registered
 
     def _sync_to_amigo(self) -> dict[str, SpecProblem]:

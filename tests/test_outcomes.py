@@ -273,3 +273,18 @@ def test_simulated_user_may_abandon_and_its_invalid_output_is_an_error(suite: Su
             '    raw: {"action": "send"}',
         ]
     )
+
+
+def test_an_invalid_user_turn_says_what_is_wrong_to_the_simulator_and_in_the_error(
+    suite: Suite,
+) -> None:
+    suite.standard()
+    suite.scripted({"sim": ['{"action": "fly", "message": "Hi"}']})
+    suite.unit_test(script="null", expectations=["{metric: Identity Verified, expect: true}"])
+    result = suite.pytester.runpytest("--amigo-simulator-model", "scripted/sim")
+    result.assert_outcomes(errors=1)
+    reason = "not a user turn (action: Input should be 'send', 'objective_reached' or 'abandoned')"
+    result.stdout.fnmatch_lines([f"  attempt 1: {reason}"])
+    # The re-ask tells the simulator the same reason, so that it can correct its answer.
+    reasked = suite.calls()[1]["messages"][-1]["content"]
+    assert reason in reasked

@@ -305,9 +305,32 @@ def test_a_damaged_recording_file_is_named_in_the_error(suite: Suite) -> None:
     result.stdout.fnmatch_lines(
         [
             "*no recording of this simulator call*reset.*.json is not a recording file: "
-            "model_calls.0.run: Input should be a valid integer*"
+            "model_calls.0.run: Input should be a valid integer*",
+            "    fix: repair the file*or record the test again with --amigo-record-mode record",
         ]
     )
+
+
+def test_new_mode_never_writes_over_a_damaged_recording(suite: Suite) -> None:
+    scripted_suite(suite, {"reset": "A busy customer."})
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    [recording] = recordings(suite.path)
+    damaged = recording.read_text()[:-200]  # a hand edit, or a file cut short
+    recording.write_text(damaged)
+    calls = len(suite.calls())
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "new")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reset.*.json is not a recording file: *Invalid JSON*--amigo-record-mode new "
+            "replays what a recording holds and would write over this one with live calls",
+            "    fix: repair the file*",
+        ]
+    )
+    assert recording.read_text() == damaged
+    assert len(suite.calls()) == calls  # no live call
 
 
 def test_test_names_that_slug_alike_get_their_own_files() -> None:

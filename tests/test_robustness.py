@@ -355,6 +355,43 @@ def test_secrets_an_agent_or_judge_let_slip_are_in_no_report_nor_the_store(
             assert leaked not in text
 
 
+# An agent that streams a secret token by token (as an agent printing a model's streamed
+# reply does), and ends on a line it never finishes.
+STREAMING_AGENT = """
+import os
+import sys
+import time
+
+
+def respond(messages):
+    time.sleep(0.2)  # its item waits for it: it writes during its own phase
+    secret = os.environ["SUPPORT_DB_TOKEN"]
+    for piece in ("token: ", secret[:6], secret[6:12], secret[12:], "\\n"):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("unfinished " + secret[:10])
+    sys.stdout.write(secret[10:])
+    return "I apologise and acknowledge the frustration; let me reassure you."
+"""
+
+
+@pytest.mark.parametrize("capture", ["-s", "--capture=fd", "--capture=sys"])
+def test_a_secret_an_agent_writes_in_pieces_is_masked(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch, capture: str
+) -> None:
+    secret = "tok-0123456789abcdef"
+    monkeypatch.setenv("SUPPORT_DB_TOKEN", secret)
+    suite.standard()
+    suite.write("agent.py", STREAMING_AGENT)
+    suite.unit_test(script='["I forgot my password."]')
+    suite.unit_test(file="second.amigo.yaml", name="second", script='["Hello."]')
+    result = suite.pytester.runpytest_subprocess(capture, "-rA")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str() + result.stderr.str()
+    assert secret not in out and secret[6:12] not in out
+    assert out.count("token: ***") == 2 and out.count("unfinished ***") == 2
+
+
 ALIAS_BOMB = """
 a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
 b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]

@@ -108,6 +108,48 @@ def test_a_store_locked_past_the_timeout_is_a_usage_error_and_keeps_its_results(
     suite.assert_store_intact()
 
 
+# A conftest that takes the store's write lock once the session has opened and checked the
+# store, before the plugin registers the metrics (its hook runs last), as another process
+# starting a long write then would.
+LOCK_AFTER_THE_CHECK = """
+import sqlite3
+
+import pytest
+
+holder = []
+
+
+def pytest_collection_modifyitems(config):
+    db = sqlite3.connect(config.rootpath / ".amigo-metrics" / "results.sqlite3",
+                         isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    holder.append(db)
+
+
+def pytest_unconfigure(config):
+    for db in holder:
+        db.execute("ROLLBACK")
+        db.close()
+"""
+
+
+def test_a_store_locked_while_metrics_are_registered_is_a_usage_error(suite: Suite) -> None:
+    stored = stored_session(suite)
+    suite.write("conftest.py", LOCK_AFTER_THE_CHECK)
+    result = suite.pytester.runpytest_subprocess("--amigo-store-timeout", "0.3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: the results store *results.sqlite3 is locked by another process for longer "
+            "than 0.3 s*--amigo-store-timeout*"
+        ]
+    )
+    assert len(suite.rows("SELECT * FROM evaluation_results")) == stored
+    suite.assert_store_intact()
+
+
 @pytest.mark.parametrize(
     ("damage", "says"),
     [

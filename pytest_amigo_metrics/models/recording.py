@@ -37,6 +37,11 @@ FIX = (
     "record the missing calls with --amigo-record-mode new (replays what exists, records the "
     "rest), or all of them again with --amigo-record-mode record"
 )
+# A file that is there but cannot be read: `new` would drop every call it holds.
+DAMAGED_FIX = (
+    "repair the file (a hand edit that broke its JSON or its fields), or record the test "
+    "again with --amigo-record-mode record"
+)
 
 _ID = re.compile(r"\b[0-9a-f]{24}\b")
 _PLACEHOLDER = re.compile(r"<id-(\d+)>")
@@ -143,6 +148,7 @@ class TestRecording:
     loaded: dict[Slot, Call] = field(default_factory=dict)
     kept: dict[Slot, tuple[int, Call]] = field(default_factory=dict)
     load_problem: str | None = None
+    damaged: bool = False  # the file is there, but is not a recording file
     replayed_http_runs: set[int] = field(default_factory=set)
     nodeid: str = ""  # how pytest names the test, for the fixes errors suggest
     _seen: Counter[tuple[int, str]] = field(default_factory=Counter)
@@ -175,6 +181,7 @@ class TestRecording:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             self.load_problem = f"{self.path} is not a recording file: {where}: {first['msg']}"
+            self.damaged = True
             return
         calls: list[Call] = [*data.model_calls, *data.http_calls]
         self.loaded = {(c.run, c.key, c.occurrence): c for c in calls}
@@ -271,10 +278,19 @@ class TestRecording:
             + (f" (its call number {occurrence + 1} in this run)" if occurrence else "")
         )
         if self.load_problem is not None:
-            return ModelCallError(f"{what}: {self.load_problem}.\n    fix: {FIX}")
+            fix = DAMAGED_FIX if self.damaged else FIX
+            return ModelCallError(f"{what}: {self.load_problem}.\n    fix: {fix}")
         recorded = [c for c in self.loaded.values() if isinstance(c, ModelCall)]
         nearest = _nearest(request, key, run, recorded)
         return ModelCallError(f"{what}; recordings: {self.path}\n    {nearest}\n    fix: {FIX}")
+
+    def damaged_message(self) -> str:
+        """Why `new` mode makes no call for a test whose recording file cannot be read: it
+        would make every call live and write over what the file holds."""
+        return (
+            f"{self.load_problem}; --amigo-record-mode new replays what a recording holds and "
+            f"would write over this one with live calls\n    fix: {DAMAGED_FIX}"
+        )
 
 
 @dataclass
@@ -293,6 +309,8 @@ class CallSlot:
         recording = self.recording
         if recording.mode == "record":
             return None
+        if recording.mode == "new" and recording.damaged:
+            raise ModelCallError(recording.damaged_message())
         found = recording.loaded.get(self.slot)
         if not isinstance(found, ModelCall):
             if recording.mode == "replay":

@@ -23,6 +23,7 @@ from ..redact import redact
 from .recording import (
     CURRENT_RECORDING,
     CURRENT_RUN,
+    DAMAGED_FIX,
     DIRECTORY,
     FIX,
     HttpCall,
@@ -65,6 +66,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         run = CURRENT_RUN.get() if recording is not None else 0
         recording = recording or self.session
         recorded = recorded_request(request, await request.aread(), self.user_id)
+        if recording.mode == "new" and recording.damaged:
+            raise AmigoRunError(recording.damaged_message())
         slot, order = recording.take(run, _key(recorded))
         found = recording.loaded.get(slot) if recording.mode in ("replay", "new") else None
         if isinstance(found, HttpCall):
@@ -201,7 +204,8 @@ def _miss(recording: TestRecording, request: HttpRequest, run: int) -> AmigoRunE
     problem = recording.load_problem or f"recordings: {recording.path}"
     return AmigoRunError(
         f"no recording of this Amigo API call (--amigo-record-mode replay): {where}, "
-        f"{request.method} {request.path}; {problem}\n    fix: {FIX}"
+        f"{request.method} {request.path}; {problem}\n"
+        f"    fix: {DAMAGED_FIX if recording.damaged else FIX}"
     )
 
 

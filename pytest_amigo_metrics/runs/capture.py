@@ -60,11 +60,17 @@ class _RoutingStream:
         owner = OUTPUT_OWNER.get()
         if owner is None:
             return self.through.write(text)
-        text = redact(text)
         router = _active_router
-        if router is None or not router.holds(owner):
-            return self.through.write(text)
-        router.keep(self.name, owner, text)
+        if router is None:
+            return self.through.write(redact(text))
+        if router.holds(owner):
+            router.keep(self.name, owner, text)  # masked as a whole when it is released
+        else:
+            # Whole lines only, masked: a secret written in pieces (a reply streamed token by
+            # token) is masked once its line is complete.
+            lines = router.whole_lines(self.name, owner, text)
+            if lines:
+                self.through.write(redact(lines))
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
@@ -150,6 +156,8 @@ class OutputRouter:
         self.stdout: dict[str, list[str]] = defaultdict(list)
         self.stderr: dict[str, list[str]] = defaultdict(list)
         self.records: dict[str, list[logging.LogRecord]] = defaultdict(list)
+        # The start of a line a run was writing during its own item's phase, by stream and test.
+        self.partial: dict[tuple[str, str], str] = {}
         self.current: str | None = None  # the item whose phase pytest is in
         self.ended: set[str] = set()  # items that reported
         self._late: set[str] = set()  # ended items whose runs wrote since: shown between items
@@ -198,6 +206,16 @@ class OutputRouter:
             if owner in self.ended:
                 self._late.add(owner)
 
+    def whole_lines(self, stream: str, owner: str, text: str) -> str:
+        """The lines `text` completes (with the start kept from earlier writes); the rest of
+        the last line is kept for the next write, or held when the phase ends."""
+        with self._lock:
+            pending = self.partial.pop((stream, owner), "") + text
+            lines, newline, rest = pending.rpartition("\n")
+            if rest:
+                self.partial[(stream, owner)] = rest
+        return lines + newline
+
     def keep_record(self, owner: str, record: logging.LogRecord) -> None:
         record.__dict__["_amigo_level"], record.levelno = record.levelno, _HIDDEN
         with self._lock:
@@ -228,6 +246,10 @@ class OutputRouter:
             for step in undo:
                 step()
             self.current = previous
+            with self._lock:  # a line left unfinished: held with the rest, until released
+                for stream in ("stdout", "stderr"):
+                    if rest := self.partial.pop((stream, nodeid), ""):
+                        (self.stdout if stream == "stdout" else self.stderr)[nodeid].append(rest)
 
     def release_late(self, show: Callable[[str], None] | None) -> None:
         """Between two items (pytest captures nothing then): what the runs of tests that had
@@ -240,6 +262,7 @@ class OutputRouter:
             with self._lock:
                 text = "".join(self.stdout.pop(nodeid, []) + self.stderr.pop(nodeid, []))
                 records = self.records.pop(nodeid, [])
+            text = redact(text)
             text += "".join(f"{_LATE_FORMAT.format(**_shown(r))}\n" for r in records)
             if not text:
                 continue
@@ -255,9 +278,9 @@ class OutputRouter:
             out, err = self.stdout.pop(nodeid, []), self.stderr.pop(nodeid, [])
             records = self.records.pop(nodeid, [])
         if out:
-            sys.stdout.write("".join(out))
+            sys.stdout.write(redact("".join(out)))
         if err:
-            sys.stderr.write("".join(err))
+            sys.stderr.write(redact("".join(err)))
         for record in records:
             record.levelno = record.__dict__.pop("_amigo_level")
             logging.getLogger(record.name).handle(record)

@@ -51,7 +51,11 @@ def parse_user_turn(text: str) -> UserTurn:
     try:
         turn = UserTurn.model_validate_json(text)
     except ValidationError as exc:
-        raise InvalidAnswer(f"not a user turn ({exc.error_count()} problems)") from None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'the answer'}: {error['msg']}"
+            for error in exc.errors(include_url=False)[:3]
+        )
+        raise InvalidAnswer(f"not a user turn ({problems})") from None
     if turn.action == "send" and not turn.message.strip():
         raise InvalidAnswer("action 'send' needs a non-empty message")
     return turn
