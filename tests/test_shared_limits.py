@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import subprocess
 import sys
@@ -74,6 +75,15 @@ def test_the_per_minute_window_counts_every_start_and_says_how_long_to_wait(
     assert take_from_window(path, 2, window=60.0, now=1010.0) == 0.0
     assert take_from_window(path, 2, window=60.0, now=1020.0) == pytest.approx(40.01)
     assert take_from_window(path, 2, window=60.0, now=1060.5) == 0.0, "the first start left"
+
+
+def test_the_window_counts_starts_taken_at_once_by_many_threads(tmp_path: Path) -> None:
+    """Each start is written before the lock is let go: the next holder sees it (the writes
+    were flushed after the unlock, and 40 concurrent takes of a 10-start window all passed)."""
+    path = tmp_path / "window"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        delays = list(pool.map(lambda _: take_from_window(path, 10, 60.0, 1000.0), range(40)))
+    assert delays.count(0.0) == 10
 
 
 @pytest.mark.parametrize("limit", ["--amigo-concurrency", "--amigo-model-concurrency"])

@@ -80,8 +80,9 @@ class RateLimiter:
             await asyncio.to_thread(restamp_in_window, path, turn.stamp, self.clock())
 
     def _take(self, name: str, limit: int, now: float | None = None) -> float:
+        """Its place in the window, held until answered() says when the answer came."""
         now = self.clock() if now is None else now
-        return take_from_window(self._path(name + ".json"), limit, self.window, now)
+        return take_from_window(self._path(name + ".json"), limit, self.window, now, pending=True)
 
     @contextlib.asynccontextmanager
     async def conversation_slot(self) -> AsyncIterator[float]:
