@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
+
 from ..records import (
     LOCAL_ORG,
     EvaluationResult,
@@ -19,17 +21,18 @@ from ..records import (
 
 _ORDERS = {"+created_at": "ASC", "created_at": "ASC", "-created_at": "DESC"}
 _OBJECT_ID = re.compile(r"[a-f0-9]{24}")  # the API's `^[a-f0-9]{24}$`
+_LARGEST_VERSION = 2**63 - 1  # SQLite's integers
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 _METRIC_AND_VERSION = re.compile(r"([0-9a-f]{24})-([0-9]*)")
 
 # The API's array parameters: one value, or several (a result matches any of them).
 Values = str | Sequence[str]
 
 
-def _values(name: str, given: Values | None) -> list[str]:
+def _values(given: Values | None) -> list[str]:
+    """The values, each once (the API reads these parameters as sets)."""
     values = [given] if isinstance(given, str) else list(given or [])
-    if len(set(values)) < len(values):
-        raise ValueError(f"{name} must not repeat a value (the API's uniqueItems): {values!r}")
-    return values
+    return list(dict.fromkeys(values))
 
 
 def _metric_and_version(text: str) -> tuple[str, int | None]:
@@ -39,7 +42,10 @@ def _metric_and_version(text: str) -> tuple[str, int | None]:
             f"metric_id_and_version must be '<metric_id>-<version>' (an empty version: any), "
             f"e.g. '{'0' * 24}-2' or '{'0' * 24}-', not {text!r}"
         )
-    return found[1], int(found[2]) if found[2] else None
+    version = int(found[2]) if found[2] else None
+    if version is not None and version > _LARGEST_VERSION:
+        raise ValueError(f"metric_id_and_version: version {found[2]} is out of range")
+    return found[1], version
 
 
 def _run_id(text: str) -> str:
@@ -53,7 +59,7 @@ def _run_id(text: str) -> str:
 
 def _order(sort_by: Values) -> str:
     """`+created_at` or `-created_at`; later keys only break ties, and there are none left."""
-    keys = _values("sort_by", sort_by) or ["+created_at"]
+    keys = _values(sort_by) or ["+created_at"]
     for key in keys:
         if key not in _ORDERS:
             raise ValueError(f"sort_by must be +created_at or -created_at, not {key!r}")
@@ -71,8 +77,8 @@ def results_page(
     simulation_unit_test_set_run_id: Values | None = None,
     metric_id_and_version: Values | None = None,
     unit_test_id: str | None = None,
-    timestamp_after: datetime | None = None,
-    timestamp_before: datetime | None = None,
+    timestamp_after: datetime | str | None = None,
+    timestamp_before: datetime | str | None = None,
     sort_by: Values = "+created_at",
     limit: int = 500,
     continuation_token: int = 0,
@@ -80,8 +86,9 @@ def results_page(
     """Pages like GetMetricEvaluationResults. `simulation_unit_test_set_run_id` and
     `metric_id_and_version` take one value or a list (any of them matches);
     `metric_id_and_version` is `<id>-<version>` (an empty version: any); `timestamp_after` and
-    `timestamp_before` bound `created_at` (inclusive); `sort_by` is `+created_at` or
-    `-created_at`. An argument the API answers 422 to is a ValueError."""
+    `timestamp_before` (a datetime or ISO 8601 text, with its time zone) bound `created_at`,
+    inclusive; `sort_by` is `+created_at` or `-created_at`. An argument the API answers 422 to
+    is a ValueError."""
     if not 0 <= limit <= 500:
         raise ValueError(f"limit must be between 0 and 500, not {limit}")
     if continuation_token < 0:
@@ -89,9 +96,9 @@ def results_page(
             f"continuation_token must be 0 or a page's continuation_token, not {continuation_token}"
         )
     order = _order(sort_by)
-    run_ids = _values("simulation_unit_test_set_run_id", simulation_unit_test_set_run_id)
+    run_ids = _values(simulation_unit_test_set_run_id)
     runs = [_run_id(r) for r in run_ids]
-    metrics = _values("metric_id_and_version", metric_id_and_version)
+    metrics = _values(metric_id_and_version)
     pairs = [_metric_and_version(m) for m in metrics]
     where = ["source_type = 'simulation'"]
     args: list[object] = []
@@ -112,10 +119,14 @@ def results_page(
         )
         where.append(sql)
         args.extend(pair_args)
-    for bound, operator in ((timestamp_after, ">="), (timestamp_before, "<=")):
+    bounds = (
+        ("timestamp_after", timestamp_after, ">="),
+        ("timestamp_before", timestamp_before, "<="),
+    )
+    for name, bound, operator in bounds:
         if bound is not None:
             where.append(f"created_at {operator} ?")
-            args.append(_stored_form(bound))
+            args.append(_stored_form(name, bound))
     matching = f"FROM evaluation_results WHERE {' AND '.join(where)}"
     rows = db.execute(
         f"SELECT * {matching} ORDER BY created_at {order}, rowid {order} LIMIT ? OFFSET ?",
@@ -149,9 +160,12 @@ def results_page(
     )
 
 
-def _stored_form(moment: datetime) -> str:
+def _stored_form(name: str, moment: datetime | str) -> str:
     """The moment as timestamps are stored (UTC, isoformat), which sort as text in time
-    order, to the microsecond; a naive moment is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+    order, to the microsecond. Like the API's, it must say its time zone."""
+    try:
+        aware = _TIMESTAMP.validate_python(moment)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise ValueError(f"{name} must be an ISO 8601 time with its time zone: {problem}") from None
+    return aware.astimezone(timezone.utc).isoformat()
