@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import Any
 
 import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
-from .errors import AmigoRunError, SpecError, SpecProblem
+from .errors import AmigoRunError, SpecError
 from .redact import redact
 from .report.failure import error_text, failure_text
 from .report.junit import junit_properties
@@ -28,7 +29,8 @@ class SuiteFile(pytest.File):
         session.expect_model_calls(suite.tests)
         problems = session.check_targets(suite)
         if problems:  # the file is an error: with its tests' other problems, all in one go
-            raise SpecError(sorted(problems + session.binding_problems(suite), key=_line))
+            problems += session.binding_problems(suite)
+            raise SpecError(sorted(problems, key=attrgetter("line")))
         for test in suite.tests:
             yield SimulationItem.from_parent(self, name=test.name, unit_test=test)
 
@@ -38,10 +40,6 @@ class SuiteFile(pytest.File):
         if isinstance(excinfo.value, SpecError):
             return excinfo.value.format(self.config.rootpath)
         return super().repr_failure(excinfo)
-
-
-def _line(problem: SpecProblem) -> int:
-    return problem.line
 
 
 class SimulationItem(pytest.Item):

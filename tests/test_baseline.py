@@ -216,7 +216,7 @@ def test_latest_with_no_earlier_run_compares_nothing_and_passes(suite: Suite) ->
     assert "== amigo baseline ==" in second.stdout.str(), "the first run is the next baseline"
 
 
-def test_a_session_stopped_by_collection_errors_compares_nothing(suite: Suite) -> None:
+def test_a_session_where_no_test_ran_compares_nothing(suite: Suite) -> None:
     suite.standard()
     suite.unit_test()
     suite.pytester.runpytest().assert_outcomes(passed=1)
@@ -227,6 +227,11 @@ def test_a_session_stopped_by_collection_errors_compares_nothing(suite: Suite) -
     assert "== amigo baseline ==" not in out and "NOT RUN" not in out
     result.stdout.fnmatch_lines(["amigo baseline: no test ran: nothing to compare with"])
     assert json.loads((suite.path / "r.json").read_text())["comparison"] is None
+    (suite.path / "broken.amigo.yaml").unlink()
+    selected_none = suite.pytester.runpytest("--amigo-baseline", "latest", "-k", "nomatch")
+    assert selected_none.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "NOT RUN" not in selected_none.stdout.str()
+    selected_none.stdout.fnmatch_lines(["amigo baseline: no test ran: nothing to compare with"])
 
 
 STOP_AFTER_FIRST = """

@@ -97,3 +97,11 @@ def test_the_fix_for_a_numerical_expectation_shows_forms_within_the_bounds(
     assert threshold, hint
     for form in [*forms, {"verb": ">=", "threshold": float(threshold[1])}]:
         parse_expectation(form, metric_value)  # raises if the example is not valid here
+
+
+@pytest.mark.parametrize(("low", "high"), [(-1e308, 1e308), (0, 1e300)])
+def test_the_fix_for_bounds_too_wide_for_examples_names_the_forms(low: float, high: float) -> None:
+    metric_value = NumericalMetricValue(type="numerical", lower_bound=low, upper_bound=high)
+    with pytest.raises(ExpectationError) as caught:  # not an OverflowError, no 300 digits
+        parse_expectation("~ 1", metric_value)
+    assert "'>= N', '< N', '== N', 'between N and M'" in caught.value.hint

@@ -157,8 +157,8 @@ def finish_session(session: pytest.Session) -> None:
             amigo.store.save_session_run(run)
         except STORE_ERRORS as exc:
             end.notes.append(f"warning: the run record could not be stored ({exc})")
-    if end.baseline is not None and interrupted and not amigo.outcomes:
-        # Stopped before any test ran (collection errors, Ctrl-C): every baseline test would
+    if end.baseline is not None and not amigo.outcomes:
+        # No test ran (collection errors, Ctrl-C, -k selecting none): every baseline test would
         # show as "not run", which says nothing about this change.
         end.notes.append("amigo baseline: no test ran: nothing to compare with")
     elif end.baseline is not None:

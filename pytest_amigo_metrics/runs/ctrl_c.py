@@ -20,7 +20,7 @@ def was_pressed() -> bool:
     return _received.is_set()
 
 
-def is_ctrl_c() -> bool:
+def counts_as_ctrl_c() -> bool:
     """Whether a KeyboardInterrupt just caught is to be taken for Ctrl-C rather than one code
     raised: when a Ctrl-C arrived, and also when SIGINT is not tracked (someone else's
     handler), since a Ctrl-C that cannot be told apart must still end the session."""

@@ -86,7 +86,7 @@ class Scheduler:
                     # asyncio lets these out of the loop, whichever task raised them. Ctrl-C
                     # ends the session; one an agent's own task raised (sys.exit() in a task
                     # it started) is that task's result too, so its run ends in error.
-                    if ctrl_c.is_ctrl_c() or waiting.done():
+                    if ctrl_c.counts_as_ctrl_c() or waiting.done():
                         raise
 
     async def _watching(

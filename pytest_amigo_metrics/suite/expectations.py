@@ -37,6 +37,12 @@ def numerical_forms(low: float, high: float) -> str:
     """The forms of a numerical expectation, with thresholds inside [low, high] (on 1 to 10:
     '>= 7', '< 3', '== 5', 'between 4 and 6'), so that the example in a fix is valid."""
     span = high - low
+    if not (math.isfinite(span) and span > 0 and max(abs(low), abs(high)) < 1e15):
+        # Examples in plain decimals would be absurd (or overflow): the forms alone.
+        return (
+            "'>= N', '< N', '== N', 'between N and M', {verb: '>=', threshold: N} "
+            "(N and M plain decimal numbers)"
+        )
     whole = low == int(low) and high == int(high) and span >= 4
     digits = 0 if whole else -math.floor(math.log10(span / 10))  # decimals of a step
     step = 10.0**-digits

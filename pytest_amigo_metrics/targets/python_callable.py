@@ -170,7 +170,7 @@ class PythonAgent(StatelessAgent):
         except LoopBlocked as exc:
             raise _blocked(self.ref, exc) from None
         except KeyboardInterrupt as exc:
-            if ctrl_c.is_ctrl_c():  # Ctrl-C while the agent's code ran: it ends the session
+            if ctrl_c.counts_as_ctrl_c():  # Ctrl-C while the agent's code ran: it ends the session
                 raise
             raise AgentError(_Escaped(exc).describe(self.ref)) from None
         except asyncio.CancelledError as exc:
