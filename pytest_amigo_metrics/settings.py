@@ -59,8 +59,8 @@ OPTIONS = [
     Option("judge_retries", "re-asks after an invalid judge answer (default 2)", 2, int),
     Option(
         "concurrency",
-        "conversations in flight across the session (default 64; 1 runs them one by one)",
-        64,
+        "conversations in flight across the session (default 256; 1 runs them one by one)",
+        256,
         int,
     ),
     Option(

@@ -34,7 +34,7 @@ WINDOW = 60.0  # seconds over which `per_minute` is counted
 class LimitSettings:
     model_in_flight: int = 128
     model_per_minute: float | None = None
-    conversations: int = 64
+    conversations: int = 256
     # Seconds (None: no limit): one model call, one agent turn, one whole conversation.
     call_timeout: float | None = None
     turn_timeout: float | None = None
