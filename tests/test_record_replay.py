@@ -699,3 +699,24 @@ def test_answers_that_were_retried_are_not_recorded(suite: Suite, status: int) -
     replayed = suite.pytester.runpytest("--amigo-record-mode", "replay")  # signs in nowhere
 
     replayed.assert_outcomes(passed=1)
+
+
+def test_a_replayed_judge_answer_edited_to_be_invalid_is_shown_as_the_cause(suite: Suite) -> None:
+    scripted_suite(suite, {"reset": "A busy customer."})
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    [recording] = recordings(suite.path)
+    text = recording.read_text()
+    assert text.count('\\"value\\": 8') == 1, text
+    recording.write_text(text.replace('\\"value\\": 8', '\\"value\\": 11'))
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "replay")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*scripted/judge gave an invalid answer, and asking again failed:",
+            "*attempt 1: value: 11 is outside the bounds [[]1, 10[]]",
+            '*raw: {"value": 11, *',
+            "*asking again: no recording of this judge call*",
+        ]
+    )

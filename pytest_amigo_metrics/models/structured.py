@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from ..errors import ModelCallError
 from .llm import Completion, ModelEndpoint, RetryPolicy, complete
 
 T = TypeVar("T")
@@ -63,15 +64,26 @@ async def ask_structured(
     conversation = list(messages)
     attempts: list[tuple[str, str]] = []
     for _ in range(retries + 1):
-        reply = await complete(
-            model,
-            conversation,
-            role=role,
-            response_format=response_format,
-            retry=retry,
-            temperature=temperature,
-            seed=seed,
-        )
+        try:
+            reply = await complete(
+                model,
+                conversation,
+                role=role,
+                response_format=response_format,
+                retry=retry,
+                temperature=temperature,
+                seed=seed,
+            )
+        except ModelCallError as exc:
+            if not attempts:
+                raise
+            # The re-ask failed (in a replay: it was never recorded, since the recorded answer
+            # was edited): the invalid answer that made it is the cause to show.
+            raise ModelCallError(
+                f"{model.label} gave an invalid answer, and asking again failed:\n"
+                f"{StructuredAnswerError(model, attempts).describe_attempts()}\n"
+                f"  asking again: {exc}"
+            ) from None
         try:
             return parse(unfence(reply.text)), reply
         except InvalidAnswer as exc:
