@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -110,6 +112,52 @@ def test_a_server_that_cannot_be_reached_names_role_model_and_url(suite: Suite) 
     )
     assert "Give Feedback" not in result.stdout.str()
     assert "github.com/BerriAI" not in result.stdout.str()
+
+
+def test_a_server_that_cuts_its_answer_off_is_told_apart_from_one_not_reached(
+    suite: Suite,
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve() -> None:  # headers promise 500 bytes; the connection closes after 16
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    received += client.recv(65536)
+                client.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 500\r\n\r\n{"id": "x", "cho'
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    suite.standard()
+    suite.unit_test(extra=f'models: {{judge: {{model: openai/local-judge, api_base: "{url}"}}}}\n')
+    try:
+        result = suite.pytester.runpytest(
+            "--amigo-retry-attempts", "2", "--amigo-retry-base-delay", "0"
+        )
+    finally:
+        listener.close()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*judge model 'openai/local-judge' at {url} * after 2 attempts "
+            "(infrastructure, not a quality failure): *"
+        ]
+    )
+    out = result.stdout.str()
+    # Recent litellm releases see the cut as a transport error (older ones: unreadable JSON).
+    if "Connection error" in out:
+        assert "broke off its answers" in out and "(ReadError: " in out
+    assert "could not be reached" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("header", ["Authorization", "X-Api-Key", "api-token"])

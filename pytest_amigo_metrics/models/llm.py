@@ -117,7 +117,22 @@ def clean_error(exc: BaseException) -> str:
     text = _LITELLM_NOISE.sub("", str(exc)).strip()
     while (stripped := re.sub(rf"^(litellm\.)?{name}: ", "", text)) != text:
         text = stripped  # litellm repeats the type name in front of its messages
+    if "Connection error" in text and (cause := _transport_cause(exc)):
+        text = f"{text} ({cause})"  # which: refused, unknown host, cut off mid-answer...
     return redact(f"{name}: {text}")
+
+
+def _transport_cause(exc: BaseException) -> str | None:
+    """The HTTP client's own error behind litellm's bare "Connection error.", shortened."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if type(cause).__module__.split(".")[0] == "httpx":
+            text = re.sub(r" ssl:<[^>]*>", "", str(cause)).strip()
+            return f"{type(cause).__name__}: {text[:300]}"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 _loaded: Any = None
@@ -398,9 +413,18 @@ async def _complete_live(
         completion = Completion(content or "", endpoint.model, *_usage_of(litellm, response))
         usage.record(completion)
         return completion
-    unreachable = endpoint.api_base and re.search(r"(?i)connect", last_error)
+    unreachable = endpoint.api_base and re.search(r"ConnectError|ConnectTimeout", last_error)
+    cut_off = re.search(r"ReadError|RemoteProtocolError", last_error)
     timed_out = last_error.startswith("no answer within")
-    what = "could not be reached" if unreachable else "timed out" if timed_out else "still failing"
+    what = (
+        "could not be reached"
+        if unreachable
+        else "broke off its answers"
+        if cut_off
+        else "timed out"
+        if timed_out
+        else "still failing"
+    )
     raise ModelCallError(
         f"{who} {what} after {retry.attempts} attempts "
         f"(infrastructure, not a quality failure): {last_error}"
