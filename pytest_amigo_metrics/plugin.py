@@ -285,8 +285,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.ensure_newline()  # else its first line would follow a blank one
     terminalreporter.section("amigo metrics")
     store = amigo.settings.store_path
-    quiet = config.get_verbosity() < 0
-    verbose = config.get_verbosity() > 0
-    for line in summary_lines(amigo.outcomes, amigo.run_id, store, quiet=quiet, verbose=verbose):
+    verbosity = config.get_verbosity()
+    for line in summary_lines(amigo.outcomes, amigo.run_id, store, verbosity=verbosity):
         status = line.split(" ", 1)[0]
         terminalreporter.write_line(line, **STATUS_MARKUP.get(status, {}))

@@ -65,6 +65,14 @@ def test_quiet_summary_keeps_one_line_per_passed_test(suite: Suite) -> None:
     assert sum("Empathy Score" in line for line in lines) == 1
 
 
+def test_very_quiet_summary_lists_only_what_did_not_pass(suite: Suite) -> None:
+    two_tests(suite)
+    lines = summary_of(suite.pytester.runpytest("-qq").stdout.str())
+    assert lines[0].startswith("FAILED  bad.amigo.yaml::cold  0/1 runs passed")
+    assert "PASSED  1 test, not listed one by one under -qq" in lines
+    assert not any("tests.amigo.yaml::good" in line for line in lines)
+
+
 def test_junit_has_each_runs_values_the_expectation_and_why_runs_failed(suite: Suite) -> None:
     suite.standard()
     suite.scripted(

@@ -134,18 +134,17 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
 
 
 def summary_lines(
-    outcomes: list[TestOutcome],
-    run_id: str,
-    store: Path | None,
-    *,
-    quiet: bool = False,
-    verbose: bool = False,
+    outcomes: list[TestOutcome], run_id: str, store: Path | None, *, verbosity: int = 0
 ) -> list[str]:
-    """One line per test, with the details of those that did not pass; `verbose` details
-    every test. `quiet` is the default's one line per passed test."""
+    """One line per test (pytest's verbosity: 0 and -1), with the details of those that did
+    not pass; with -v every test's details; with -qq the passed tests in one line."""
     lines = [f"simulation unit test set run {run_id}" + (f"; results in {store}" if store else "")]
-    for outcome in outcomes:  # in the order they ran
-        lines += _test_lines(outcome, verbose=verbose and not quiet)
+    shown = [o for o in outcomes if verbosity > -2 or o.status != "passed"]
+    for outcome in shown:  # in the order they ran
+        lines += _test_lines(outcome, verbose=verbosity > 0)
+    if len(shown) < len(outcomes):
+        passed = len(outcomes) - len(shown)
+        lines.append(f"PASSED  {passed} test{'s' * (passed != 1)}, not listed one by one under -qq")
     unstored = sum(o.unstored for o in outcomes)
     if unstored:
         lines.append(f"warning: {unstored} results could not be stored in {store}")

@@ -62,7 +62,7 @@ def show_lines(store: Store, ref: str) -> list[str]:
     outcomes = store.test_outcomes(run.id)
     if not outcomes:
         return [*lines, "no test outcomes recorded for this run"]
-    return lines + summary_lines(outcomes, run.id, store.path, verbose=True)
+    return lines + summary_lines(outcomes, run.id, store.path, verbosity=1)
 
 
 def past_report(store: Store, ref: str, baseline_ref: str | None = None) -> SessionReport:
