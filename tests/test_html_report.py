@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -128,6 +129,20 @@ def test_numerical_metric_is_charted_across_runs(
     labels = [c["aria-label"] for c in page.with_class("svg", "chart")]
     assert len(labels) == 2, "one per test: Identity Verified (a boolean) is not charted"
     assert len(page.with_class("circle", "dot")) == 3 + 2
+    chart_source = page.source[page.source.index(html.escape(chart["aria-label"])) :]
+    chart_source = chart_source[: chart_source.index("</svg>")]
+    assert ">1</text>" in chart_source and ">10</text>" in chart_source, "Empathy's 1 to 10"
+
+
+def test_a_charts_y_axis_spans_the_metrics_bounds_when_known() -> None:
+    close = [Point(0, 7, True), Point(1, 8, True), Point(2, 9, True)]
+    scaled = Page(chart_svg("Score", close, ">= 7", value_range=(1, 10)))
+    assert ">1</text>" in scaled.source and ">10</text>" in scaled.source
+    dots = [float(d["cy"]) for d in scaled.with_class("circle", "dot")]
+    unscaled = [
+        float(d["cy"]) for d in Page(chart_svg("Score", close, ">= 7")).with_class("circle", "dot")
+    ]
+    assert dots[0] - dots[2] < (unscaled[0] - unscaled[2]) / 2, "7 to 9 is a third of 1 to 10"
 
 
 def test_chart_leaves_gaps_at_not_applicable_and_handles_equal_values() -> None:

@@ -89,6 +89,8 @@ def test_the_json_report_holds_the_whole_session(suite: Suite) -> None:
         ("Empathy Score", ">= 7", 2),
         ("Outcome", "resolved", 2),
     ]
+    bounds = [(e["lower_bound"], e["upper_bound"]) for e in good["expectations"]]
+    assert bounds == [(1, 10), (None, None)]  # a numerical metric's scale; none for categories
     assert len(good["runs"]) == 2
     for run in good["runs"]:
         assert run["outcome"] == "passed" and run["end_reason"] == "script_completed"

@@ -48,15 +48,22 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
-def chart_svg(title: str, points: list[Point], expectation: str = "") -> str:
+def chart_svg(
+    title: str,
+    points: list[Point],
+    expectation: str = "",
+    value_range: tuple[float, float] | None = None,
+) -> str:
     """Values as dots joined by a line (gaps at n/a), met in green and unmet in red, the
-    expectation's thresholds dashed; an accessible name lists every value."""
+    expectation's thresholds dashed; an accessible name lists every value. The y-axis spans
+    the metric's bounds when known (7, 8, 9 on a 1 to 10 metric are drawn as close as they
+    are), else the values and thresholds."""
     numbers = [numeric(p.value) for p in points]
     known = [n for n in numbers if n is not None]
     if not known:
         return ""
     limits = thresholds(expectation)
-    low, high = _y_range(known + limits)
+    low, high = _y_range(known + limits + list(value_range or ()))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points) - 1, 1)
     xs = [LEFT + (i * step if len(points) > 1 else plot_w / 2) for i in range(len(points))]

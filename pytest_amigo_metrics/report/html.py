@@ -19,6 +19,7 @@ from .chart import Point, chart_svg, numeric
 from .html_comparison import comparison_section
 from .html_text import anchor, cost, duration, plural, text, tokens, usage_sentence, when
 from .model import (
+    ReportedExpectation,
     ReportedMessage,
     ReportedResult,
     ReportedRun,
@@ -145,6 +146,11 @@ def _expectations(test: ReportedTest) -> str:
     )
 
 
+def _bounds(expectation: ReportedExpectation) -> tuple[float, float] | None:
+    low, high = expectation.lower_bound, expectation.upper_bound
+    return (low, high) if low is not None and high is not None else None
+
+
 def _charts(test: ReportedTest) -> str:
     """One chart per numerical metric, when the test has more than one run."""
     if len(test.runs) < 2:
@@ -162,7 +168,7 @@ def _charts(test: ReportedTest) -> str:
         title = f"{e.metric_name} v{e.metric_version} per run (expected {e.expectation})"
         values = ", ".join(format_value(p.value) for p in points)
         figures.append(
-            f"<figure>{chart_svg(title, points, e.expectation)}"
+            f"<figure>{chart_svg(title, points, e.expectation, _bounds(e))}"
             f"<figcaption>{text(title)}: {text(values)}</figcaption></figure>"
         )
     return f'<h3>Values across runs</h3><div class="charts">{"".join(figures)}</div>' * bool(

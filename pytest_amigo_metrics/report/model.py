@@ -99,6 +99,9 @@ class ReportedExpectation(BaseModel):
     expectation: str
     runs_met: int
     runs_evaluated: int
+    # A numerical metric's bounds (absent from runs stored by versions before 2026-12).
+    lower_bound: float | None = None
+    upper_bound: float | None = None
 
 
 class ReportedTest(BaseModel):
@@ -272,6 +275,8 @@ def _expectations(outcome: TestOutcome) -> list[ReportedExpectation]:
                     expectation=m.expectation,
                     runs_met=0,
                     runs_evaluated=0,
+                    lower_bound=m.value_range[0] if m.value_range else None,
+                    upper_bound=m.value_range[1] if m.value_range else None,
                 ),
             )
             seen.runs_met += m.passed

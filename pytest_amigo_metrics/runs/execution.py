@@ -15,6 +15,7 @@ from ..models.recording import CURRENT_RUN
 from ..models.usage import RUN_USAGE, UsageMeter
 from ..redact import redact
 from ..suite.expectations import Expectation
+from ..suite.metrics import value_range
 from ..targets import Agent, Chat
 from ..verdicts.judge import ActiveMetric, Verdict
 from ..verdicts.outcomes import MetricOutcome, RunOutcome
@@ -174,6 +175,7 @@ async def _run_once(plan: RunPlan, run_index: int) -> RunOutcome:
                     samples=list(verdict.samples),
                     agreement=verdict.agreement,
                     up_to_turn=check.up_to_turn,
+                    value_range=value_range(check.metric.spec.metric_value),
                 )
             )
         error = redact("\n".join(failures)) if failures else None

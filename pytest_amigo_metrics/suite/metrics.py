@@ -51,6 +51,13 @@ def value_problem(metric_value: MetricValue, value: object) -> str | None:
     return None
 
 
+def value_range(metric_value: MetricValue) -> tuple[float, float] | None:
+    """A numerical metric's [lower_bound, upper_bound]; None for the other types."""
+    if isinstance(metric_value, NumericalMetricValue):
+        return metric_value.lower_bound, metric_value.upper_bound
+    return None
+
+
 def describe_value_space(metric_value: MetricValue) -> str:
     if isinstance(metric_value, NumericalMetricValue):
         return f"a number from {metric_value.lower_bound:g} to {metric_value.upper_bound:g}"

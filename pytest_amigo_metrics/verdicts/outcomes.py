@@ -58,6 +58,8 @@ class MetricOutcome(BaseModel):
     # Judged on the conversation up to the agent's reply to this user turn (None: all of it).
     # Expectations of one metric on the same part share one verdict and one stored result.
     up_to_turn: int | None = None
+    # A numerical metric's [lower_bound, upper_bound]: the scale its values are charted on.
+    value_range: tuple[float, float] | None = None
 
 
 class RunOutcome(BaseModel):
