@@ -59,7 +59,7 @@ def model_problems(settings: Settings, test: UnitTest, path: Path) -> list[SpecP
             continue
         if settings.model_from_option(role):
             raise pytest.UsageError(f"--amigo-{role}-model: {problem}. {MODEL_HINT}")
-        field_name = "target.model" if role == "agent" else f"models.{role}"
         line = test.model_lines.get(role, test.line)
+        field_name = test.role_fields.get(role, "target.model" if role == "agent" else role)
         problems.append(SpecProblem(path, line, field_name, problem, MODEL_HINT))
     return problems

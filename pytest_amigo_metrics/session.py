@@ -197,7 +197,7 @@ class AmigoSession:
                     SpecProblem(
                         suite.path,
                         test.target_line,
-                        "target.python",
+                        f"{test.target_field}.python",
                         redact(str(exc)),
                         "fix the module so that it imports, or point `python:` at the right "
                         "'module:function' (modules are found beside the suite file, in the "

@@ -194,7 +194,7 @@ def test_validate_reports_a_model_no_provider_accepts_as_pytest_does(suite: Suit
     result = cli(suite, "validate")
     assert result.ret == 1, result.stdout.str() + result.stderr.str()
     assert result.outlines[0] == (
-        "tests.amigo.yaml:10: models.judge: no litellm provider accepts the model "
+        "tests.amigo.yaml:10: simulation_unit_tests['password reset'].models.judge: no litellm provider accepts the model "
         "'opneai/gpt-4o-mini'"
     )
     assert result.outlines[-1].endswith("; 1 problem")

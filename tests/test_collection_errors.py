@@ -47,9 +47,9 @@ def test_a_python_target_that_cannot_be_imported_is_a_collection_error_at_its_li
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            f"tests.amigo.yaml:6: target.python: cannot import the agent 'agent:respond'*{message}*"
+            f"tests.amigo.yaml:6: simulation_unit_tests?'password reset'?.target.python: cannot import the agent 'agent:respond'*{message}*"
             if "not callable" not in message
-            else f"tests.amigo.yaml:6: target.python: the agent 'agent:respond'{message}",
+            else f"tests.amigo.yaml:6: simulation_unit_tests?'password reset'?.target.python: the agent 'agent:respond'{message}",
             "    fix: *",
         ]
     )
@@ -82,7 +82,9 @@ def test_a_bad_defaults_target_is_one_error_at_the_defaults_line(suite: Suite) -
     result.assert_outcomes(errors=1)
     out = result.stdout.str()
     assert out.count("cannot import the agent") == 1
-    result.stdout.fnmatch_lines(["t.amigo.yaml:2: target.python: *ImportError: broken on purpose"])
+    result.stdout.fnmatch_lines(
+        ["t.amigo.yaml:2: defaults.target.python: *ImportError: broken on purpose"]
+    )
 
 
 def test_no_model_call_happens_when_collection_fails(suite: Suite) -> None:
@@ -152,14 +154,15 @@ def test_a_model_no_provider_accepts_is_reported_at_its_line_before_any_call(
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "t.amigo.yaml:2: models.judge: no litellm provider accepts the model "
+            "t.amigo.yaml:2: defaults.models.judge: no litellm provider accepts the model "
             "'no-such-provider/judge-9'",
             "    fix: write it as '<provider>/<model>'*",
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "m.amigo.yaml:7: target.model: no litellm provider accepts the model 'nonsense-provider/agent-x'"
+            "m.amigo.yaml:7: simulation_unit_tests?'model agent'?.target.model: no litellm provider "
+            "accepts the model 'nonsense-provider/agent-x'"
         ]
     )
     errors = out.split("short test summary info")[0]
@@ -303,7 +306,7 @@ def test_an_agent_that_cannot_be_imported_does_not_hide_the_files_other_problems
     result.assert_outcomes(errors=1)  # one error for the file, naming every problem, by line
     result.stdout.fnmatch_lines(
         [
-            "t.amigo.yaml:2: target.python: *ImportError: broken on purpose",
+            "t.amigo.yaml:2: defaults.target.python: *ImportError: broken on purpose",
             "    fix: *",
             "t.amigo.yaml:8: simulation_unit_tests?'one'?.metrics?0?.expect: unknown category 'maybe'*",
             "    fix: *",

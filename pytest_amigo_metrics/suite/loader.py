@@ -210,6 +210,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 )
             )
             continue
+        declared = _model_declarations(document, index, test)
         tests.append(
             UnitTest(
                 name=test.name,
@@ -229,7 +230,9 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 target_line=line_of(document, ("simulation_unit_tests", index, "target"))
                 if test.target is not None
                 else line_of(document, ("defaults", "target")),
-                model_lines=_model_lines(document, index, test),
+                target_field=f"{_test_field(test)}.target" if test.target else "defaults.target",
+                model_lines={role: line for role, (line, _) in declared.items()},
+                role_fields={role: field for role, (_, field) in declared.items()},
                 expect_lines=[
                     line_of(document, ("simulation_unit_tests", index, "metrics", j))
                     for j in range(len(test.metrics))
@@ -242,9 +245,16 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
     return LoadedSuite(path, metrics, tests)
 
 
-def _model_lines(document: LineDict, index: int, test: SimulationUnitTestSpec) -> dict[str, int]:
-    """Where each role's model is declared: the test's `models:`, else the file's defaults."""
-    lines: dict[str, int] = {}
+def _test_field(test: SimulationUnitTestSpec) -> str:
+    return f"simulation_unit_tests[{bounded_repr(test.name)}]"
+
+
+def _model_declarations(
+    document: LineDict, index: int, test: SimulationUnitTestSpec
+) -> dict[str, tuple[int, str]]:
+    """Where each role's model is declared, line and field: the test's `models:` (its
+    target's `model:` for the agent), else the file's defaults."""
+    found: dict[str, tuple[int, str]] = {}
     for role in ("simulator", "judge"):
         own = test.models is not None and getattr(test.models, role) is not None
         loc = (
@@ -252,10 +262,12 @@ def _model_lines(document: LineDict, index: int, test: SimulationUnitTestSpec) -
             if own
             else ("defaults", "models", role)
         )
-        lines[role] = line_of(document, loc)
+        field = f"{_test_field(test)}.models.{role}" if own else f"defaults.models.{role}"
+        found[role] = line_of(document, loc), field
     target = ("simulation_unit_tests", index, "target") if test.target else ("defaults", "target")
-    lines["agent"] = line_of(document, (*target, "model"))
-    return lines
+    field = f"{_test_field(test)}.target.model" if test.target else "defaults.target.model"
+    found["agent"] = line_of(document, (*target, "model")), field
+    return found
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:

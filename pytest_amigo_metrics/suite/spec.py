@@ -325,8 +325,10 @@ class UnitTest(BaseModel):
     line: int
     expect_lines: list[int]
     target_line: int = 0
-    # Where each role's model is declared (for errors found before the run).
+    target_field: str = "target"  # where the target is declared: the test's or the defaults'
+    # Where each role's model is declared (for errors found before the run): line and field.
     model_lines: dict[str, int] = Field(default_factory=dict)
+    role_fields: dict[str, str] = Field(default_factory=dict)
     judge_samples: int = 1
 
 
