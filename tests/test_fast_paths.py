@@ -28,6 +28,10 @@ from pytest_amigo_metrics.suite.spec import (
 )
 from pytest_amigo_metrics.verdicts.judge import response_schema
 
+# Some litellm releases warn on their own types when called directly (as here), also from their
+# logging thread during the tests that follow: litellm's, not these tests'.
+pytestmark = pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
+
 
 class RecordingExecutor(request_setup.SessionExecutor):
     """The session's executor, noting for each submission whether it ran inline."""
@@ -249,8 +253,6 @@ def test_the_warm_up_call_is_not_seen_by_litellm_callbacks(
     assert seen == ["a real call"]
 
 
-# Some litellm releases warn on their own types, also from their logging thread afterwards.
-@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
 def test_offline_calls_state_their_zero_cost_to_litellm() -> None:
     litellm = llm.load_litellm()
     response = litellm.completion(
