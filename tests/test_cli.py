@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from conftest import METRICS, TEST_TEMPLATE, Suite, expectation_lines
-from pytest_amigo_metrics.cli import Problem
 from pytest_amigo_metrics.errors import SpecError
 from pytest_amigo_metrics.suite.loader import load_suite
 from pytest_amigo_metrics.suite.suite_schema import (
@@ -24,6 +23,7 @@ from pytest_amigo_metrics.suite.suite_schema import (
     stale_descriptions,
     suite_schema,
 )
+from pytest_amigo_metrics.validate_command import Problem
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 REGENERATE = "python -m pytest_amigo_metrics schema > pytest_amigo_metrics/suite/suite.schema.json"
