@@ -4,9 +4,7 @@ sliding window of start times kept under one."""
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,15 +34,6 @@ def acquire(handle: IO[str]) -> None:
     """Block until this handle holds the lock; closing the handle releases it."""
     if fcntl is not None:
         fcntl.flock(handle, fcntl.LOCK_EX)
-
-
-def shared_directory(name: str) -> Path:
-    """A folder every process of this user on this machine finds (and no other user owns)."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in the environment (some containers)
-        user = "user"
-    return Path(tempfile.gettempdir()) / f"pytest-amigo-metrics-{user}" / name
 
 
 # A request sent but not yet answered holds its place in a window for at most this many windows

@@ -15,6 +15,7 @@ pytest.importorskip("amigo_sdk")
 from test_amigo_suite import AMIGO_TEST, FAST, caring
 
 from pytest_amigo_metrics import once
+from pytest_amigo_metrics.temp_state import shared_directory
 from pytest_amigo_metrics.testing import FakeAmigoAPI, FakeMessage
 
 AMIGO = ("--amigo-backend", "amigo")
@@ -267,7 +268,7 @@ def test_metrics_sync_once_per_session_under_xdist(suite: Suite, fake: FakeAmigo
         r["id"]
         for r in suite.rows("SELECT simulation_unit_test_set_run_id AS id FROM conversations")
     }
-    assert not list(once.DIRECTORY.glob(f"{run_id}-*"))  # the controller cleaned up
+    assert not (shared_directory(once.KIND) / run_id).exists()  # the controller cleaned up
 
 
 def test_the_amigo_judge_evaluates_up_to_the_turn_asked(suite: Suite, fake: FakeAmigoAPI) -> None:

@@ -15,11 +15,12 @@ from test_concurrency import SLOW_GOOD, judge_calls, overlapping
 from conftest import Suite
 from pytest_amigo_metrics.file_lock import take_from_window
 from pytest_amigo_metrics.runs.shared_limits import (
-    DIRECTORY,
+    KIND,
     NOT_SHARED,
     SharedSlots,
     shared_limits_available,
 )
+from pytest_amigo_metrics.temp_state import shared_directory
 
 pytestmark = pytest.mark.skipif(
     not shared_limits_available(), reason="POSIX record locks only (not on Windows)"
@@ -103,7 +104,9 @@ def test_a_limit_of_one_holds_across_xdist_workers(suite: Suite, limit: str) -> 
     assert overlapping(calls) == 0
     run_id = re.search(r"simulation unit test set run (\w+)", result.stdout.str())
     assert run_id is not None
-    assert not list(DIRECTORY.glob(f"{run_id.group(1)}-*")), "the session's files are removed"
+    assert not (shared_directory(KIND) / run_id.group(1)).exists(), (
+        "the session's files are removed"
+    )
 
 
 def test_without_a_limit_the_workers_call_at_once(suite: Suite) -> None:

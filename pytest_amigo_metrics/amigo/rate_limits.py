@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
@@ -14,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..file_lock import acquire, restamp_in_window, shared_directory, take_from_window
+from ..file_lock import acquire, restamp_in_window, take_from_window
+from ..temp_state import prune, shared_directory
 from .endpoints import Endpoint
 
-DEFAULT_DIRECTORY = shared_directory("limits")
+# Shared by every session of the user: the API counts requests per user, not per session.
+# A scope's files unused for a day are removed (temp_state.py).
+DEFAULT_DIRECTORY = shared_directory("amigo-limits")
 # Seconds the current task waited for the API's limits; each run sets it to report its queueing.
 RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
 
@@ -55,6 +59,7 @@ class RateLimiter:
         self.prefix = hashlib.sha256(scope.encode()).hexdigest()[:16]
         self._slot = asyncio.Lock()
         directory.mkdir(parents=True, exist_ok=True)
+        prune(directory)
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{self.prefix}-{name}"
@@ -96,8 +101,10 @@ class RateLimiter:
                 handle.close()  # closing releases the flock
 
     def _open_slot(self) -> IO[str]:
-        handle = self._path("conversation.lock").open("a+")
+        path = self._path("conversation.lock")
+        handle = path.open("a+")
         acquire(handle)
+        os.utime(path)  # in use now: not a left-over to remove
         return handle
 
 

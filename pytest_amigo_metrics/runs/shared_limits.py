@@ -21,14 +21,14 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ..file_lock import shared_directory
+from ..temp_state import forget_run, run_directory
 
 try:
     import fcntl
 except ImportError:  # Windows: each worker keeps its own limits
     fcntl = None  # type: ignore[assignment]
 
-DIRECTORY = shared_directory("limits")
+KIND = "limits"
 POLL = 0.005  # seconds between looks for a slot another worker freed
 NOT_SHARED = -1  # what a worker holds when the file system refused record locks
 
@@ -39,15 +39,12 @@ def shared_limits_available() -> bool:
 
 def limit_file(scope: str, name: str) -> Path:
     """The file of one limit of one session (scope: the session's run id)."""
-    DIRECTORY.mkdir(parents=True, exist_ok=True)
-    return DIRECTORY / f"{scope}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return run_directory(KIND, scope) / hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def forget_limits(scope: str) -> None:
     """Remove the session's limit files (by the process that ends the session)."""
-    for path in DIRECTORY.glob(f"{scope}-*"):
-        with contextlib.suppress(OSError):
-            path.unlink()
+    forget_run(KIND, scope)
 
 
 class SharedSlots:

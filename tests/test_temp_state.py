@@ -1,0 +1,112 @@
+"""The plugin's files in the temp dir: a session removes its own, and left-overs go (temp_state.py)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_amigo_metrics import once
+from pytest_amigo_metrics.amigo.rate_limits import RateLimiter
+from pytest_amigo_metrics.runs.shared_limits import forget_limits, limit_file
+from pytest_amigo_metrics.temp_state import (
+    PRUNE_EVERY,
+    PRUNED_MARK,
+    STALE,
+    prune,
+    shared_directory,
+)
+
+DAY = 24 * 3600.0
+
+
+@pytest.fixture(autouse=True)
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def age(path: Path, seconds: float) -> None:
+    then = path.stat().st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_session_end_removes_its_own_files_and_no_other_sessions() -> None:
+    assert once.once_per_run("run-a", "sync", lambda: {"ids": [1]}) == {"ids": [1]}
+    assert once.once_per_run("run-b", "sync", lambda: {"ids": [2]}) == {"ids": [2]}
+    mine, theirs = limit_file("run-a", "model x slots"), limit_file("run-b", "model x slots")
+    mine.write_text("")
+    theirs.write_text("")
+
+    once.forget("run-a")
+    forget_limits("run-a")
+
+    assert not (shared_directory(once.KIND) / "run-a").exists()
+    assert not mine.exists()
+    assert theirs.exists()
+    assert once.once_per_run("run-b", "sync", lambda: {"ids": [3]}) == {"ids": [2]}
+
+
+def test_left_overs_unchanged_for_a_day_are_removed_and_the_rest_kept(temp_dir: Path) -> None:
+    folder = temp_dir / "state"
+    folder.mkdir()
+    killed = folder / "killed-run"  # a session that never reached its end
+    killed.mkdir()
+    (killed / "slots").write_text("")
+    old_window = folder / "old-window.json"
+    old_window.write_text("[]")
+    fresh = folder / "window.json"
+    fresh.write_text("[]")
+    running = folder / "running-run"  # an old folder whose files still change
+    running.mkdir()
+    (running / "window").write_text("[]")
+    for path in (killed / "slots", killed, old_window, running):
+        age(path, STALE + 60)
+
+    prune(folder)
+
+    assert not killed.exists()
+    assert not old_window.exists()
+    assert fresh.exists()
+    assert (running / "window").exists()
+
+
+def test_a_folder_is_pruned_at_most_once_an_hour(temp_dir: Path) -> None:
+    folder = temp_dir / "state"
+    folder.mkdir()
+    prune(folder)
+    left = folder / "left-over.json"
+    left.write_text("[]")
+    age(left, STALE + 60)
+
+    prune(folder)
+    assert left.exists(), "pruned a moment ago: not again"
+
+    age(folder / PRUNED_MARK, PRUNE_EVERY + 1)
+    prune(folder)
+    assert not left.exists()
+
+
+def test_the_amigo_windows_prune_left_overs_and_mark_a_held_conversation_in_use(
+    temp_dir: Path,
+) -> None:
+    folder = temp_dir / "amigo"
+    folder.mkdir()
+    left = folder / "0123456789abcdef-create-conversation.json"
+    left.write_text("[]")
+    age(left, STALE + 60)
+
+    limiter = RateLimiter("https://api.example|org|user", directory=folder)
+    assert not left.exists()
+
+    lock = folder / f"{limiter.prefix}-conversation.lock"
+    lock.write_text("")
+    age(lock, 2 * DAY)
+    handle = limiter._open_slot()
+    try:
+        assert time.time() - lock.stat().st_mtime < STALE / 2, "held now: not a left-over"
+    finally:
+        handle.close()
