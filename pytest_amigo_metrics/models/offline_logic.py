@@ -14,6 +14,7 @@ description, keeps its content words ("terms") and looks for them in the agent's
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -177,13 +178,14 @@ def _judge_payload(messages: list[dict[str, Any]]) -> dict[str, Any]:
     raise ValueError("the offline judge found no metric and conversation in the prompt")
 
 
-def terms_of(text: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # a conversation's messages are read once per metric
+def terms_of(text: str) -> tuple[str, ...]:
     words = re.findall(r"[a-z]+", text.lower())
     seen: dict[str, None] = {}
     for word in words:
         if len(word) >= 4 and word not in _STOPWORDS:
             seen.setdefault(word, None)
-    return list(seen)
+    return tuple(seen)
 
 
 def _stem(word: str) -> str:
@@ -192,10 +194,11 @@ def _stem(word: str) -> str:
 
 def _by_terms(metric: dict[str, Any], agent: list[dict[str, Any]]) -> tuple[Any, list[str], str]:
     terms = terms_of(metric["description"])
+    stems = [(m["id"], {_stem(w) for w in terms_of(m["content"])}) for m in agent]
     found: list[str] = []
     refs: list[str] = []
     for term in terms:
-        hits = [m["id"] for m in agent if _stem(term) in {_stem(w) for w in terms_of(m["content"])}]
+        hits = [message_id for message_id, said in stems if _stem(term) in said]
         if hits:
             found.append(term)
             refs.extend(h for h in hits if h not in refs)
