@@ -17,6 +17,7 @@ from .state import get_session
 from .suite.expectations import BoundExpectation
 from .suite.spec import UnitTest
 from .suite.warnings import warn_empty
+from .targets.import_check import python_target_problems
 from .verdicts.outcomes import TestOutcome
 
 
@@ -27,7 +28,7 @@ class SuiteFile(pytest.File):
         if not suite.tests and not suite.metrics:
             warn_empty(self.path)
         session.expect_model_calls(suite.tests)
-        problems = session.check_targets(suite)
+        problems = python_target_problems(suite, session.rootpath)
         if problems:  # the file is an error: with its tests' other problems, all in one go
             problems += session.binding_problems(suite)
             raise SpecError(sorted(problems, key=attrgetter("line")))

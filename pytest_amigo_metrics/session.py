@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 
-from .errors import AgentError, AmigoRunError, SpecProblem, bounded_repr
+from .errors import AmigoRunError, SpecProblem, bounded_repr
 from .ids import stable_id
 from .models import llm, offline_models
 from .models.llm import ModelEndpoint
 from .models.recording import CURRENT_RECORDING, TestRecording
 from .once import once_per_run
-from .redact import redact
 from .roles import called_models, models_for
 from .runs.capture import OUTPUT_OWNER, OutputRouter
 from .runs.execution import Check, Judge, RunPlan, run_all
 from .runs.limits import Limits, LimitSettings
+from .runs.progress import Progress
 from .runs.scheduler import Scheduler
 from .runs.simulator import SimulatedUser
 from .settings import Role, Settings
@@ -34,9 +34,8 @@ from .suite.loader import LoadedSuite, LocatedMetric
 from .suite.metrics import MetricRegistry
 from .suite.spec import UnitTest
 from .targets import build_agent
-from .targets.python_callable import import_callable
 from .verdicts.judge import ActiveMetric, LocalJudge
-from .verdicts.outcomes import RunOutcome, TestOutcome
+from .verdicts.outcomes import TestOutcome, lost_outcome
 
 if TYPE_CHECKING:
     from .amigo.client import AmigoAPI
@@ -184,28 +183,6 @@ class AmigoSession:
             f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
         )
 
-    def check_targets(self, suite: LoadedSuite) -> list[SpecProblem]:
-        """Python targets that cannot be imported, once per declaration, at its line."""
-        problems: list[SpecProblem] = []
-        for test in _distinct_python_targets(suite.tests):
-            ref = test.target.python
-            assert ref is not None
-            try:
-                import_callable(ref, [suite.path.parent, self.rootpath])
-            except AgentError as exc:
-                problems.append(
-                    SpecProblem(
-                        suite.path,
-                        test.target_line,
-                        f"{test.target_field}.python",
-                        redact(str(exc)),
-                        "fix the module so that it imports, or point `python:` at the right "
-                        "'module:function' (modules are found beside the suite file, in the "
-                        "rootdir and on sys.path)",
-                    )
-                )
-        return problems
-
     def binding_problems(self, suite: LoadedSuite) -> list[SpecProblem]:
         """What binding the file's tests would report (the file is an error already)."""
         problems: list[SpecProblem] = []
@@ -329,29 +306,7 @@ class AmigoSession:
         file_name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
         if not matches(file_name, self.settings.file_patterns):
             return
-        lines = [line.strip() for line in why.splitlines() if line.strip()]
-        # xdist's text starts with the worker's platform line; the crash is said after it.
-        said = next((line for line in lines if "crashed" in line), lines[-1] if lines else "")
-        reason = (
-            f"no outcome: its xdist worker ended while running it ({said or 'no reason given'})"
-        )
-        run = RunOutcome(
-            run_index=0,
-            conversation_id="",
-            end_reason=None,
-            messages=[],
-            metrics=[],
-            error=redact(reason),
-        )
-        outcome = TestOutcome(
-            nodeid=nodeid,
-            name=nodeid.rsplit("::", 1)[-1],
-            unit_test_id=stable_id("unit_test", nodeid),
-            simulation_unit_test_set_run_id=self.run_id,
-            min_pass_rate=1.0,
-            models={},
-            runs=[run],
-        )
+        outcome = lost_outcome(nodeid, why, self.run_id)
         self.save(outcome)
         self.outcomes.append(outcome)
 
@@ -432,26 +387,6 @@ class AmigoSession:
         )
 
 
-@dataclass
-class Progress:
-    """Conversations of the session: started and finished, for the progress line."""
-
-    total: int = 0
-    finished: int = 0
-
-    def ended(self, run: RunOutcome) -> None:
-        self.finished += 1
-
-    def line(self, waited: float, paused: list[str]) -> str:
-        text = (
-            f"amigo: {self.finished}/{self.total} conversations finished, "
-            f"{self.total - self.finished} in flight or queued ({waited:.0f}s on this test)"
-        )
-        if paused:
-            text += "; waiting for rate limits: " + ", ".join(paused)
-        return text
-
-
 class ScheduledTest(Protocol):
     """What the session needs of a pytest item to run it."""
 
@@ -463,12 +398,3 @@ class ScheduledTest(Protocol):
 
     unit_test: UnitTest
     checks: list[BoundExpectation]
-
-
-def _distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
-    """One test per place a python target is declared (a `defaults:` target serves many)."""
-    seen: dict[tuple[str, int], UnitTest] = {}
-    for test in tests:
-        if test.target.python is not None:
-            seen.setdefault((test.target.python, test.target_line), test)
-    return list(seen.values())

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ..ids import stable_id
+from ..redact import redact
 from ..runs.transcript import EndReason, Message
 from ..suite.metrics import JudgeValue
 
@@ -146,3 +148,29 @@ class TestOutcome(BaseModel):
         if self.store_error or any(r.error for r in self.runs):
             return "error"
         return "passed" if self.pass_rate >= self.min_pass_rate else "failed"
+
+
+def lost_outcome(nodeid: str, why: str, run_id: str) -> TestOutcome:
+    """The outcome of a test that never reported because its xdist worker crashed (`why`:
+    xdist's text): an error, so that it does not vanish from the summary and the store."""
+    lines = [line.strip() for line in why.splitlines() if line.strip()]
+    # xdist's text starts with the worker's platform line; the crash is said after it.
+    said = next((line for line in lines if "crashed" in line), lines[-1] if lines else "")
+    reason = f"no outcome: its xdist worker ended while running it ({said or 'no reason given'})"
+    run = RunOutcome(
+        run_index=0,
+        conversation_id="",
+        end_reason=None,
+        messages=[],
+        metrics=[],
+        error=redact(reason),
+    )
+    return TestOutcome(
+        nodeid=nodeid,
+        name=nodeid.rsplit("::", 1)[-1],
+        unit_test_id=stable_id("unit_test", nodeid),
+        simulation_unit_test_set_run_id=run_id,
+        min_pass_rate=1.0,
+        models={},
+        runs=[run],
+    )

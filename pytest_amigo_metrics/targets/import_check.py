@@ -1,0 +1,40 @@
+"""Collection's check of a suite file's Python targets: each one imports, or the file is an
+error that names the declaration's line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import AgentError, SpecProblem
+from ..redact import redact
+from ..suite.loader import LoadedSuite
+from ..suite.spec import UnitTest
+from .python_callable import import_callable
+
+FIX = (
+    "fix the module so that it imports, or point `python:` at the right 'module:function' "
+    "(modules are found beside the suite file, in the rootdir and on sys.path)"
+)
+
+
+def python_target_problems(suite: LoadedSuite, rootpath: Path) -> list[SpecProblem]:
+    """Python targets that cannot be imported, once per declaration, at its line."""
+    problems: list[SpecProblem] = []
+    for test in distinct_python_targets(suite.tests):
+        ref = test.target.python
+        assert ref is not None
+        try:
+            import_callable(ref, [suite.path.parent, rootpath])
+        except AgentError as exc:
+            field = f"{test.target_field}.python"
+            problems.append(SpecProblem(suite.path, test.target_line, field, redact(str(exc)), FIX))
+    return problems
+
+
+def distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
+    """One test per place a python target is declared (a `defaults:` target serves many)."""
+    seen: dict[tuple[str, int], UnitTest] = {}
+    for test in tests:
+        if test.target.python is not None:
+            seen.setdefault((test.target.python, test.target_line), test)
+    return list(seen.values())
