@@ -59,7 +59,8 @@ def model_problems(settings: Settings, test: UnitTest, path: Path) -> list[SpecP
             continue
         if settings.model_from_option(role):
             raise pytest.UsageError(f"--amigo-{role}-model: {problem}. {MODEL_HINT}")
-        line = test.model_lines.get(role, test.line)
-        field_name = test.role_fields.get(role, "target.model" if role == "agent" else role)
+        where = test.models_declared.get(role)
+        line = where.line if where else test.line
+        field_name = where.field if where else ("target.model" if role == "agent" else role)
         problems.append(SpecProblem(path, line, field_name, problem, MODEL_HINT))
     return problems

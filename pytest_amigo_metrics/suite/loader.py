@@ -20,6 +20,7 @@ from .spec import (
     DEFAULT_RUNS,
     METRIC_VALUE_TYPES,
     UNION_TAGS,
+    Declaration,
     MetricSpec,
     SimulationUnitTestSpec,
     SuiteFile,
@@ -210,7 +211,6 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 )
             )
             continue
-        declared = _model_declarations(document, index, test)
         tests.append(
             UnitTest(
                 name=test.name,
@@ -227,12 +227,8 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
                 models=merge_models(defaults.models if defaults else None, test.models),
                 metrics=test.metrics,
                 line=line,
-                target_line=line_of(document, ("simulation_unit_tests", index, "target"))
-                if test.target is not None
-                else line_of(document, ("defaults", "target")),
-                target_field=f"{_test_field(test)}.target" if test.target else "defaults.target",
-                model_lines={role: line for role, (line, _) in declared.items()},
-                role_fields={role: field for role, (_, field) in declared.items()},
+                target_declared=_target_declaration(document, index, test),
+                models_declared=_model_declarations(document, index, test),
                 expect_lines=[
                     line_of(document, ("simulation_unit_tests", index, "metrics", j))
                     for j in range(len(test.metrics))
@@ -249,12 +245,22 @@ def _test_field(test: SimulationUnitTestSpec) -> str:
     return f"simulation_unit_tests[{bounded_repr(test.name)}]"
 
 
+def _target_declaration(
+    document: LineDict, index: int, test: SimulationUnitTestSpec
+) -> Declaration:
+    """Where the test's target is declared: the test's `target:`, else the file's defaults."""
+    if test.target is None:
+        return Declaration(line=line_of(document, ("defaults", "target")), field="defaults.target")
+    line = line_of(document, ("simulation_unit_tests", index, "target"))
+    return Declaration(line=line, field=f"{_test_field(test)}.target")
+
+
 def _model_declarations(
     document: LineDict, index: int, test: SimulationUnitTestSpec
-) -> dict[str, tuple[int, str]]:
-    """Where each role's model is declared, line and field: the test's `models:` (its
-    target's `model:` for the agent), else the file's defaults."""
-    found: dict[str, tuple[int, str]] = {}
+) -> dict[str, Declaration]:
+    """Where each role's model is declared: the test's `models:` (its target's `model:` for
+    the agent), else the file's defaults."""
+    found: dict[str, Declaration] = {}
     for role in ("simulator", "judge"):
         own = test.models is not None and getattr(test.models, role) is not None
         loc = (
@@ -263,10 +269,10 @@ def _model_declarations(
             else ("defaults", "models", role)
         )
         field = f"{_test_field(test)}.models.{role}" if own else f"defaults.models.{role}"
-        found[role] = line_of(document, loc), field
+        found[role] = Declaration(line=line_of(document, loc), field=field)
     target = ("simulation_unit_tests", index, "target") if test.target else ("defaults", "target")
     field = f"{_test_field(test)}.target.model" if test.target else "defaults.target.model"
-    found["agent"] = line_of(document, (*target, "model")), field
+    found["agent"] = Declaration(line=line_of(document, (*target, "model")), field=field)
     return found
 
 

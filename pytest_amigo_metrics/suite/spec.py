@@ -307,6 +307,16 @@ DEFAULT_RUNS = 1
 DEFAULT_MIN_PASS_RATE = 1.0
 
 
+class Declaration(BaseModel):
+    """Where a setting a test uses is declared: the test's own or the file's `defaults:`,
+    by line and field path (for errors found after loading: an import, a model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    field: str
+
+
 class UnitTest(BaseModel):
     """A simulation unit test with the file's defaults applied."""
 
@@ -324,11 +334,9 @@ class UnitTest(BaseModel):
     metrics: list[ExpectationSpec]
     line: int
     expect_lines: list[int]
-    target_line: int = 0
-    target_field: str = "target"  # where the target is declared: the test's or the defaults'
-    # Where each role's model is declared (for errors found before the run): line and field.
-    model_lines: dict[str, int] = Field(default_factory=dict)
-    role_fields: dict[str, str] = Field(default_factory=dict)
+    target_declared: Declaration = Declaration(line=0, field="target")
+    # Where each role's model is declared: simulator, judge, and agent (its target's model).
+    models_declared: dict[str, Declaration] = Field(default_factory=dict)
     judge_samples: int = 1
 
 

@@ -26,8 +26,9 @@ def python_target_problems(suite: LoadedSuite, rootpath: Path) -> list[SpecProbl
         try:
             import_callable(ref, [suite.path.parent, rootpath])
         except AgentError as exc:
-            field = f"{test.target_field}.python"
-            problems.append(SpecProblem(suite.path, test.target_line, field, redact(str(exc)), FIX))
+            where = test.target_declared
+            field = f"{where.field}.python"
+            problems.append(SpecProblem(suite.path, where.line, field, redact(str(exc)), FIX))
     return problems
 
 
@@ -36,5 +37,5 @@ def distinct_python_targets(tests: list[UnitTest]) -> list[UnitTest]:
     seen: dict[tuple[str, int], UnitTest] = {}
     for test in tests:
         if test.target.python is not None:
-            seen.setdefault((test.target.python, test.target_line), test)
+            seen.setdefault((test.target.python, test.target_declared.line), test)
     return list(seen.values())
