@@ -177,7 +177,7 @@ class AmigoSession:
         return SpecProblem(
             located.path,
             located.line,
-            "metrics.metric_value.type",
+            located.field("metric_value.type"),
             f"metric {name!r} is stored as {stored}; a metric's value type never changes",
             f"declare a new metric with a new name (e.g. '{name} ({declared})') and point the "
             f"tests at it; results of the {stored} metric stay in {self.settings.store_path}",
@@ -234,7 +234,7 @@ class AmigoSession:
                 registered[name] = asdict(self.store.register(located.spec))
             except MetricTypeChanged as exc:  # changed by another process since collection
                 problem = SpecProblem(
-                    located.path, located.line, "metrics.metric_value.type", str(exc)
+                    located.path, located.line, located.field("metric_value.type"), str(exc)
                 )
                 raise pytest.UsageError(problem.format(self.rootpath)) from None
             except sqlite3.DatabaseError as exc:  # locked, full or damaged since it was opened

@@ -102,7 +102,7 @@ def test_a_changed_value_type_is_a_collection_error(suite: Suite, fake: FakeAmig
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*metrics.amigo.yaml:8: metrics.metric_value.type: metric 'Identity Verified' is "
+            "*metrics.amigo.yaml:8: metrics[[]2].metric_value.type: metric 'Identity Verified' is "
             "boolean in the Amigo organization*",
             "*fix: declare a new metric with a new name*",
         ]
@@ -133,7 +133,9 @@ def test_a_deleted_metric_name_is_a_collection_error(suite: Suite, fake: FakeAmi
     org_metrics(fake)["Outcome"].is_deleted = True
     result = run(suite, fake, *AMIGO)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*metric 'Outcome' was deleted in the Amigo organization*"])
+    result.stdout.fnmatch_lines(
+        ["*metrics.amigo.yaml:*: metrics[[]*].name: metric 'Outcome' was deleted in the Amigo org*"]
+    )
 
 
 def test_sync_failure_stops_the_session_with_the_reason(suite: Suite, fake: FakeAmigoAPI) -> None:

@@ -114,7 +114,7 @@ def test_changing_the_value_type_is_a_collection_error_and_keeps_results(suite: 
     result.assert_outcomes(errors=1)  # the declaration, not every test that uses it
     result.stdout.fnmatch_lines(
         [
-            "metrics.amigo.yaml:5: metrics.metric_value.type: metric 'Outcome' is stored as categorical*",
+            "metrics.amigo.yaml:5: metrics[[]1].metric_value.type: metric 'Outcome' is stored as categorical*",
             "    fix: declare a new metric with a new name*",
         ]
     )

@@ -157,7 +157,7 @@ def test_duplicate_metric_names_both_places(suite: Suite) -> None:
     )
     out = collection_error(suite)
     assert (
-        "z_again.amigo.yaml:2: metrics.name: metric 'Outcome' is already declared at metrics.amigo.yaml:5"
+        "z_again.amigo.yaml:2: metrics[0].name: metric 'Outcome' is already declared at metrics.amigo.yaml:5"
         in out
     )
 

@@ -140,7 +140,7 @@ def test_a_duplicate_declaration_is_reported_once_wherever_pytest_looks(project:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "zz_more_metrics.amigo.yaml:2: metrics.name: metric 'Empathy Score' is already declared at metrics.amigo.yaml:2"
+            "zz_more_metrics.amigo.yaml:2: metrics[0].name: metric 'Empathy Score' is already declared at metrics.amigo.yaml:2"
         ]
     )
 

@@ -208,7 +208,7 @@ async def sync_report(api: AmigoAPI, specs: list[MetricSpec]) -> list[dict[str, 
             entries.append(
                 {
                     "name": spec.name,
-                    "field": "metrics.metric_value.type",
+                    "field": "metric_value.type",
                     "problem": str(exc),
                     "hint": f"declare a new metric with a new name (e.g. '{spec.name} "
                     f"({exc.declared})') and point the tests at it; the {exc.stored} metric and "
@@ -220,7 +220,7 @@ async def sync_report(api: AmigoAPI, specs: list[MetricSpec]) -> list[dict[str, 
             entries.append(
                 {
                     "name": spec.name,
-                    "field": "metrics.name",
+                    "field": "name",
                     "problem": str(exc),
                     "hint": "give the metric a new name",
                 }
@@ -247,7 +247,11 @@ def read_report(
         located = registry.metrics[entry["name"]]
         if entry.get("problem"):
             problems[entry["name"]] = SpecProblem(
-                located.path, located.line, entry["field"], entry["problem"], entry["hint"]
+                located.path,
+                located.line,
+                located.field(entry["field"]),
+                entry["problem"],
+                entry["hint"],
             )
         else:
             actions = entry["actions"]

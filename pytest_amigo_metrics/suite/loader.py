@@ -36,6 +36,11 @@ class LocatedMetric:
     spec: MetricSpec
     path: Path
     line: int
+    index: int = 0  # its place in the file's `metrics:` list
+
+    def field(self, name: str) -> str:
+        """The path of one of its fields, as errors name it: `metrics[1].name`."""
+        return f"metrics[{self.index}].{name}"
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
     problems: list[SpecProblem] = []
     defaults = suite.defaults
     metrics = [
-        LocatedMetric(m, path, line_of(document, ("metrics", i)))
+        LocatedMetric(m, path, line_of(document, ("metrics", i)), i)
         for i, m in enumerate(suite.metrics)
     ]
     tests: list[UnitTest] = []

@@ -93,7 +93,7 @@ class MetricRegistry:
             return SpecProblem(
                 located.path,
                 located.line,
-                "metrics.name",
+                located.field("name"),
                 f"metric {bounded_repr(name)} is already declared at {self._where(earlier)}",
                 "declare each metric once per project and reference it by name from any file; "
                 "if one of the files belongs to another project, keep it out of the search with "
