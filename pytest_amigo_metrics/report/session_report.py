@@ -170,10 +170,11 @@ def finish_session(session: pytest.Session) -> None:
             end.comparison = compare(end.baseline, before, amigo.outcomes)
             if settings.backend == "local":  # the store holds the metrics' versions
                 mark_same_definitions(end.comparison, amigo.store)
-    report = build_report(run, amigo.outcomes, end.comparison)
-    written = [write_report(report, settings.json_path, "JSON", write_json)]
-    written.append(write_report(report, settings.html_path, "HTML", write_html))
-    end.notes += [note for note in written if note]
+    if settings.json_path is not None or settings.html_path is not None:
+        report = build_report(run, amigo.outcomes, end.comparison)
+        written = [write_report(report, settings.json_path, "JSON", write_json)]
+        written.append(write_report(report, settings.html_path, "HTML", write_html))
+        end.notes += [note for note in written if note]
     if any(note.startswith("error:") for note in end.notes) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if settings.fail_on_regression and end.comparison and end.comparison.regressions:
