@@ -161,8 +161,9 @@ def parse_verdict(text: str, metric_value: MetricValue, transcript: Transcript) 
     """Strict: no coercion of '7' to 7 or 'true' to true; every reference must be a message id."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"not JSON ({exc.msg})") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(":")[0]
+        raise InvalidAnswer(f"not JSON ({reason})") from None
     if not isinstance(data, dict) or not {"value", "justification", "references"} <= data.keys():
         raise InvalidAnswer("expected an object with value, justification and references")
     if problem := value_problem(metric_value, data["value"]):
