@@ -170,6 +170,23 @@ def test_a_huge_invalid_answer_is_shown_and_sent_back_cut_short(suite: Suite) ->
     assert len(second_ask[-2]["content"]) < 5_000  # the invalid answer, quoted back short
 
 
+def test_a_reason_quoting_a_huge_answer_is_shown_and_sent_back_cut_short(suite: Suite) -> None:
+    suite.standard()
+    references = [f"{i:024x}" for i in range(100_000)]  # 2.8 MB of ids no message has
+    bogus = json.dumps({"value": 8, "justification": "x", "references": references})
+    suite.scripted({"judge": [bogus]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--junitxml=o.xml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["  attempt 1: references * and 99,995 more are not ids of messages in the conversation"]
+    )
+    assert len(result.stdout.str()) < 100_000
+    assert (suite.path / "o.xml").stat().st_size < 100_000
+    second_ask = [c for c in suite.calls() if c["model"] == "judge"][1]["messages"]
+    assert len(second_ask[-1]["content"]) < 5_000  # the reason, sent back short
+
+
 def test_a_json_fenced_answer_is_read_but_prose_around_json_is_not(suite: Suite) -> None:
     suite.standard()
     prose = "Sure! " + GOOD

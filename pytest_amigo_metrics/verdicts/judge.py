@@ -175,7 +175,10 @@ def parse_verdict(text: str, metric_value: MetricValue, transcript: Transcript) 
         raise InvalidAnswer("references must be a list of message ids")
     unknown = [r for r in refs if r not in transcript.message_ids()]
     if unknown:
-        raise InvalidAnswer(f"references {unknown} are not ids of messages in the conversation")
+        more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+        raise InvalidAnswer(
+            f"references {unknown[:5]}{more} are not ids of messages in the conversation"
+        )
     return data
 
 
