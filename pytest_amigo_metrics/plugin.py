@@ -14,7 +14,7 @@ import pytest
 
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
-from .once import forget
+from .once import check_folder, forget
 from .redact import redact
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
 from .report.session_report import END_KEY, finish_session, start_session
@@ -185,6 +185,12 @@ class XdistHooks:
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = session.config
+        if not hasattr(config, "workerinput") and config.getvalue("dist") != "no":
+            check_folder(self.run_id)  # the controller, before any worker starts
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id

@@ -139,6 +139,22 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
     )
 
 
+def test_a_judge_answering_an_integer_too_large_for_a_float_is_re_asked(suite: Suite) -> None:
+    suite.standard()
+    # 400 digits: JSON reads an int no float holds; 5,000: more than Python reads from text.
+    large = '{"value": 1' + "0" * 400 + ', "justification": "x", "references": []}'
+    huge = '{"value": 1' + "0" * 5_000 + ', "justification": "x", "references": []}'
+    suite.scripted({"judge": [large, huge, GOOD]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge")
+    result.assert_outcomes(passed=1)
+    judge_calls = [c for c in suite.calls() if c["model"] == "judge"]
+    assert len(judge_calls) == 3
+    reasons = [c["messages"][-1]["content"] for c in judge_calls[1:]]
+    assert "value: an integer too large for a float is outside the bounds" in reasons[0]
+    assert "not JSON (Exceeds the limit (4300 digits) for integer string conversion)" in reasons[1]
+
+
 def test_a_huge_invalid_answer_is_shown_and_sent_back_cut_short(suite: Suite) -> None:
     suite.standard()
     huge = "not json " * 200_000  # 1.8 MB
@@ -152,6 +168,23 @@ def test_a_huge_invalid_answer_is_shown_and_sent_back_cut_short(suite: Suite) ->
     assert (suite.path / "o.xml").stat().st_size < 100_000
     second_ask = [c for c in suite.calls() if c["model"] == "judge"][1]["messages"]
     assert len(second_ask[-2]["content"]) < 5_000  # the invalid answer, quoted back short
+
+
+def test_a_reason_quoting_a_huge_answer_is_shown_and_sent_back_cut_short(suite: Suite) -> None:
+    suite.standard()
+    references = [f"{i:024x}" for i in range(100_000)]  # 2.8 MB of ids no message has
+    bogus = json.dumps({"value": 8, "justification": "x", "references": references})
+    suite.scripted({"judge": [bogus]})
+    suite.unit_test()
+    result = suite.pytester.runpytest("--amigo-judge-model", "scripted/judge", "--junitxml=o.xml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["  attempt 1: references * and 99,995 more are not ids of messages in the conversation"]
+    )
+    assert len(result.stdout.str()) < 100_000
+    assert (suite.path / "o.xml").stat().st_size < 100_000
+    second_ask = [c for c in suite.calls() if c["model"] == "judge"][1]["messages"]
+    assert len(second_ask[-1]["content"]) < 5_000  # the reason, sent back short
 
 
 def test_a_json_fenced_answer_is_read_but_prose_around_json_is_not(suite: Suite) -> None:

@@ -311,6 +311,29 @@ def test_a_damaged_recording_file_is_named_in_the_error(suite: Suite) -> None:
     )
 
 
+def test_a_recording_that_is_not_text_or_not_a_file_is_named_in_the_error(suite: Suite) -> None:
+    scripted_suite(suite, {"reset": "A busy customer."})
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    [recording] = recordings(suite.path)
+    recording.write_bytes(b"\xa5\x00\xff binary garbage")
+
+    for mode in ("replay", "new"):
+        result = suite.pytester.runpytest("--amigo-record-mode", mode)
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*reset.*.json is not a recording file: not UTF-8 text*"])
+        assert "UnicodeDecodeError" not in result.stdout.str()
+    assert recording.read_bytes() == b"\xa5\x00\xff binary garbage"
+
+    suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)
+    assert json.loads(recording.read_text())["test"] == "reset"  # recorded over it
+
+    recording.unlink()
+    recording.mkdir()
+    result = suite.pytester.runpytest("--amigo-record-mode", "replay")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the recording file *reset.*.json cannot be read (Is a dir*"])
+
+
 def test_new_mode_never_writes_over_a_damaged_recording(suite: Suite) -> None:
     scripted_suite(suite, {"reset": "A busy customer."})
     suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Suite
 from pytest_amigo_metrics import once
 from pytest_amigo_metrics.amigo.rate_limits import RateLimiter
 from pytest_amigo_metrics.runs.shared_limits import forget_limits, limit_file
@@ -110,3 +111,26 @@ def test_the_amigo_windows_prune_left_overs_and_mark_a_held_conversation_in_use(
         assert time.time() - lock.stat().st_mtime < STALE / 2, "held now: not a left-over"
     finally:
         handle.close()
+
+
+def test_a_temp_dir_the_session_cannot_write_to_is_no_internal_error(
+    suite: Suite, temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file (or another user's folder) where the plugin's folder goes: one process needs
+    none; xdist workers would share it, so that is a usage error before they start."""
+    shared_directory(once.KIND).parent.write_text("not a folder")
+    suite.standard()
+    suite.unit_test()
+    suite.pytester.runpytest().assert_outcomes(passed=1)
+
+    monkeypatch.setenv("TMPDIR", str(temp_dir))
+    result = suite.pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: the session's xdist workers share files in *, which cannot be used: *",
+            "    fix: make it a folder of yours you can write to, or point TMPDIR at one",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

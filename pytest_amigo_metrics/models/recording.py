@@ -175,6 +175,15 @@ class TestRecording:
         except FileNotFoundError:
             self.load_problem = f"there is no recording file {self.path}"
             return
+        except UnicodeDecodeError as exc:  # binary garbage, or another encoding
+            reason = f"not UTF-8 text ({exc.reason})"
+            self.load_problem = f"{self.path} is not a recording file: {reason}"
+            self.damaged = True
+            return
+        except OSError as exc:  # a folder in its place, no permission to read it
+            self.load_problem = f"the recording file {self.path} cannot be read ({exc.strerror})"
+            self.damaged = True
+            return
         try:
             data = RecordingFile.model_validate_json(text)
         except ValidationError as exc:
@@ -237,7 +246,7 @@ class TestRecording:
         dumped = data.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         text = json.dumps({"format": FORMAT, **dumped}, indent=2, ensure_ascii=False)
         text = redact(text) + "\n"
-        if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
+        if self.path.is_file() and self.path.read_bytes() == text.encode("utf-8"):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")

@@ -87,12 +87,15 @@ async def ask_structured(
         try:
             return parse(unfence(reply.text)), reply
         except InvalidAnswer as exc:
-            attempts.append((reply.text, str(exc)))
+            # The reason may quote the answer (100,000 unknown references, a huge category):
+            # cut short as the answer is.
+            why = cut(str(exc), SHOWN_CHARACTERS)
+            attempts.append((reply.text, why))
             conversation += [
                 {"role": "assistant", "content": cut(reply.text, QUOTED_CHARACTERS)},
                 {
                     "role": "user",
-                    "content": f"That answer is invalid: {exc}. Answer again with JSON only, "
+                    "content": f"That answer is invalid: {why}. Answer again with JSON only, "
                     "following the schema.",
                 },
             ]

@@ -44,11 +44,20 @@ def value_problem(metric_value: MetricValue, value: object) -> str | None:
             return f"expected a number, got {value!r}"
         low, high = metric_value.lower_bound, metric_value.upper_bound
         if not low <= value <= high:
-            return f"{value:g} is outside the bounds [{low:g}, {high:g}]"
+            return f"{_number(value)} is outside the bounds [{low:g}, {high:g}]"
         return None
     if not isinstance(value, str) or value not in metric_value.categories:
         return f"expected one of {metric_value.categories}, got {value!r}"
     return None
+
+
+def _number(value: int | float) -> str:
+    """A number for a message; an integer too large for a float (a judge may answer one with
+    hundreds of digits) is not shown."""
+    try:
+        return f"{value:g}"
+    except OverflowError:
+        return "an integer too large for a float"
 
 
 def value_range(metric_value: MetricValue) -> tuple[float, float] | None:

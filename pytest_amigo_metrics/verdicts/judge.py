@@ -161,8 +161,9 @@ def parse_verdict(text: str, metric_value: MetricValue, transcript: Transcript) 
     """Strict: no coercion of '7' to 7 or 'true' to true; every reference must be a message id."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"not JSON ({exc.msg})") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(":")[0]
+        raise InvalidAnswer(f"not JSON ({reason})") from None
     if not isinstance(data, dict) or not {"value", "justification", "references"} <= data.keys():
         raise InvalidAnswer("expected an object with value, justification and references")
     if problem := value_problem(metric_value, data["value"]):
@@ -174,7 +175,10 @@ def parse_verdict(text: str, metric_value: MetricValue, transcript: Transcript) 
         raise InvalidAnswer("references must be a list of message ids")
     unknown = [r for r in refs if r not in transcript.message_ids()]
     if unknown:
-        raise InvalidAnswer(f"references {unknown} are not ids of messages in the conversation")
+        more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+        raise InvalidAnswer(
+            f"references {unknown[:5]}{more} are not ids of messages in the conversation"
+        )
     return data
 
 
