@@ -346,7 +346,7 @@ class AmigoSession:
         try:
             recorded.write()
         except OSError as exc:
-            outcome.store_error = f"recording not written to {recorded.path} ({exc})"
+            outcome.recording_error = f"recording not written to {recorded.path} ({exc})"
         return outcome
 
     async def _run_test(self, test: ScheduledTest) -> TestOutcome:

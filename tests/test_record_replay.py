@@ -334,6 +334,28 @@ def test_a_recording_that_is_not_text_or_not_a_file_is_named_in_the_error(suite:
     result.stdout.fnmatch_lines(["*the recording file *reset.*.json cannot be read (Is a dir*"])
 
 
+def test_a_recording_that_cannot_be_written_is_an_error_and_the_results_are_stored(
+    suite: Suite,
+) -> None:
+    scripted_suite(suite, {"reset": "A busy customer."})
+    (suite.path / recording.DIRECTORY).write_text("a file where the recordings' folder goes")
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "record")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*simulation unit test 'reset' ran and its results are stored, but recording not "
+            "written to *reset.*.json (*) (infrastructure, not a quality failure)*",
+            "ERROR *reset*",
+            "        error: recording not written to *reset.*.json*",
+        ]
+    )
+    assert "results were not stored" not in result.stdout.str()
+    assert "could not be stored" not in result.stdout.str()
+    assert len(suite.rows("SELECT * FROM evaluation_results")) == 1
+
+
 def test_new_mode_never_writes_over_a_damaged_recording(suite: Suite) -> None:
     scripted_suite(suite, {"reset": "A busy customer."})
     suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)

@@ -540,6 +540,9 @@ def test_a_store_failing_during_the_run_is_one_error_per_test_and_counted(suite:
         [
             "simulation unit test 'a' ran, but its 2 results were not stored: results not stored "
             "in *results.sqlite3 (OperationalError: database or disk is full)*",
+            "ERROR *a.amigo.yaml::a*",
+            "        error: results not stored in *results.sqlite3 (OperationalError: database or "
+            "disk is full)",
             "warning: 3 results could not be stored in *results.sqlite3",
         ]
     )

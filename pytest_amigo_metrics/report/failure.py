@@ -64,6 +64,11 @@ def error_text(outcome: TestOutcome) -> str:
             f"{outcome.unstored} results were not stored: {outcome.store_error} "
             "(infrastructure, not a quality failure)"
         )
+    if outcome.recording_error:
+        return (
+            f"simulation unit test {outcome.name!r} ran and its results are stored, but "
+            f"{outcome.recording_error} (infrastructure, not a quality failure)"
+        )
     errored = [r for r in outcome.runs if r.error]
     others = "; results of the other runs are stored" if len(errored) < len(outcome.runs) else ""
     lines = [

@@ -115,7 +115,7 @@ class ReportedTest(BaseModel):
     expectations: list[ReportedExpectation]
     runs: list[ReportedRun]
     usage: Usage
-    error: str | None = None  # why the test's results could not be stored
+    error: str | None = None  # why its results were not stored or its recording not written
 
 
 class OutcomeCounts(BaseModel):
@@ -296,7 +296,7 @@ def reported_test(outcome: TestOutcome) -> ReportedTest:
         expectations=_expectations(outcome),
         runs=[_run(outcome, r) for r in outcome.runs],
         usage=outcome.usage,
-        error=outcome.store_error,
+        error=outcome.store_error or outcome.recording_error,
     )
 
 

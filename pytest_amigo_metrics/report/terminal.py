@@ -128,6 +128,9 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
         for run in outcome.runs:
             if run.error:
                 lines.append(f"        run {run.run_index}: error: {run.error.splitlines()[0]}")
+        for problem in (outcome.store_error, outcome.recording_error):
+            if problem:
+                lines.append(f"        error: {problem.splitlines()[0]}")
     if verbose:
         lines.append(f"        usage: {describe_usage(outcome.usage)}")
     return lines

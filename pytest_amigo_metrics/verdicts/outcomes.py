@@ -97,6 +97,7 @@ class TestOutcome(BaseModel):
     models: dict[str, str]
     runs: list[RunOutcome]
     store_error: str | None = None  # why its results could not be stored
+    recording_error: str | None = None  # why its recording could not be written
     recording: str | None = None  # how record/replay served its calls ("replayed (9 calls)")
 
     @property
@@ -145,7 +146,7 @@ class TestOutcome(BaseModel):
 
     @property
     def status(self) -> Status:
-        if self.store_error or any(r.error for r in self.runs):
+        if self.store_error or self.recording_error or any(r.error for r in self.runs):
             return "error"
         return "passed" if self.pass_rate >= self.min_pass_rate else "failed"
 
