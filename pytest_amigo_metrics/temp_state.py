@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +26,8 @@ PRUNED_MARK = ".pruned"  # its modification time says when the folder was last p
 
 
 def shared_directory(name: str) -> Path:
-    """A folder every process of this user on this machine finds (and no other user owns)."""
+    """A folder every process of this user on this machine finds (made by make_directory,
+    which checks that no other user owns it)."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in the environment (some containers)
@@ -32,11 +35,23 @@ def shared_directory(name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"pytest-amigo-metrics-{user}" / name
 
 
-def run_directory(kind: str, run_id: str) -> Path:
-    """The folder of one session's files of one kind, made on first use."""
-    folder = shared_directory(kind) / run_id
+def make_directory(folder: Path) -> Path:
+    """Make a folder under shared_directory: the plugin's own folder in the temp dir is
+    private (0o700), and one that is a symlink or another user's is refused (PermissionError),
+    since its files decide what this user's sessions share."""
+    root = shared_directory("-").parent
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state = root.lstat()
+    owner = getattr(os, "getuid", None)
+    if stat.S_ISLNK(state.st_mode) or (owner is not None and state.st_uid != owner()):
+        raise PermissionError(f"{root} is a symlink or another user's folder")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def run_directory(kind: str, run_id: str) -> Path:
+    """The folder of one session's files of one kind, made on first use."""
+    return make_directory(shared_directory(kind) / run_id)
 
 
 def forget_run(kind: str, run_id: str) -> None:

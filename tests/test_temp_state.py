@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -12,12 +14,14 @@ import pytest
 from conftest import Suite
 from pytest_amigo_metrics import once
 from pytest_amigo_metrics.amigo.rate_limits import RateLimiter
+from pytest_amigo_metrics.errors import AmigoRunError
 from pytest_amigo_metrics.runs.shared_limits import forget_limits, limit_file
 from pytest_amigo_metrics.temp_state import (
     PRUNE_EVERY,
     PRUNED_MARK,
     STALE,
     prune,
+    run_directory,
     shared_directory,
 )
 
@@ -134,3 +138,35 @@ def test_a_temp_dir_the_session_cannot_write_to_is_no_internal_error(
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_plugins_folder_is_private_and_one_made_by_someone_else_is_refused(
+    temp_dir: Path,
+) -> None:
+    """Its files decide what this user's sessions share: the folder is made for this user
+    only, and a symlink in its place (or another user's folder) is not used."""
+    folder = run_directory(once.KIND, "run-a")
+    root = shared_directory(once.KIND).parent
+    assert folder.is_dir()
+    if hasattr(os, "getuid"):
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+    shutil.rmtree(root)
+    elsewhere = temp_dir / "elsewhere"
+    elsewhere.mkdir()
+    root.symlink_to(elsewhere)
+    with pytest.raises(PermissionError, match="symlink or another user's folder"):
+        run_directory(once.KIND, "run-b")
+    assert once.once_per_run("run-b", "sync", lambda: {"ids": [1]}) == {"ids": [1]}
+    with pytest.raises(AmigoRunError, match=r"rate-limit windows are kept in .*TMPDIR"):
+        RateLimiter("https://api.example|org|user")
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_folder_another_user_owns_is_refused(temp_dir: Path) -> None:
+    root = shared_directory(once.KIND).parent
+    root.mkdir(mode=0o777)
+    os.chown(root, 4242, -1)
+    with pytest.raises(PermissionError):
+        run_directory(once.KIND, "run-a")

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from ..errors import AmigoRunError
 from ..file_lock import acquire, restamp_in_window, take_from_window
-from ..temp_state import prune, shared_directory
+from ..temp_state import make_directory, prune, shared_directory
 from .endpoints import Endpoint
 
 # Shared by every session of the user: the API counts requests per user, not per session.
 # A scope's files unused for a day are removed (temp_state.py).
-DEFAULT_DIRECTORY = shared_directory("amigo-limits")
+WINDOWS = "amigo-limits"
 # Seconds the current task waited for the API's limits; each run sets it to report its queueing.
 RATE_LIMIT_WAIT: ContextVar[list[float] | None] = ContextVar("amigo_rate_limit_wait", default=None)
 
@@ -50,16 +51,26 @@ class RateLimiter:
         scope: str,
         *,
         window: float = 60.0,
-        directory: Path = DEFAULT_DIRECTORY,
+        directory: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.window = window
         self.clock = clock
-        self.directory = directory
         self.prefix = hashlib.sha256(scope.encode()).hexdigest()[:16]
         self._slot = asyncio.Lock()
-        directory.mkdir(parents=True, exist_ok=True)
-        prune(directory)
+        self.directory = directory or shared_directory(WINDOWS)
+        try:
+            if directory is None:  # the shared one: private to this user
+                make_directory(self.directory)
+            else:
+                directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AmigoRunError(
+                f"the Amigo API's rate-limit windows are kept in {self.directory}, which cannot "
+                f"be used ({exc}); make it a folder of yours you can write to, or point TMPDIR "
+                "at one"
+            ) from None
+        prune(self.directory)
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{self.prefix}-{name}"
