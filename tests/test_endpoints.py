@@ -257,6 +257,32 @@ def test_an_api_base_that_is_not_a_url_is_a_located_error_at_collection(
     assert not suite.store.exists()
 
 
+def test_an_api_base_holding_credentials_is_an_error_that_never_shows_the_password(
+    suite: Suite,
+) -> None:
+    """litellm's HTTP client refuses `user:password@` beside its own Authorization header: every
+    call would fail, retried as if the server were down. Credentials never go in a suite file."""
+    password = "s3cret-pass-w0rd"
+    suite.standard()
+    url = f"http://bob:{password}@127.0.0.1:8000/v1"
+    suite.unit_test(extra=f'models: {{judge: {{model: openai/j, api_base: "{url}"}}}}\n')
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "tests.amigo.yaml:10: *models.judge.api_base: 'http://bob:***@127.0.0.1:8000/v1' "
+            "holds credentials (`user:password@`)*",
+            "    fix: *",
+        ]
+    )
+    assert password not in result.stdout.str() + result.stderr.str()
+
+    result = suite.pytester.runpytest("--amigo-judge-api-base", url)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--amigo-judge-api-base*holds credentials*"])
+    assert password not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize("url", ["localhost:8000", "http://[::1:8000/v1", "http://127.0.0.1/v1 "])
 def test_an_api_base_option_that_is_not_a_url_is_a_usage_error(suite: Suite, url: str) -> None:
     suite.standard()

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..redact import redact
+
 # YAML numbers as written: `true` is not a count, and NaN or infinity is not a bound.
 Count = Annotated[int, Strict()]
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -141,11 +143,18 @@ def api_base_problem(url: str) -> str | None:
         usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # e.g. an IPv6 host without its closing bracket
         usable = False
+    if usable and (parts.username is not None or parts.password is not None):
+        return (
+            f"{redact(url)!r} holds credentials (`user:password@`): they never go in a suite "
+            "file or an option, and litellm's HTTP client refuses them beside its own "
+            "Authorization header; remove them and set the provider's key in the environment "
+            "(e.g. OPENAI_API_KEY), where litellm reads it"
+        )
     if usable and not any(c.isspace() for c in url):
         return None
     return (
-        f"{url!r} is not a server's base URL: write it with its scheme and host and no spaces, "
-        "e.g. 'http://127.0.0.1:8000/v1' or 'https://my-resource.openai.azure.com'"
+        f"{redact(url)!r} is not a server's base URL: write it with its scheme and host and no "
+        "spaces, e.g. 'http://127.0.0.1:8000/v1' or 'https://my-resource.openai.azure.com'"
     )
 
 
