@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .spec import (
     DEFAULT_RUNS,
     METRIC_VALUE_TYPES,
     UNION_TAGS,
+    Connection,
     MetricSpec,
     SimulationUnitTestSpec,
     SuiteFile,
@@ -277,6 +279,10 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Keys of a model's connection that name a credential (`api_key`, `token`, ...).
+_CREDENTIAL_KEY = re.compile(r"(?i)(key|token|secret|password|authorization|credential)")
+
+
 def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
     loc, model = _walk(err["loc"])
     line = line_of(document, loc)
@@ -285,6 +291,18 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
         allowed = sorted(model.model_fields) if model else []
+        if model is not None and issubclass(model, Connection) and _CREDENTIAL_KEY.search(unknown):
+            # `api_key:` is close to `api_base`, but a key is never a field: the "did you
+            # mean" would have the key written as the server's URL.
+            return SpecProblem(
+                path,
+                line,
+                field,
+                f"unknown key {bounded_repr(unknown)}: credentials never go in a suite file",
+                "remove it and set the provider's key in the environment (e.g. OPENAI_API_KEY), "
+                "where litellm reads it; a server that checks no key takes any value, e.g. "
+                f"OPENAI_API_KEY=unused; allowed keys: {', '.join(allowed)}",
+            )
         close = difflib.get_close_matches(unknown, allowed, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return SpecProblem(
