@@ -341,3 +341,38 @@ def test_an_agent_that_cannot_be_imported_does_not_hide_the_files_other_problems
             "    fix: did you mean 'Outcome'?*",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [
+        (
+            "x-shared: &base\n  persona: {name: Sam, background: b}\n"
+            "simulation_unit_tests:\n  - <<: *bse\n    name: a\n",
+            "bad.amigo.yaml:4: invalid YAML: the alias `*bse` names no anchor",
+            "    fix: did you mean `*base`? *anchors in this file: &base",
+        ),
+        (
+            "simulation_unit_tests:\n  - name: a\n    persona: {name: Sam, background: b\n"
+            "    scenario: {}\n",
+            "bad.amigo.yaml:4: invalid YAML: *(while parsing a flow mapping started at line 3)",
+            "    fix: check indentation and quoting*",
+        ),
+        (
+            'simulation_unit_tests:\n  - name: "a\n    persona: {name: Sam}\n',
+            "bad.amigo.yaml:4: invalid YAML: found unexpected end of stream "
+            "(while scanning a quoted scalar started at line 2)",
+            "    fix: *",
+        ),
+    ],
+)
+def test_a_yaml_syntax_error_says_where_its_construct_began(
+    suite: Suite, text: str, message: str, fix: str
+) -> None:
+    """libyaml reports where it gave up: an unclosed `{` or quote, or an alias of no anchor,
+    was only "did not find expected ',' or '}'" or "found undefined alias", no name given."""
+    suite.standard()
+    suite.write("bad.amigo.yaml", text)
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message, fix])
