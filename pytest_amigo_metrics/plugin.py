@@ -14,6 +14,7 @@ import pytest
 
 from .ids import new_id
 from .items import SimulationItem, SuiteFile
+from .models.llm import finish_background_import
 from .once import check_folder, forget
 from .redact import redact
 from .report.comparison_text import MARKUP, comparison_lines, regression_verdict
@@ -53,6 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "filterwarnings",
         "ignore:coroutine '(.*acompletion|Logging\\..*)' was never awaited:RuntimeWarning",
     )
+    # litellm's types trip pydantic's `ReadOnly` warnings while its background import warms
+    # up: a session stopped then (Ctrl-C during collection) listed dozens in its summary.
+    config.addinivalue_line("filterwarnings", "ignore:.*`ReadOnly` qualifier:UserWarning")
     problem = rootdir_problem(config)
     if problem:
         raise pytest.UsageError(problem)
@@ -114,6 +118,7 @@ def live_writer(reporter: Any, capture: Any) -> Callable[[str], None]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    finish_background_import()
     if "PYTEST_CURRENT_TEST" not in os.environ:  # not a pytest run inside a test (pytester)
         # litellm's import leaves about a million objects; pytest's garbage collections at
         # exit and the interpreter's would walk them all (over a second). Nothing of them

@@ -74,6 +74,33 @@ def test_a_module_name_typo_says_where_it_looked_once_per_folder(suite: Suite) -
     assert len(folders) == len(set(folders)) == 1, "rootdir and the file's folder are the same"
 
 
+def test_two_suite_folders_with_an_agent_module_of_the_same_name_are_not_mixed_up(
+    suite: Suite,
+) -> None:
+    """Python keeps one module per name: without the check, team_b's test ran team_a's agent
+    (and passed) with no word said."""
+    suite.standard()
+    for team in ("team_a", "team_b"):
+        suite.write(f"{team}/agent.py", f"def respond(messages):\n    return '{team} resolved'\n")
+        suite.write(
+            f"{team}/t.amigo.yaml",
+            TWO_TESTS_ON_DEFAULTS.replace("name: one", f"name: {team} one").replace(
+                "name: two", f"name: {team} two"
+            ),
+        )
+    result = suite.pytester.runpytest("team_a", "team_b")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "team_b/t.amigo.yaml:2: defaults.target.python: cannot import the agent "
+            "'agent:respond': the module 'agent' imported is */team_a/agent.py, not "
+            "*/team_b/agent.py: *give each agent's module a name of its own (e.g. "
+            "team_b_agent.py)",
+        ]
+    )
+    assert "passed" not in result.stdout.str()
+
+
 def test_a_bad_defaults_target_is_one_error_at_the_defaults_line(suite: Suite) -> None:
     suite.standard()
     suite.write("agent.py", "raise ImportError('broken on purpose')\n")
@@ -314,3 +341,38 @@ def test_an_agent_that_cannot_be_imported_does_not_hide_the_files_other_problems
             "    fix: did you mean 'Outcome'?*",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [
+        (
+            "x-shared: &base\n  persona: {name: Sam, background: b}\n"
+            "simulation_unit_tests:\n  - <<: *bse\n    name: a\n",
+            "bad.amigo.yaml:4: invalid YAML: the alias `*bse` names no anchor",
+            "    fix: did you mean `*base`? *anchors in this file: &base",
+        ),
+        (
+            "simulation_unit_tests:\n  - name: a\n    persona: {name: Sam, background: b\n"
+            "    scenario: {}\n",
+            "bad.amigo.yaml:4: invalid YAML: *(while parsing a flow mapping started at line 3)",
+            "    fix: check indentation and quoting*",
+        ),
+        (
+            'simulation_unit_tests:\n  - name: "a\n    persona: {name: Sam}\n',
+            "bad.amigo.yaml:4: invalid YAML: found unexpected end of stream "
+            "(while scanning a quoted scalar started at line 2)",
+            "    fix: *",
+        ),
+    ],
+)
+def test_a_yaml_syntax_error_says_where_its_construct_began(
+    suite: Suite, text: str, message: str, fix: str
+) -> None:
+    """libyaml reports where it gave up: an unclosed `{` or quote, or an alias of no anchor,
+    was only "did not find expected ',' or '}'" or "found undefined alias", no name given."""
+    suite.standard()
+    suite.write("bad.amigo.yaml", text)
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message, fix])

@@ -173,12 +173,53 @@ def test_credentials_in_headers_are_refused_at_collection(suite: Suite, header: 
     )
 
 
-def test_a_key_in_the_yaml_is_an_unknown_key(suite: Suite) -> None:
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ("models: {judge: {model: openai/j, api_key: abc}}\n", "models.judge.api_key"),
+        ("models: {judge: {model: openai/j, token: abc}}\n", "models.judge.token"),
+    ],
+)
+def test_a_key_in_the_yaml_is_an_unknown_key(suite: Suite, extra: str, field: str) -> None:
     suite.standard()
-    suite.unit_test(extra="models: {judge: {model: openai/j, api_key: abc}}\n")
+    suite.unit_test(extra=extra)
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*models.judge.api_key: unknown key 'api_key'*"])
+    key = field.rsplit(".", 1)[1]
+    result.stdout.fnmatch_lines(
+        [
+            f"*{field}: unknown key '{key}': credentials never go in a suite file",
+            "    fix: remove it and set the provider's key in the environment (e.g. OPENAI_API_KEY)*",
+        ]
+    )
+    # `api_key` is close to `api_base`: suggesting it would have the key written as a URL.
+    assert "did you mean `api_base`" not in result.stdout.str()
+
+
+def test_a_key_in_a_model_target_is_not_taken_for_a_typo_of_api_base(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "tests.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: t
+            persona: {name: Sam, background: A busy customer.}
+            scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+            target: {model: openai/agent, api_key: sk-abc}
+            metrics: [{metric: Outcome, expect: resolved}]
+        """,
+    )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "tests.amigo.yaml:5: simulation_unit_tests[0].target.api_key: unknown key 'api_key': "
+            "credentials never go in a suite file",
+            "    fix: remove it and set the provider's key in the environment*",
+        ]
+    )
+    assert "did you mean `api_base`" not in result.stdout.str()
+    assert "sk-abc" not in result.stdout.str()
 
 
 def test_an_answer_without_choices_is_retried_then_an_error_that_is_stored(suite: Suite) -> None:

@@ -515,3 +515,44 @@ def test_a_replay_with_an_agent_that_imports_the_openai_sdk_as_it_runs(suite: Su
     replayed = suite.pytester.runpytest_subprocess("-s", "--amigo-record-mode", "replay")
     replayed.assert_outcomes(passed=2)
     replayed.stdout.fnmatch_lines(["OpenAI SDK's schema module at collection: True"])
+
+
+STOPPED_AT_COLLECTION_CONFTEST = """
+import atexit, os, threading
+import pytest
+
+def _note():
+    alive = [t.name for t in threading.enumerate() if t.name == "amigo-litellm-import"]
+    with open(os.path.join({folder!r}, "at_exit.txt"), "w") as f:
+        f.write("import thread alive at exit: " + str(bool(alive)))
+
+atexit.register(_note)
+
+def pytest_collection_modifyitems(items):
+    raise KeyboardInterrupt  # Ctrl-C as collection ends, the import still under way
+"""
+
+
+def test_a_session_stopped_during_collection_waits_for_litellm_s_background_import(
+    suite: Suite,
+) -> None:
+    """Left running past the session's end, the import thread printed litellm's warnings after
+    pytest's last line, and the interpreter's exit could hang for good (the thread, frozen at
+    exit, held an import lock that an object of litellm's, freed then, waited for)."""
+    suite.standard()
+    suite.write(  # a simulated user: litellm is imported in the background during collection
+        "tests.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: unscripted
+            persona: {name: Sam, background: A busy customer.}
+            scenario: {name: Reset, objective: Reset my password., instructions: Be brief.}
+            target: {python: "agent:respond"}
+            metrics: [{metric: Outcome, expect: resolved}]
+        """,
+    )
+    suite.write("conftest.py", STOPPED_AT_COLLECTION_CONFTEST.format(folder=str(suite.path)))
+    result = suite.pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert (suite.path / "at_exit.txt").read_text() == "import thread alive at exit: False"
+    assert "ReadOnly" not in result.stdout.str()

@@ -138,6 +138,7 @@ def _transport_cause(exc: BaseException) -> str | None:
 _loaded: Any = None
 _loading: threading.Thread | None = None
 _load_lock = threading.Lock()
+_background_import_done = threading.Event()
 
 
 def start_loading_litellm() -> None:
@@ -153,8 +154,11 @@ def start_loading_litellm() -> None:
 
 
 def _load_in_background() -> None:
-    with contextlib.suppress(Exception):  # the caller's load_litellm() imports it again, raising
-        load_litellm()
+    try:
+        with contextlib.suppress(Exception):  # the caller's load_litellm() imports it again
+            load_litellm()
+    finally:
+        _background_import_done.set()
 
 
 def load_litellm() -> Any:
@@ -167,6 +171,22 @@ def load_litellm() -> Any:
         if _loaded is None:
             _loaded = _import_litellm()
     return _loaded
+
+
+def finish_background_import() -> None:
+    """At the session's end, a litellm import still running in the background (the session
+    was stopped during collection, by Ctrl-C or a usage error) is waited for, its warnings
+    silenced. Left running, it printed litellm's warnings after pytest's last line, and the
+    interpreter's exit could hang for good: the thread, frozen at exit while it held an import
+    lock, never let go of it, and an object of litellm's freed then imported a module."""
+    loading = _loading
+    if loading is None or loading is threading.current_thread():
+        return
+    # Not loading.join(): a join that Ctrl-C interrupted can leave the thread marked as
+    # stopped while it runs on (Python 3.11), and later joins return at once.
+    with warnings.catch_warnings():
+        _quiet_litellm_warnings()
+        _background_import_done.wait()
 
 
 def _wait_for_background_import() -> None:

@@ -99,7 +99,7 @@ def _metric_line(outcome: TestOutcome, name: str, expectation: str) -> str:
 def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
     lines = [headline(outcome)]
     details = verbose or outcome.status != "passed"
-    if details:
+    if details and outcome.models:  # none known for a test whose xdist worker crashed
         models = ", ".join(f"{role} {model}" for role, model in outcome.models.items())
         lines.append(f"        models: {models}")
     # A wait alone fails nothing; a test in error may have waited before it gave up.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .spec import (
     DEFAULT_RUNS,
     METRIC_VALUE_TYPES,
     UNION_TAGS,
+    Connection,
     Declaration,
     MetricSpec,
     SimulationUnitTestSpec,
@@ -91,12 +93,17 @@ def load_suite(path: Path) -> LoadedSuite:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        tabbed = line <= len(lines := text.splitlines()) and "\t" in lines[line - 1]
+        lines = text.splitlines()
+        tabbed = line <= len(lines) and "\t" in lines[line - 1]
         hint = _TAB_HINT if tabbed else _YAML_HINT
-        raise SpecError(
-            [SpecProblem(path, line, "", f"invalid YAML: {exc.problem or exc}", hint)],
-            metric_names=None,
-        ) from None
+        message = f"invalid YAML: {exc.problem or exc}"
+        alias = _undefined_alias(exc, lines)
+        if alias is not None:
+            message, hint = _alias_problem(alias, text)
+        elif exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            # Where the construct that never ended began: an unclosed `{` or quote.
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise SpecError([SpecProblem(path, line, "", message, hint)], metric_names=None) from None
     except yaml.YAMLError as exc:
         raise SpecError(
             [SpecProblem(path, 1, "", f"invalid YAML: {exc}", _YAML_HINT)], metric_names=None
@@ -165,6 +172,29 @@ _LARGE_HINT = (
 EXTENSION_PREFIX = "x-"
 _YAML_HINT = "check indentation and quoting near that line (quote strings such as '>= 7')"
 _TAB_HINT = "YAML indents with spaces, never tabs: replace the tabs on that line with spaces"
+
+
+def _undefined_alias(exc: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
+    """The name of the alias (`*name`) that no anchor defines: libyaml does not say it."""
+    if not str(exc.problem or "").startswith("found undefined alias") or not exc.problem_mark:
+        return None
+    mark = exc.problem_mark
+    if mark.line >= len(lines):
+        return None
+    found = re.match(r"\*([^\s,\[\]{}]+)", lines[mark.line][mark.column :])
+    return found.group(1) if found else None
+
+
+def _alias_problem(alias: str, text: str) -> tuple[str, str]:
+    anchors = sorted(set(re.findall(r"(?:^|[\s\[{,:-])&([^\s,\[\]{}]+)", text)))
+    close = difflib.get_close_matches(alias, anchors, n=1)
+    hint = f"did you mean `*{close[0]}`? " if close else ""
+    defined = ", ".join(f"&{a}" for a in anchors) if anchors else "none"
+    return (
+        f"invalid YAML: the alias `*{alias}` names no anchor",
+        hint + "an alias `*name` repeats what an anchor `&name` marks earlier in the same "
+        f"file; anchors in this file: {defined}",
+    )
 
 
 def _without_extensions(document: LineDict) -> LineDict:
@@ -288,6 +318,10 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Keys of a model's connection that name a credential (`api_key`, `token`, ...).
+_CREDENTIAL_KEY = re.compile(r"(?i)(key|token|secret|password|authorization|credential)")
+
+
 def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
     loc, model = _walk(err["loc"])
     line = line_of(document, loc)
@@ -296,6 +330,18 @@ def _problem(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem:
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
         allowed = sorted(model.model_fields) if model else []
+        if model is not None and issubclass(model, Connection) and _CREDENTIAL_KEY.search(unknown):
+            # `api_key:` is close to `api_base`, but a key is never a field: the "did you
+            # mean" would have the key written as the server's URL.
+            return SpecProblem(
+                path,
+                line,
+                field,
+                f"unknown key {bounded_repr(unknown)}: credentials never go in a suite file",
+                "remove it and set the provider's key in the environment (e.g. OPENAI_API_KEY), "
+                "where litellm reads it; a server that checks no key takes any value, e.g. "
+                f"OPENAI_API_KEY=unused; allowed keys: {', '.join(allowed)}",
+            )
         close = difflib.get_close_matches(unknown, allowed, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return SpecProblem(

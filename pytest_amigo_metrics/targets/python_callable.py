@@ -40,6 +40,9 @@ def import_callable(ref: str, search_paths: list[Path]) -> Callable[..., Any]:
         raise AgentError(
             f"cannot import the agent {ref!r}: importing {module_name!r} raised {_describe(exc)}"
         ) from None
+    shadowed = _shadowed(module_name, folders)
+    if shadowed:
+        raise AgentError(f"cannot import the agent {ref!r}: {shadowed}")
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise AgentError(
@@ -50,6 +53,34 @@ def import_callable(ref: str, search_paths: list[Path]) -> Callable[..., Any]:
     if not callable(target):
         raise AgentError(f"the agent {ref!r} is not callable: it is a {type(target).__name__}")
     return target  # type: ignore[no-any-return]
+
+
+def _shadowed(module_name: str, folders: list[str]) -> str | None:
+    """Why the module imported is not the one beside the suite file (or in the rootdir) that
+    `module_name` names there: a module of the same name, from another folder, imported first
+    (two suite folders with an `agent.py` each). Python keeps one module per name, so the
+    second suite would silently run the first one's agent; pytest refuses test modules of the
+    same name the same way ("import file mismatch")."""
+    top = module_name.partition(".")[0]
+    imported = getattr(sys.modules.get(top), "__file__", None)
+    if not imported:
+        return None  # a namespace package or a built-in module: nothing to compare
+    for folder in folders:  # in the order they are searched
+        base = Path(folder) / top
+        wanted = next(
+            (p for p in (base / "__init__.py", base.with_suffix(".py")) if p.is_file()), None
+        )
+        if wanted is None:
+            continue
+        if Path(imported).resolve() == wanted.resolve():
+            return None
+        return (
+            f"the module {top!r} imported is {imported}, not {wanted}: a module of the same "
+            "name was imported first from another folder, and Python keeps one module per "
+            f"name; give each agent's module a name of its own (e.g. "
+            f"{Path(folder).name}_{top}{'.py' if wanted.name != '__init__.py' else ''})"
+        )
+    return None
 
 
 def _describe(exc: BaseException) -> str:
