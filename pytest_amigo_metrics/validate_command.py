@@ -86,6 +86,7 @@ class ValidatePlugin:
     patterns: list[str] = field(default_factory=list)
     tests: int = 0
     metrics: int = 0
+    collected: list[SimulationItem] = field(default_factory=list)
 
     @pytest.hookimpl(tryfirst=True)  # before the plugin's own check of the store
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -132,6 +133,14 @@ class ValidatePlugin:
         text = f"warning: {warning_message.category.__name__}: {message}"
         self.warnings.append(f"{text} ({nodeid})" if nodeid else text)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Every test, before those with problems are left out: their models are checked too,
+        so that one run of `validate` finds all of a test's problems."""
+        from .items import SimulationItem
+
+        self.collected = [item for item in items if isinstance(item, SimulationItem)]
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         from .items import SimulationItem
         from .state import get_session
@@ -139,7 +148,7 @@ class ValidatePlugin:
         tests = [item for item in session.items if isinstance(item, SimulationItem)]
         self.tests = len(tests)
         self.metrics = len(get_session(session.config).registry.metrics)
-        self.check_models(session.config, tests)
+        self.check_models(session.config, self.collected)
 
     def check_models(self, config: pytest.Config, tests: Sequence[SimulationItem]) -> None:
         """Model names no litellm provider accepts, as a pytest run finds them after its

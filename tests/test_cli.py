@@ -202,6 +202,21 @@ def test_validate_reports_a_model_no_provider_accepts_as_pytest_does(suite: Suit
     assert result.outlines[0] in shown
 
 
+def test_a_tests_expectation_and_model_problems_show_in_one_run(suite: Suite) -> None:
+    """Fixing a bad expectation should not reveal the same test's bad model only then."""
+    suite.standard()
+    suite.unit_test(
+        expectations=['{metric: Empathy Score, expect: ">= 11"}'],
+        extra="models: {judge: opneai/gpt-4o-mini}\n",
+    )
+    for result in (cli(suite, "validate"), suite.pytester.runpytest()):
+        text = result.stdout.str()
+        assert "threshold 11 is outside the metric's bounds" in text, text
+        assert "no litellm provider accepts the model 'opneai/gpt-4o-mini'" in text, text
+    result.assert_outcomes(errors=1)  # one error for the test, with both problems
+    assert suite.calls() == []
+
+
 def test_validate_imports_neither_litellm_nor_test_modules(suite: Suite) -> None:
     """litellm costs about 2 s to import; test modules may do anything at import time."""
     suite.standard()

@@ -183,14 +183,13 @@ def test_secrets_never_reach_the_json_report(suite: Suite, monkeypatch: pytest.M
     suite.standard()
     suite.write("agent.py", LEAKY_AGENT)
     suite.unit_test()
-    suite.pytester.runpytest(
-        "--amigo-json", "r.json", "--amigo-judge-api-base", "http://user:hunter2-pw@judge.local"
-    )
+    url = "http://judge.local/v1?api-key=hunter2-pw&region=eu"
+    suite.pytester.runpytest("--amigo-json", "r.json", "--amigo-judge-api-base", url)
     text = (suite.path / "r.json").read_text()
     assert secret not in text and "hunter2-pw" not in text
     report = json.loads(text)
     assert "***" in report["tests"][0]["runs"][0]["messages"][1]["content"]
-    assert "user:***@judge.local" in report["run"]["options"]["api_bases"]
+    assert "judge.local/v1?api-key=***&region=eu" in report["run"]["options"]["api_bases"]
 
 
 def test_the_html_report_is_written_from_the_same_model(suite: Suite) -> None:

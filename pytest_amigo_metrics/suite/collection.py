@@ -23,52 +23,43 @@ def prepare_items(
     config = session.config
     for error in amigo.catalog.unreported():
         report_problems(error.problems, config)
-    items = [i for i in items if _bind(amigo, i, config)]
-    if config.option.collectonly or not any(isinstance(i, SimulationItem) for i in items):
-        return items
-    if _stopping(session):
-        return items
+    # Every problem of a test in one go: its expectations' and its models' (the latter need
+    # litellm, and --collect-only never imports it; `validate` checks models itself).
+    check_models = not config.option.collectonly
     seen: set[tuple[Path, int, str]] = set()
-    items = [i for i in items if not _has_model_problems(amigo, i, config, seen)]
-    if _stopping(session):
-        return items
+    kept: list[pytest.Item] = []
+    for item in items:
+        if not isinstance(item, SimulationItem):
+            kept.append(item)
+            continue
+        try:
+            item.checks, problems = amigo.resolve(item.unit_test, item.path)
+        except Blocked:  # the declaring file's own collection error says what to fix
+            continue
+        shown = list(problems)
+        if check_models:
+            found = model_problems(amigo.settings, item.unit_test, item.path)
+            shown += [p for p in found if (p.path, p.line, p.message) not in seen]
+            seen.update((p.path, p.line, p.message) for p in found)
+            problems = [*problems, *found]
+        if shown:
+            _report_item(item, shown, config)
+        if not problems:
+            kept.append(item)
+    if not check_models or _stopping(session):
+        return kept
+    if not any(isinstance(i, SimulationItem) for i in kept):
+        return kept
     refused = amigo.register_metrics()
     if refused:
         report_problems(list(refused.values()), config)
-        items = [i for i in items if not _uses(i, refused)]
-    return items
+        kept = [i for i in kept if not _uses(i, refused)]
+    return kept
 
 
 def _stopping(session: pytest.Session) -> bool:
     """Collection errors stop the session (unless --continue-on-collection-errors)."""
     return bool(session.testsfailed) and not session.config.option.continue_on_collection_errors
-
-
-def _bind(amigo: AmigoSession, item: pytest.Item, config: pytest.Config) -> bool:
-    """Bind the item's expectations to their metrics; False (after reporting) if it can't."""
-    if not isinstance(item, SimulationItem):
-        return True
-    try:
-        item.checks, problems = amigo.resolve(item.unit_test, item.path)
-    except Blocked:  # the declaring file's own collection error says what to fix
-        return False
-    if problems:
-        _report_item(item, problems, config)
-    return not problems
-
-
-def _has_model_problems(
-    amigo: AmigoSession, item: pytest.Item, config: pytest.Config, seen: set[tuple[Path, int, str]]
-) -> bool:
-    """Models no provider accepts, once for a declaration that many tests share."""
-    if not isinstance(item, SimulationItem):
-        return False
-    found = model_problems(amigo.settings, item.unit_test, item.path)
-    problems = [p for p in found if (p.path, p.line, p.message) not in seen]
-    seen.update((p.path, p.line, p.message) for p in found)
-    if problems:
-        _report_item(item, problems, config)
-    return bool(found)
 
 
 def _report_item(item: pytest.Item, problems: list[SpecProblem], config: pytest.Config) -> None:
