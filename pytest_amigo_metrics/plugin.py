@@ -194,8 +194,8 @@ class XdistHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = session.config
-        if not hasattr(config, "workerinput") and config.getvalue("dist") != "no":
-            check_folder(self.run_id)  # the controller, before any worker starts
+        if config.pluginmanager.hasplugin("dsession"):  # xdist's controller, workers to come
+            check_folder(self.run_id)
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id

@@ -311,17 +311,20 @@ def test_an_api_base_holding_credentials_is_an_error_that_never_shows_the_passwo
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "tests.amigo.yaml:10: *models.judge.api_base: 'http://bob:***@127.0.0.1:8000/v1' "
+            "tests.amigo.yaml:10: *models.judge.api_base: 'http://***@127.0.0.1:8000/v1' "
             "holds credentials (`user:password@`)*",
             "    fix: *",
         ]
     )
     assert password not in result.stdout.str() + result.stderr.str()
 
-    result = suite.pytester.runpytest("--amigo-judge-api-base", url)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--amigo-judge-api-base*holds credentials*"])
-    assert password not in result.stdout.str() + result.stderr.str()
+    for given in (url, f"https://{password}@127.0.0.1:8000/v1"):  # a token as the user name
+        result = suite.pytester.runpytest("--amigo-judge-api-base", given)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["*--amigo-judge-api-base*'http*://***@127.0.0.1:8000/v1' holds*"]
+        )
+        assert password not in result.stdout.str() + result.stderr.str()
 
 
 @pytest.mark.parametrize("url", ["localhost:8000", "http://[::1:8000/v1", "http://127.0.0.1/v1 "])

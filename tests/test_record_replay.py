@@ -356,6 +356,25 @@ def test_a_recording_that_cannot_be_written_is_an_error_and_the_results_are_stor
     assert len(suite.rows("SELECT * FROM evaluation_results")) == 1
 
 
+def test_a_recording_error_keeps_the_tests_quality_failure_in_its_report(suite: Suite) -> None:
+    suite.standard()
+    suite.unit_test(name="cold", script='["you are cold"]')
+    (suite.path / recording.DIRECTORY).write_text("a file where the recordings' folder goes")
+
+    result = suite.pytester.runpytest("--amigo-record-mode", "record", "--amigo-json", "r.json")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*simulation unit test 'cold' ran and its results are stored, but recording not "
+            "written to *",
+            "simulation unit test 'cold' failed: 0 of 1 run met every expectation*",
+        ]
+    )
+    report = json.loads((suite.path / "r.json").read_text())
+    assert report["tests"][0]["error"].startswith("recording not written to ")
+
+
 def test_new_mode_never_writes_over_a_damaged_recording(suite: Suite) -> None:
     scripted_suite(suite, {"reset": "A busy customer."})
     suite.pytester.runpytest("--amigo-record-mode", "record").assert_outcomes(passed=1)

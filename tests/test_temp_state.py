@@ -15,7 +15,7 @@ from conftest import Suite
 from pytest_amigo_metrics import once
 from pytest_amigo_metrics.amigo.rate_limits import RateLimiter
 from pytest_amigo_metrics.errors import AmigoRunError
-from pytest_amigo_metrics.runs.shared_limits import forget_limits, limit_file
+from pytest_amigo_metrics.runs.shared_limits import KIND, forget_limits, limit_file
 from pytest_amigo_metrics.temp_state import (
     PRUNE_EVERY,
     PRUNED_MARK,
@@ -170,3 +170,57 @@ def test_a_folder_another_user_owns_is_refused(temp_dir: Path) -> None:
     os.chown(root, 4242, -1)
     with pytest.raises(PermissionError):
         run_directory(once.KIND, "run-a")
+
+
+def test_a_session_end_deletes_nothing_through_a_symlink_or_in_a_locked_file(
+    temp_dir: Path,
+) -> None:
+    """A left-over is removed only inside the plugin's own folders, and only when no process
+    holds a lock on it (a conversation slot, a shared limit of a session still running)."""
+    fcntl = pytest.importorskip("fcntl")
+    precious = temp_dir / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    age(precious / "thesis.tex", 3 * DAY)
+    run_directory(once.KIND, "run-a")
+    limits = shared_directory(KIND)
+    limits.parent.mkdir(exist_ok=True)
+    limits.symlink_to(precious)  # planted where the limits go
+
+    forget_limits("run-a")
+    once.forget("run-a")
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+    folder = temp_dir / "windows"
+    folder.mkdir()
+    held = folder / "slot.lock"
+    held.write_text("")
+    age(held, 2 * DAY)
+    with held.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        prune(folder)
+        assert held.exists(), "held by a process: still in use"
+    age(folder / PRUNED_MARK, PRUNE_EVERY + 1)
+    prune(folder)
+    assert not held.exists()
+
+
+def test_the_plugins_folder_made_with_an_open_mode_is_made_private(temp_dir: Path) -> None:
+    root = shared_directory(once.KIND).parent
+    root.mkdir()
+    root.chmod(0o777)
+    run_directory(once.KIND, "run-a")
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_the_folder_check_runs_only_when_xdist_starts_workers(
+    suite: Suite, temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--dist` alone, or `--collect-only -n 2`, starts no worker: nothing to share."""
+    shared_directory(once.KIND).parent.write_text("not a folder")
+    suite.standard()
+    suite.unit_test()
+    monkeypatch.setenv("TMPDIR", str(temp_dir))
+    for args in (["--dist", "loadfile"], ["--collect-only", "-n", "2"]):
+        result = suite.pytester.runpytest_subprocess("-p", "xdist", *args)
+        assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()

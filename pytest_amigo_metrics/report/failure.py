@@ -58,24 +58,32 @@ def failure_text(outcome: TestOutcome) -> str:
 
 
 def error_text(outcome: TestOutcome) -> str:
+    """Why the test is an error: its results not stored, its recording not written, runs that
+    ended in error; and, when its runs all ran, how they met the expectations."""
+    lines: list[str] = []
     if outcome.store_error:
-        return (
+        lines.append(
             f"simulation unit test {outcome.name!r} ran, but its "
             f"{outcome.unstored} results were not stored: {outcome.store_error} "
             "(infrastructure, not a quality failure)"
         )
     if outcome.recording_error:
-        return (
-            f"simulation unit test {outcome.name!r} ran and its results are stored, but "
+        stored = "" if outcome.store_error else " and its results are stored"
+        lines.append(
+            f"simulation unit test {outcome.name!r} ran{stored}, but "
             f"{outcome.recording_error} (infrastructure, not a quality failure)"
         )
     errored = [r for r in outcome.runs if r.error]
-    others = "; results of the other runs are stored" if len(errored) < len(outcome.runs) else ""
-    lines = [
-        f"simulation unit test {outcome.name!r} could not be evaluated: "
-        f"{len(errored)} of {len(outcome.runs)} runs ended in error "
-        f"(not a quality failure{others})"
-    ]
-    for run in errored:
-        lines.append(f"run {run.run_index}: {run.error}")
+    if errored:
+        others = (
+            "; results of the other runs are stored" if len(errored) < len(outcome.runs) else ""
+        )
+        lines.append(
+            f"simulation unit test {outcome.name!r} could not be evaluated: "
+            f"{len(errored)} of {len(outcome.runs)} runs ended in error "
+            f"(not a quality failure{others})"
+        )
+        lines += [f"run {run.run_index}: {run.error}" for run in errored]
+    elif outcome.pass_rate < outcome.min_pass_rate:  # the quality failure it also is
+        lines.append(failure_text(outcome))
     return "\n".join(lines)

@@ -296,7 +296,7 @@ def reported_test(outcome: TestOutcome) -> ReportedTest:
         expectations=_expectations(outcome),
         runs=[_run(outcome, r) for r in outcome.runs],
         usage=outcome.usage,
-        error=outcome.store_error or outcome.recording_error,
+        error="; ".join(e for e in (outcome.store_error, outcome.recording_error) if e) or None,
     )
 
 

@@ -143,9 +143,10 @@ def api_base_problem(url: str) -> str | None:
         usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # e.g. an IPv6 host without its closing bracket
         usable = False
-    if usable and (parts.username is not None or parts.password is not None):
+    if usable and (parts.username or parts.password):
+        shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
         return (
-            f"{redact(url)!r} holds credentials (`user:password@`): they never go in a suite "
+            f"{shown!r} holds credentials (`user:password@`): they never go in a suite "
             "file or an option, and litellm's HTTP client refuses them beside its own "
             "Authorization header; remove them and set the provider's key in the environment "
             "(e.g. OPENAI_API_KEY), where litellm reads it"
