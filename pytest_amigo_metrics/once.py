@@ -42,15 +42,11 @@ def check_folder(run_id: str) -> None:
         with locked(run_directory(KIND, run_id) / "check.lock"):
             pass
     except OSError as exc:
-        raise pytest.UsageError(unusable_folder(exc)) from None
-
-
-def unusable_folder(exc: OSError) -> str:
-    return (
-        f"the session's xdist workers share files in {shared_directory(KIND)}, which cannot "
-        f"be used: {exc}\n    fix: make it a folder of yours you can write to, or point "
-        "TMPDIR at one"
-    )
+        raise pytest.UsageError(
+            f"the session's xdist workers share files in {shared_directory(KIND)}, which "
+            f"cannot be used: {exc}\n    fix: make it a folder of yours you can write to, or "
+            "point TMPDIR at one"
+        ) from None
 
 
 def forget(run_id: str) -> None:

@@ -179,20 +179,17 @@ def finish_background_import() -> None:
     silenced. Left running, it printed litellm's warnings after pytest's last line, and the
     interpreter's exit could hang for good: the thread, frozen at exit while it held an import
     lock, never let go of it, and an object of litellm's freed then imported a module."""
-    loading = _loading
-    if loading is None or loading is threading.current_thread():
-        return
-    # Not loading.join(): a join that Ctrl-C interrupted can leave the thread marked as
-    # stopped while it runs on (Python 3.11), and later joins return at once.
     with warnings.catch_warnings():
         _quiet_litellm_warnings()
-        _background_import_done.wait()
+        _wait_for_background_import()
 
 
 def _wait_for_background_import() -> None:
     loading = _loading
     if loading is not None and loading is not threading.current_thread():
-        loading.join()
+        # Not loading.join(): a join that Ctrl-C interrupted can leave the thread marked as
+        # stopped while it runs on (Python 3.11), and later joins return at once.
+        _background_import_done.wait()
 
 
 def _import_litellm() -> Any:
