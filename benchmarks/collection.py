@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 from isolated import environment, pytest_command
+from machine import describe
 
 METRICS = """metrics:
   - name: Outcome
@@ -94,12 +94,10 @@ def main() -> None:
         f"(plain pytest functions: {python_time:.2f} s); litellm imported: {imported}"
     )
     args.output.mkdir(exist_ok=True)
-    cores = __import__("os").cpu_count()
-    machine = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
     (args.output / "collection.json").write_text(
         json.dumps(
             {
-                "machine": machine,
+                **describe(model_calls=False),
                 "tests": total,
                 "files": args.files,
                 "yaml_collect_s": round(yaml_time, 3),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 from isolated import XDIST, environment, pytest_command
+from machine import describe
 
 METRICS = """metrics:
   - name: Helpfulness
@@ -134,11 +134,9 @@ def main() -> None:
                 f"{figures['total_s']:.2f} s in all, peak RSS {figures['peak_rss_mb_so_far']} MB"
             )
     args.output.mkdir(exist_ok=True)
-    cores = __import__("os").cpu_count()
-    machine = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
     name = "concurrency.json" if not args.model_concurrency else "model_limit.json"
     (args.output / name).write_text(
-        json.dumps({"machine": machine, "latency_s": args.latency, "rows": rows}, indent=2)
+        json.dumps({**describe(), "latency_s": args.latency, "rows": rows}, indent=2)
     )
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from collection import METRICS, TEST  # the same single-turn, single-metric test
 from isolated import environment, pytest_command
+from machine import describe
 
 
 def timed(folder: Path) -> float:
@@ -61,12 +60,10 @@ def main() -> None:
         f"{bare_wall:.2f} s; {per_item:.2f} ms per item over a bare one"
     )
     args.output.mkdir(exist_ok=True)
-    cores = os.cpu_count()
-    machine = f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
     (args.output / "overhead.json").write_text(
         json.dumps(
             {
-                "machine": machine,
+                **describe(),
                 "tests": args.tests,
                 "yaml_wall_s": round(yaml_wall, 3),
                 "bare_wall_s": round(bare_wall, 3),

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 
 from isolated import environment, pytest_command
+from machine import describe
 
 METRICS = """metrics:
   - name: Outcome
@@ -90,11 +89,7 @@ def main() -> None:
         "runs": args.runs,
         "latency_s": args.latency,
         "figures": figures,
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        **describe(),
     }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "replay.json").write_text(json.dumps(result, indent=2) + "\n")
