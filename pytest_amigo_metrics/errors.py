@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,15 @@ def bounded_repr(value: object) -> str:
     or deeply nested."""
     text = _BOUNDED.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters but newline and tab escaped (`\\x1b`): a model's
+    answer may hold terminal escape sequences or NULs, which must not reach a terminal raw."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 def shown_path(path: Path, root: Path | None) -> Path:

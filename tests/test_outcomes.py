@@ -139,6 +139,26 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
     )
 
 
+def test_control_characters_from_the_judge_reach_the_terminal_escaped(suite: Suite) -> None:
+    """A model's text may hold terminal escape sequences (clear the screen, set the window
+    title, colours) and NULs: the failure and error texts show them escaped, never raw."""
+    suite.standard()
+    poor = json.dumps(
+        {"value": 2, "justification": "cold\x1b[2J\x1b[31m reply\x07\x00", "references": []}
+    )
+    suite.scripted({"judge": [poor], "raw": ["\x1b]0;owned\x07not json"]})
+    suite.unit_test(name="quality failure", extra="models: {judge: scripted/judge}")
+    suite.unit_test(
+        file="error.amigo.yaml", name="judge error", extra="models: {judge: scripted/raw}"
+    )
+    result = suite.pytester.runpytest("--amigo-judge-retries", "0")
+    result.assert_outcomes(failed=1, errors=1)
+    out = result.stdout.str()
+    assert not {"\x1b", "\x07", "\x00"} & set(out)
+    assert "    raw: \\x1b]0;owned\\x07not json\n" in out
+    assert "       justification: cold\\x1b[2J\\x1b[31m reply\\x07\\x00\n" in out
+
+
 def test_a_judge_answering_an_integer_too_large_for_a_float_is_re_asked(suite: Suite) -> None:
     suite.standard()
     # 400 digits: JSON reads an int no float holds; 5,000: more than Python reads from text.

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from ..errors import ModelCallError
+from ..errors import ModelCallError, printable
 from .llm import Completion, ModelEndpoint, RetryPolicy, complete
 
 T = TypeVar("T")
@@ -44,7 +44,7 @@ class StructuredAnswerError(Exception):
 
     def describe_attempts(self) -> str:
         return "\n".join(
-            f"  attempt {i}: {why}\n    raw: {cut(raw, SHOWN_CHARACTERS)}"
+            f"  attempt {i}: {why}\n    raw: {printable(cut(raw, SHOWN_CHARACTERS))}"
             for i, (raw, why) in enumerate(self.attempts, 1)
         )
 

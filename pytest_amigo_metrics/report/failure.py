@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from ..errors import printable
 from ..models.llm import is_offline
 from ..suite.metrics import format_value
 from ..verdicts.outcomes import MetricOutcome, RunOutcome, TestOutcome
@@ -35,7 +36,7 @@ def _metric_lines(run: RunOutcome, metric: MetricOutcome) -> list[str]:
     ]
     if metric.passed:
         return lines
-    lines.append(f"       justification: {_quote(metric.justification, 300)}")
+    lines.append(f"       justification: {printable(_quote(metric.justification, 300))}")
     for ref in metric.references:
         message = run.message(ref)
         said = f"{message.role}: {_quote(message.content)!r}" if message else "(not in transcript)"
