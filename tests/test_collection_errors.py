@@ -57,6 +57,66 @@ def test_a_python_target_that_cannot_be_imported_is_a_collection_error_at_its_li
     assert "Interrupted: 1 error during collection" in result.stdout.str()
 
 
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        ("def respond():\n    return 'x'\n", "respond(): too many positional arguments"),
+        (
+            "async def respond(messages, session):\n    return 'x'\n",
+            "respond(messages, session): missing a required argument: 'session'",
+        ),
+        ("def respond(*, messages):\n    return 'x'\n", "respond(*, messages): too many*"),
+    ],
+)
+def test_a_python_target_that_cannot_take_the_messages_is_a_collection_error_at_its_line(
+    suite: Suite, agent: str, message: str
+) -> None:
+    """The agent is called with one argument, the conversation so far: one whose signature
+    refuses that would fail every run with a TypeError and a traceback of the plugin's frames."""
+    suite.standard()
+    suite.write("agent.py", agent)
+    suite.unit_test()
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "tests.amigo.yaml:6: simulation_unit_tests?'password reset'?.target.python: the agent "
+            f"'agent:respond' cannot be called with the conversation: {message}",
+            "    fix: make it take one argument, the conversation so far: "
+            "`def respond(messages) -> str` (or `async def`)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_python_targets_that_take_the_messages_in_other_ways_are_accepted(suite: Suite) -> None:
+    suite.standard()
+    suite.write(
+        "agent.py",
+        """
+        import functools
+
+        def respond(messages, tone="warm", *rest, **options):
+            return "I apologise; this is resolved."
+
+        class Agent:
+            def __call__(self, messages):
+                return "I apologise; this is resolved."
+
+        agent = Agent()
+        partial = functools.partial(respond, tone="cold")
+        """,
+    )
+    for name in ("respond", "agent", "partial"):
+        suite.unit_test(
+            file=f"{name}.amigo.yaml",
+            agent=f"agent:{name}",
+            expectations=["{metric: Outcome, expect: resolved}"],
+        )
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(passed=3)
+
+
 def test_a_module_name_typo_says_where_it_looked_once_per_folder(suite: Suite) -> None:
     suite.standard()
     suite.unit_test(file="tests.amigo.yaml")

@@ -169,7 +169,37 @@ def test_credentials_in_headers_are_refused_at_collection(suite: Suite, header: 
     result = suite.pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [f"*models.judge*header '{header}' carries a credential*environment*"]
+        [
+            f"*models.judge.extra_headers: header '{header}' carries a credential, and "
+            "credentials never go in a suite file",
+            "    fix: remove the header and set the provider's key in the environment "
+            "(e.g. OPENAI_API_KEY), where litellm reads it*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("where", ["", "defaults"])
+def test_an_agent_model_under_models_says_where_the_agents_model_goes(
+    suite: Suite, where: str
+) -> None:
+    """The agent is the third role, with --amigo-agent-model: `models: {agent: ...}` is the
+    natural guess; the fix says the agent's model is the target's."""
+    suite.standard()
+    if where:
+        suite.write(
+            "tests.amigo.yaml",
+            "defaults:\n  models: {agent: openai/gpt-4o-mini}\n" + (suite.unit_test().read_text()),
+        )
+    else:
+        suite.unit_test(extra="models: {agent: openai/gpt-4o-mini}\n")
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "tests.amigo.yaml:*: *models.agent: unknown key 'agent'",
+            "    fix: the agent's model is the target's: `target: {model: openai/gpt-4o-mini}` "
+            "(or --amigo-agent-model for every test); allowed keys: judge, simulator",
+        ]
     )
 
 

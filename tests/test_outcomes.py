@@ -295,6 +295,37 @@ def test_agent_problems_are_errors(suite: Suite, agent: str, message: str) -> No
     result.stdout.fnmatch_lines([message])
 
 
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "def respond(messages):\n    return helper(messages)\n\n"
+        "def helper(messages):\n    raise KeyError('boom')\n",
+        "async def respond(messages):\n    return helper(messages)\n\n"
+        "def helper(messages):\n    raise KeyError('boom')\n",
+    ],
+    ids=["sync", "async"],
+)
+def test_an_agent_error_shows_the_agents_traceback_not_the_plugins_frames(
+    suite: Suite, agent: str
+) -> None:
+    """The traceback starts in the agent's module: the plugin's frames that called it are
+    noise for the agent's author."""
+    suite.standard()
+    suite.write("agent.py", agent)
+    suite.unit_test()
+    result = suite.pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run 0: user turn 1: KeyError raised by the agent 'agent:respond': 'boom'",
+            "Traceback (most recent call last):",
+            '  File "*agent.py", line 2, in respond',
+            '  File "*agent.py", line 5, in helper',
+        ]
+    )
+    assert "pytest_amigo_metrics" not in result.stdout.str()
+
+
 def test_async_agent_and_not_applicable_allowed(suite: Suite) -> None:
     suite.standard()
     suite.write("agent.py", "async def respond(messages):\n    return 'Noted.'\n")

@@ -182,8 +182,7 @@ class Connection(StrictModel):
         if secret:
             raise ValueError(
                 f"header {secret[0]!r} carries a credential, and credentials never go in a suite "
-                "file: set the provider's key in the environment (e.g. OPENAI_API_KEY), where "
-                "litellm reads it"
+                "file"
             )
         return headers
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from ..errors import SpecProblem, bounded_repr
-from .spec import METRIC_VALUE_TYPES, UNION_TAGS, Connection, SuiteFile
+from .spec import METRIC_VALUE_TYPES, UNION_TAGS, Connection, ModelsSpec, SuiteFile
 from .yaml_lines import LineDict, line_of
 
 
@@ -52,6 +52,11 @@ def problem_of(path: Path, document: LineDict, err: ErrorDetails) -> SpecProblem
             )
         close = difflib.get_close_matches(unknown, allowed, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
+        if model is ModelsSpec and unknown == "agent":
+            hint = (
+                "the agent's model is the target's: `target: {model: openai/gpt-4o-mini}` "
+                "(or --amigo-agent-model for every test); "
+            )
         return SpecProblem(
             path,
             line,
@@ -111,6 +116,9 @@ _VALUE_HINTS = {
     "is listed twice": "list each category once",
     "holds a control character": "write the name on one line, without escapes",
     "holds '::'": "write it without '::', e.g. 'refund - escalated'",
+    "carries a credential": "remove the header and set the provider's key in the environment "
+    "(e.g. OPENAI_API_KEY), where litellm reads it; a server that checks no key takes any "
+    "value, e.g. OPENAI_API_KEY=unused",
 }
 
 

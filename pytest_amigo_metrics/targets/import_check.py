@@ -9,11 +9,15 @@ from ..errors import AgentError, SpecProblem
 from ..redact import redact
 from ..suite.loader import LoadedSuite
 from ..suite.spec import UnitTest
-from .python_callable import import_callable
+from .python_callable import import_callable, signature_problem
 
 FIX = (
     "fix the module so that it imports, or point `python:` at the right 'module:function' "
     "(modules are found beside the suite file, in the rootdir and on sys.path)"
+)
+SIGNATURE_FIX = (
+    "make it take one argument, the conversation so far: `def respond(messages) -> str` "
+    "(or `async def`)"
 )
 
 
@@ -23,12 +27,17 @@ def python_target_problems(suite: LoadedSuite, rootpath: Path) -> list[SpecProbl
     for test in distinct_python_targets(suite.tests):
         ref = test.target.python
         assert ref is not None
+        where = test.target_declared
+        field = f"{where.field}.python"
         try:
-            import_callable(ref, [suite.path.parent, rootpath])
+            function = import_callable(ref, [suite.path.parent, rootpath])
         except AgentError as exc:
-            where = test.target_declared
-            field = f"{where.field}.python"
             problems.append(SpecProblem(suite.path, where.line, field, redact(str(exc)), FIX))
+            continue
+        problem = signature_problem(ref, function)
+        if problem is not None:
+            fix = SIGNATURE_FIX
+            problems.append(SpecProblem(suite.path, where.line, field, redact(problem), fix))
     return problems
 
 

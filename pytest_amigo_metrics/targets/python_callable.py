@@ -6,6 +6,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -96,6 +97,35 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code!r}): the module calls sys.exit() when imported"
     return f"{type(exc).__name__}: {exc}"
+
+
+def signature_problem(ref: str, function: Callable[..., Any]) -> str | None:
+    """Why the agent cannot be called as it will be, with one argument (the conversation so
+    far), or None when it can (or its signature cannot be known: the call will tell)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin or an extension's callable
+        return None
+    try:
+        signature.bind([])
+    except TypeError as exc:
+        name = getattr(function, "__name__", type(function).__name__)
+        return f"the agent {ref!r} cannot be called with the conversation: {name}{signature}: {exc}"
+    return None
+
+
+_PACKAGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "")
+
+
+def _agent_trace(exc: Exception) -> str:
+    """The last frames of what the agent raised, from its own code on: the plugin's frames
+    that called it are left out (nothing, when the call itself failed)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-3))
 
 
 def _owner(target: Any) -> str:
@@ -200,9 +230,10 @@ class PythonAgent(StatelessAgent):
         except AgentError:
             raise
         except Exception as exc:
-            trace = "".join(traceback.format_exception(exc, limit=-3))
+            trace = _agent_trace(exc)
             raise AgentError(
-                f"{type(exc).__name__} raised by the agent {self.ref!r}: {exc}\n{trace}"
+                f"{type(exc).__name__} raised by the agent {self.ref!r}: {exc}"
+                + (f"\n{trace}" if trace else "")
             ) from None
         except LoopBlocked as exc:
             raise _blocked(self.ref, exc) from None
