@@ -253,8 +253,18 @@ def _flag(config: pytest.Config, dest: str, env: str) -> bool:
     return bool(config.getoption(dest)) or os.environ.get(env, "") in ("1", "true", "yes")
 
 
-def _report_path(config: pytest.Config, value: str | None) -> Path | None:
-    return None if not value else config.invocation_params.dir / Path(value).expanduser()
+def _report_path(config: pytest.Config, value: str | None, kind: str) -> Path | None:
+    """Where --amigo-json / --amigo-html write: a file, never a folder (a trailing slash
+    would otherwise make a file of the folder's name)."""
+    if not value:
+        return None
+    path = config.invocation_params.dir / Path(value).expanduser()
+    if value.endswith(("/", os.sep)) or path.is_dir():
+        raise pytest.UsageError(
+            f"--amigo-{kind} {value!r} is a folder: name the report's file, "
+            f"e.g. --amigo-{kind} {Path(value) / ('amigo-report.' + kind)}"
+        )
+    return path
 
 
 def resolve_settings(config: pytest.Config) -> Settings:
@@ -326,8 +336,8 @@ def resolve_settings(config: pytest.Config) -> Settings:
             for role in ("simulator", "judge", "agent")
             if values[f"{role}_api_base"]
         },
-        json_path=_report_path(config, values["json"]),
-        html_path=_report_path(config, values["html"]),
+        json_path=_report_path(config, values["json"], "json"),
+        html_path=_report_path(config, values["html"], "html"),
         baseline=values["baseline"],
         fail_on_regression=_flag(config, "amigo_fail_on_regression", FAIL_ON_REGRESSION_ENV),
         runs=values["runs"],

@@ -137,6 +137,12 @@ def test_judge_that_stays_invalid_is_an_error_with_its_raw_output(suite: Suite) 
             "  attempt 3: references ?'0123456789abcdef01234567'? are not ids of messages*",
         ]
     )
+    # The amigo summary's one line for the run says why too, not only "after 3 attempts:".
+    result.stdout.fnmatch_lines(
+        [
+            "*run 0: error: judge 'scripted/judge' gave no valid *after 3 attempts: attempt 1: not JSON*"
+        ]
+    )
 
 
 def test_control_characters_from_the_judge_reach_the_terminal_escaped(suite: Suite) -> None:

@@ -162,11 +162,29 @@ def test_the_report_path_from_the_environment_and_an_error_when_it_cannot_be_wri
     suite.pytester.runpytest().assert_outcomes(passed=1)
     assert read(suite.path / "env.json")["tests"][0]["outcome"] == "passed"
 
-    (suite.path / "taken").mkdir()
-    result = suite.pytester.runpytest("--amigo-json", "taken")
+    (suite.path / "taken").write_text("a file, where the report wants a folder")
+    result = suite.pytester.runpytest("--amigo-json", "taken/report.json")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["error: the JSON report could not be written to *taken (*"])
+    result.stdout.fnmatch_lines(
+        ["error: the JSON report could not be written to *taken/report.json (*"]
+    )
+
+
+@pytest.mark.parametrize("option", ["--amigo-json", "--amigo-html"])
+@pytest.mark.parametrize("value", ["reports", "reports/", "new-folder/"])
+def test_a_report_path_naming_a_folder_is_a_usage_error_before_any_run(
+    suite: Suite, option: str, value: str
+) -> None:
+    suite.standard()
+    suite.unit_test()
+    (suite.path / "reports").mkdir()
+    result = suite.pytester.runpytest(option, value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} '{value}' is a folder: name the report's file, e.g.*"])
+    assert "passed" not in result.stdout.str()
+    assert not (suite.path / "new-folder").exists()
+    assert list((suite.path / "reports").iterdir()) == []
 
 
 LEAKY_AGENT = """

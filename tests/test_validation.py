@@ -97,6 +97,7 @@ def test_tags_and_blank_strings_follow_the_api(suite: Suite) -> None:
         ("{metric: Empathy Score, expect: true}", "not a numerical expectation: True"),
         ('{metric: Empathy Score, expect: "between 6 and 4"}', "bounds reversed"),
         ("{metric: Outcome, expect: [resolved, maybe]}", "unknown category 'maybe'"),
+        ("{metric: Outcome, expect: resolvd}", "did you mean 'resolved'? use one category"),
         ('{metric: Identity Verified, expect: "yes"}', "a boolean metric expects true or false"),
         ("{metric: Nope, expect: true}", "unknown metric 'Nope'"),
     ],

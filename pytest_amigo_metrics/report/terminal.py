@@ -127,13 +127,23 @@ def _test_lines(outcome: TestOutcome, *, verbose: bool) -> list[str]:
         lines += [_metric_line(outcome, name, expectation) for name, expectation in checks]
         for run in outcome.runs:
             if run.error:
-                lines.append(f"        run {run.run_index}: error: {run.error.splitlines()[0]}")
+                lines.append(f"        run {run.run_index}: error: {error_headline(run.error)}")
         for problem in (outcome.store_error, outcome.recording_error):
             if problem:
-                lines.append(f"        error: {problem.splitlines()[0]}")
+                lines.append(f"        error: {error_headline(problem)}")
     if verbose:
         lines.append(f"        usage: {describe_usage(outcome.usage)}")
     return lines
+
+
+def error_headline(error: str, width: int = 240) -> str:
+    """An error's first line for the summary; a line that announces what follows ("... after 3
+    attempts:") takes the next one along, so that it says why."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()] or [""]
+    first = lines[0]
+    if first.endswith(":") and len(lines) > 1:
+        first = f"{first} {lines[1]}"
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 def summary_lines(

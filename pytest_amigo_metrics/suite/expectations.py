@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import re
@@ -115,6 +116,9 @@ def _categorical(raw: Any, metric_value: CategoricalMetricValue, allow_na: bool)
     unknown = [c for c in allowed if c not in metric_value.categories]
     if unknown:
         named = ", ".join(bounded_repr(c) for c in unknown)
+        close = [difflib.get_close_matches(c, metric_value.categories, n=1) for c in unknown]
+        if all(close):
+            hint = f"did you mean {', '.join(repr(c[0]) for c in close)}? {hint}"
         raise ExpectationError(f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {named}", hint)
     accepted = frozenset(allowed)
     text = allowed[0] if len(allowed) == 1 else "in [" + ", ".join(allowed) + "]"
