@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -140,3 +141,12 @@ class Suite:
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> Suite:
     return Suite(pytester)
+
+
+@pytest.fixture(autouse=True)
+def _no_hypothesis_in_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pytest runs the tests start (pytester's, subprocesses) never use hypothesis, whose
+    plugin (installed with the dev extra) imports hypothesis at every session's end: 1-2 s of
+    CPU per subprocess run, and part of what a Ctrl-C test would time."""
+    given = os.environ.get("PYTEST_ADDOPTS", "")
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{given} -p no:hypothesispytest".strip())
