@@ -36,8 +36,9 @@ def python_target_problems(suite: LoadedSuite, rootpath: Path) -> list[SpecProbl
             continue
         problem = signature_problem(ref, function)
         if problem is not None:
-            fix = SIGNATURE_FIX
-            problems.append(SpecProblem(suite.path, where.line, field, redact(problem), fix))
+            problems.append(
+                SpecProblem(suite.path, where.line, field, redact(problem), SIGNATURE_FIX)
+            )
     return problems
 
 
