@@ -144,9 +144,17 @@ def suite(pytester: pytest.Pytester) -> Suite:
 
 
 @pytest.fixture(autouse=True)
-def _no_hypothesis_in_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pytest runs the tests start (pytester's, subprocesses) never use hypothesis, whose
-    plugin (installed with the dev extra) imports hypothesis at every session's end: 1-2 s of
-    CPU per subprocess run, and part of what a Ctrl-C test would time."""
+def _inner_runs_as_a_user_starts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pytest runs the tests start (pytester's, subprocesses) are a user's plain runs.
+
+    - They are not workers of this session's xdist: under `-n 2` each worker's environment says
+      it is one (PYTEST_XDIST_WORKER...), and other plugins read that (pytest-benchmark warns on
+      stderr that it is disabled).
+    - They never use hypothesis, whose plugin (installed with the dev extra) imports hypothesis
+      at every session's end: 1-2 s of CPU per subprocess run, and part of what a Ctrl-C test
+      would time."""
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST_"):
+            monkeypatch.delenv(name)
     given = os.environ.get("PYTEST_ADDOPTS", "")
     monkeypatch.setenv("PYTEST_ADDOPTS", f"{given} -p no:hypothesispytest".strip())
