@@ -97,7 +97,7 @@ def run_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- the results store: runs, show, report, compare ---------------------------------------------
+# --- the results store: runs, metrics, results, show, report, compare -----------------------------
 
 STORE_HELP = (
     "the results store (default: --amigo-store from the pytest configuration's addopts, else "
@@ -182,6 +182,85 @@ def run_metrics(args: argparse.Namespace) -> int:
     from .store.view import metric_lines
 
     for line in metric_lines(open_store(args.store), args.name):
+        print(line)
+    return EXIT_OK
+
+
+def configure_results(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run",
+        dest="runs",  # `run` is each command's function
+        metavar="RUN",
+        action="append",
+        default=[],
+        help=f"only this run's results: {RUN_HELP} (repeat it for several)",
+    )
+    parser.add_argument(
+        "--metric",
+        metavar="NAME[@VERSION]",
+        action="append",
+        default=[],
+        help="only this metric's results, of any version or of VERSION (repeat it for several; "
+        "the API's <metric_id>-<version> form works too)",
+    )
+    parser.add_argument(
+        "--test",
+        metavar="NODEID",
+        help="only this test's results: its node id as pytest prints it "
+        "(path/to/file.amigo.yaml::name), or its unit test id",
+    )
+    parser.add_argument(
+        "--after",
+        metavar="TIME",
+        help="created at or after TIME (ISO 8601 with its time zone: 2026-12-01T09:00Z)",
+    )
+    parser.add_argument(
+        "--before", metavar="TIME", help="created at or before TIME (ISO 8601 with its time zone)"
+    )
+    parser.add_argument("--newest-first", action="store_true", help="newest results first")
+    parser.add_argument(
+        "--limit", metavar="N", type=int, default=500, help="at most N results (0 to 500; 500)"
+    )
+    parser.add_argument(
+        "--continuation-token",
+        metavar="T",
+        type=int,
+        default=0,
+        help="the next page: the token the previous page ended with",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="each result's justification and the messages it cites",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the page as the API's GetMetricEvaluationResults answers it, plus the "
+        "metric and test names its ids stand for",
+    )
+    _store_argument(parser)
+
+
+def run_results(args: argparse.Namespace) -> int:
+    from .store.results_view import ResultsQuery, result_lines, results, results_json
+
+    query = ResultsQuery(
+        runs=args.runs,
+        metrics=args.metric,
+        test=args.test,
+        after=args.after,
+        before=args.before,
+        newest_first=args.newest_first,
+        limit=args.limit,
+        continuation_token=args.continuation_token,
+    )
+    view = results(open_store(args.store), query)
+    if args.json:
+        print(results_json(view))
+        return EXIT_OK
+    for line in result_lines(view, justifications=args.verbose):
         print(line)
     return EXIT_OK
 
@@ -308,6 +387,15 @@ COMMANDS: tuple[Command, ...] = (
         "description the judge was given (a version that repeats an earlier one says so).",
         configure=configure_metrics,
         run=_on_store(run_metrics),
+    ),
+    Command(
+        name="results",
+        help="list evaluation results, filtered as the API filters them",
+        description="List the store's evaluation results as the Amigo API's "
+        "GetMetricEvaluationResults does: filtered by run, metric (and version), test and "
+        "time, oldest first, 500 to a page. --json prints the page in the API's shape.",
+        configure=configure_results,
+        run=_on_store(run_results),
     ),
     Command(
         name="show",

@@ -257,7 +257,18 @@ def test_a_format_1_store_is_migrated_keeping_every_result(suite: Suite) -> None
     )
     shown = cli(suite, "show", OLD_RUN)
     assert shown.ret == pytest.ExitCode.USAGE_ERROR
-    shown.stderr.fnmatch_lines(["error: run * was recorded by store format 1, which kept *"])
+    shown.stderr.fnmatch_lines(
+        [f"error: run * was recorded by store format 1, which kept *`results --run {OLD_RUN}`*"]
+    )
+    kept = cli(suite, "results", "--run", OLD_RUN)
+    assert kept.ret == 0, kept.stderr.str()
+    kept.stdout.fnmatch_lines(
+        [
+            "CREATED (UTC) *",
+            f"2026-11-01 10:00:00  {OLD_RUN}    0  Old Metric v1 * 7 * old.amigo.yaml::old",
+            f"2026-11-01 10:00:01  {OLD_RUN}    1  Old Metric v1 * 3 * old.amigo.yaml::old",
+        ]
+    )
     baseline = suite.pytester.runpytest("--amigo-baseline", OLD_RUN)
     assert baseline.ret == pytest.ExitCode.USAGE_ERROR
     baseline.stderr.fnmatch_lines(["ERROR: --amigo-baseline *: that run was recorded by store*"])

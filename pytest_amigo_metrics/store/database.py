@@ -306,6 +306,14 @@ class Store:
     def metric_names(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM metrics ORDER BY name")]
 
+    def metric_names_by_id(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._db.execute("SELECT id, name FROM metrics")}
+
+    def test_nodeids(self) -> dict[str, str]:
+        """Each unit test id the store has conversations of, with the node id it stands for."""
+        rows = self._db.execute("SELECT DISTINCT unit_test_id, nodeid FROM conversations")
+        return {r[0]: r[1] for r in rows}
+
     def metric(self, name: str) -> MetricRecord | None:
         row = self._db.execute("SELECT * FROM metrics WHERE name = ?", (name,)).fetchone()
         if row is None:

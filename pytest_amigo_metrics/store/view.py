@@ -43,7 +43,7 @@ def recorded_run(store: Store, ref: str) -> SessionRun:
     if origin != ORIGIN_PYTEST:
         raise StoreError(
             f"run {run.id} was recorded by {origin}, which kept its results but not its tests' "
-            "verdicts; `Store.evaluation_results(simulation_unit_test_set_run_id=...)` reads them"
+            f"verdicts; `results --run {run.id}` lists its results"
         )
     return run
 
