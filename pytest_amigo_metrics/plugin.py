@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -117,9 +118,26 @@ def live_writer(reporter: Any, capture: Any) -> Callable[[str], None]:
     return write
 
 
+_PYTEST_MAIN = os.path.join("_pytest", "main.py")
+
+
+def _sessions_running() -> int:
+    """How many pytest sessions this thread is inside: 2 in a pytester in-process run."""
+    frame: FrameType | None = sys._getframe()
+    count = 0
+    while frame is not None:
+        code = frame.f_code
+        count += code.co_name == "wrap_session" and code.co_filename.endswith(_PYTEST_MAIN)
+        frame = frame.f_back
+    return count
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    finish_background_import()
-    if "PYTEST_CURRENT_TEST" not in os.environ:  # not a pytest run inside a test (pytester)
+    # A session inside another (pytester's in-process runs) leaves its process running on:
+    # the import it started is waited for there, not cut short.
+    outermost = _sessions_running() <= 1
+    finish_background_import(abandon=outermost)
+    if outermost:
         # litellm's import leaves about a million objects; pytest's garbage collections at
         # exit and the interpreter's would walk them all (over a second). Nothing of them
         # needs collecting then.

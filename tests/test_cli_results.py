@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from conftest import EMPATHY_AND_OUTCOME, Suite
+from conftest import EMPATHY_AND_OUTCOME, METRICS, Suite
+from pytest_amigo_metrics.ids import stable_id
 
 COLD = '["you are cold"]'
 NODEID = "tests.amigo.yaml::password reset"
@@ -36,15 +37,22 @@ def refused(suite: Suite, *args: str) -> str:
     return result.stderr.str().strip()
 
 
+ORIGINAL = "Did the agent apologise, acknowledge the frustration and reassure?"
+WARMER = "Did the agent apologise, acknowledge the frustration, reassure and resolve?"
+OTHER_NODEID = "more.amigo.yaml::angry customer"
+
+
 @pytest.fixture
 def two_runs(suite: Suite) -> tuple[str, str]:
-    """Two sessions of one test judged on two metrics, 2 runs each: it passes, then fails;
-    their run ids."""
+    """Two sessions, their run ids. The first: one test, judged on two metrics in 2 runs; it
+    passes. The second: Empathy Score at version 2, the first test fails, and a second test."""
     suite.standard()
     suite.unit_test(runs=2, expectations=EMPATHY_AND_OUTCOME)
     suite.pytester.runpytest().assert_outcomes(passed=1)
+    suite.write("metrics.amigo.yaml", METRICS.replace(ORIGINAL, WARMER))
     suite.unit_test(runs=2, expectations=EMPATHY_AND_OUTCOME, script=COLD)
-    suite.pytester.runpytest().assert_outcomes(failed=1)
+    suite.unit_test(file="more.amigo.yaml", name="angry customer")
+    suite.pytester.runpytest().assert_outcomes(passed=1, failed=1)
     first, second = (r["id"] for r in suite.rows("SELECT id FROM runs ORDER BY started_at"))
     return first, second
 
@@ -69,33 +77,50 @@ def test_results_lists_every_result_with_its_run_metric_version_value_and_test(
     lines = listed(suite)
     assert len(lines) == len(stored(suite)) > 0
     assert lines[0].split()[2:4] == [first, "0"]
-    assert lines[-1].split()[2:4] == [second, "1"]
-    assert all(line.endswith(f"  {NODEID}") for line in lines)
-    empathy = [line for line in lines if " Empathy Score v1 " in line]
-    assert len(empathy) == 4  # one per conversation: 2 sessions x 2 runs
-    values = [line.split("Empathy Score v1")[1].split()[0] for line in empathy]
+    assert lines[-1].split()[2] == second
+    assert {line.split()[3] for line in lines} == {"0", "1"}
+    assert {line.split("  ")[-1].strip() for line in lines} == {NODEID, OTHER_NODEID}
+    empathy = [line for line in lines if f"  {NODEID}" in line and " Empathy Score v" in line]
+    versions = [line.split("Empathy Score ")[1].split()[0] for line in empathy]
+    assert versions == ["v1", "v1", "v2", "v2"]  # one per conversation: 2 sessions x 2 runs
+    values = [line.split("Empathy Score ")[1].split()[1] for line in empathy]
     assert all(value.isdigit() for value in values)
 
 
-def test_results_filters_by_run_metric_version_and_test(
+def test_results_filters_by_run_metric_version_test_and_time(
     suite: Suite, two_runs: tuple[str, str]
 ) -> None:
     first, second = two_runs
-    run_filter = "simulation_unit_test_set_run_id = ?"
-    assert page_ids(suite, "--run", first) == stored(suite, run_filter, first)
-    assert page_ids(suite, "--run", "latest") == stored(suite, run_filter, second)
+    in_run = "simulation_unit_test_set_run_id = ?"
+    assert page_ids(suite, "--run", first) == stored(suite, in_run, first)
+    assert page_ids(suite, "--run", "latest") == stored(suite, in_run, second)
     assert page_ids(suite, "--run", first, "--run", second) == stored(suite)
+    assert 0 < len(stored(suite, in_run, first)) < len(stored(suite))
 
     metric_id = suite.rows("SELECT id FROM metrics WHERE name = 'Empathy Score'")[0]["id"]
-    empathy = stored(suite, "metric_id = ?", metric_id)
-    assert page_ids(suite, "--metric", "Empathy Score") == empathy
-    assert page_ids(suite, "--metric", "Empathy Score@1") == empathy
-    assert page_ids(suite, "--metric", f"{metric_id}-1") == empathy  # the API's own form
-    assert len(page_ids(suite, "--metric", "Empathy Score", "--metric", "Outcome")) > len(empathy)
+    of_version = "metric_id = ? AND metric_version = ?"
+    v1, v2 = stored(suite, of_version, metric_id, 1), stored(suite, of_version, metric_id, 2)
+    assert v1 and v2
+    assert page_ids(suite, "--metric", "Empathy Score") == stored(suite, "metric_id = ?", metric_id)
+    assert page_ids(suite, "--metric", "Empathy Score@1") == v1
+    assert page_ids(suite, "--metric", "Empathy Score@2") == v2
+    assert page_ids(suite, "--metric", "Empathy Score@latest") == v2
+    assert page_ids(suite, "--metric", f"{metric_id}-1") == v1  # the API's own form
+    outcome_id = suite.rows("SELECT id FROM metrics WHERE name = 'Outcome'")[0]["id"]
+    both = stored(suite, "metric_id IN (?, ?)", metric_id, outcome_id)
+    assert page_ids(suite, "--metric", "Empathy Score", "--metric", "Outcome") == both
 
-    assert page_ids(suite, "--test", NODEID) == stored(suite)
-    unit_test_id = suite.rows("SELECT unit_test_id FROM conversations")[0]["unit_test_id"]
-    assert page_ids(suite, "--test", unit_test_id) == stored(suite)
+    unit_test_id = stable_id("unit_test", NODEID)
+    of_test = stored(suite, "unit_test_id = ?", unit_test_id)
+    assert 0 < len(of_test) < len(stored(suite))
+    assert page_ids(suite, "--test", NODEID) == of_test
+    assert page_ids(suite, "--test", unit_test_id) == of_test
+
+    times = "SELECT max(created_at) AS last, min(created_at) AS first FROM evaluation_results"
+    end_of_first = suite.rows(f"{times} WHERE {in_run}", first)[0]["last"]
+    start_of_second = suite.rows(f"{times} WHERE {in_run}", second)[0]["first"]
+    assert page_ids(suite, "--before", end_of_first) == stored(suite, in_run, first)
+    assert page_ids(suite, "--after", start_of_second) == stored(suite, in_run, second)
 
 
 def test_results_pages_with_continuation_tokens_and_orders_newest_first(
@@ -106,7 +131,7 @@ def test_results_pages_with_continuation_tokens_and_orders_newest_first(
     assert first_page.outlines[-1] == "more results: --continuation-token 3"
     seen: list[str] = []
     token = 0
-    while True:
+    for _ in range(len(everything)):  # a token that never moved on would loop for ever
         out = results(suite, "--json", "--limit", "4", "--continuation-token", str(token))
         page = json.loads(out.stdout.str())
         seen += [r["id"] for r in page["metric_evaluation_results"]]
@@ -154,8 +179,13 @@ def test_results_refuses_what_the_store_does_not_hold_and_says_what_it_does(
     suite: Suite, two_runs: tuple[str, str]
 ) -> None:
     assert refused(suite, "--metric", "Empathy Scor").endswith("did you mean 'Empathy Score'?")
-    assert "'Empathy Score' has versions 1 to 1" in refused(suite, "--metric", "Empathy Score@2")
-    assert "write NAME or NAME@VERSION" in refused(suite, "--metric", "Outcome@latest")
+    assert "'Empathy Score' has versions 1 to 2" in refused(suite, "--metric", "Empathy Score@3")
+    assert "write NAME, NAME@VERSION or NAME@latest" in refused(suite, "--metric", "Outcome@two")
+    unknown_id = "0123456789abcdef01234567"
+    assert refused(suite, "--metric", f"{unknown_id}-1").endswith(f"no metric with id {unknown_id}")
+    assert refused(suite, "--test", unknown_id).endswith(
+        f"no results of a test with id {unknown_id}"
+    )
     wrong_test = refused(suite, "--test", "tests.amigo.yaml::pasword reset")
     assert wrong_test.endswith(f"did you mean {NODEID!r}?")
     assert refused(suite, "--run", "nope").endswith("holds no run 'nope'")
@@ -165,7 +195,8 @@ def test_results_refuses_what_the_store_does_not_hold_and_says_what_it_does(
     assert refused(suite, "--limit", "501") == "error: --limit must be between 0 and 500, not 501"
 
 
-def test_results_with_nothing_matching_says_so(suite: Suite, two_runs: tuple[str, str]) -> None:
+def test_results_with_nothing_to_show_says_why(suite: Suite, two_runs: tuple[str, str]) -> None:
     out = results(suite, "--before", "2000-01-01T00:00Z")
     assert out.ret == 0
     assert out.outlines == ["no evaluation results match"]
+    assert results(suite, "--limit", "0").outlines == ["--limit 0: no results shown"]

@@ -518,27 +518,31 @@ def test_a_replay_with_an_agent_that_imports_the_openai_sdk_as_it_runs(suite: Su
 
 
 STOPPED_AT_COLLECTION_CONFTEST = """
-import atexit, os, threading
+import atexit, os, sys, threading
 import pytest
 
 def _note():
     alive = [t.name for t in threading.enumerate() if t.name == "amigo-litellm-import"]
     with open(os.path.join({folder!r}, "at_exit.txt"), "w") as f:
-        f.write("import thread alive at exit: " + str(bool(alive)))
+        f.write("import thread alive at exit: " + str(bool(alive)) + "\\n")
+        f.write("litellm imported: " + str("litellm" in sys.modules))
 
 atexit.register(_note)
 
 def pytest_collection_modifyitems(items):
-    raise KeyboardInterrupt  # Ctrl-C as collection ends, the import still under way
+    if {interrupt}:
+        raise KeyboardInterrupt  # Ctrl-C as collection ends, the import still under way
 """
 
 
-def test_a_session_stopped_during_collection_waits_for_litellm_s_background_import(
-    suite: Suite,
+@pytest.mark.parametrize("stop", ["ctrl-c", "-k selecting nothing"])
+def test_a_session_that_ends_before_its_tests_run_cuts_litellm_s_background_import_short(
+    suite: Suite, stop: str
 ) -> None:
-    """Left running past the session's end, the import thread printed litellm's warnings after
-    pytest's last line, and the interpreter's exit could hang for good (the thread, frozen at
-    exit, held an import lock that an object of litellm's, freed then, waited for)."""
+    """The import (2-7 s) is ended at its next module rather than waited for. Left running
+    past the session's end, the import thread printed litellm's warnings after pytest's last
+    line, and the interpreter's exit could hang for good (the thread, frozen at exit, held an
+    import lock that an object of litellm's, freed then, waited for)."""
     suite.standard()
     suite.write(  # a simulated user: litellm is imported in the background during collection
         "tests.amigo.yaml",
@@ -551,8 +555,39 @@ def test_a_session_stopped_during_collection_waits_for_litellm_s_background_impo
             metrics: [{metric: Outcome, expect: resolved}]
         """,
     )
-    suite.write("conftest.py", STOPPED_AT_COLLECTION_CONFTEST.format(folder=str(suite.path)))
-    result = suite.pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert (suite.path / "at_exit.txt").read_text() == "import thread alive at exit: False"
+    interrupt = stop == "ctrl-c"
+    conftest = STOPPED_AT_COLLECTION_CONFTEST.format(folder=str(suite.path), interrupt=interrupt)
+    suite.write("conftest.py", conftest)
+    args = ["-p", "no:cacheprovider"] + ([] if interrupt else ["-k", "no_such_test"])
+    result = suite.pytester.runpytest_subprocess(*args)
+    expected = pytest.ExitCode.INTERRUPTED if interrupt else pytest.ExitCode.NO_TESTS_COLLECTED
+    assert result.ret == expected
+    assert (suite.path / "at_exit.txt").read_text().splitlines() == [
+        "import thread alive at exit: False",
+        "litellm imported: False",
+    ]
+    assert "Exception in thread" not in result.stderr.str()
     assert "ReadOnly" not in result.stdout.str()
+
+
+SESSIONS_CONFTEST = """
+import os
+from pytest_amigo_metrics import plugin
+
+def pytest_unconfigure(config):
+    with open(os.path.join({folder!r}, "sessions.txt"), "w") as f:
+        f.write(str(plugin._sessions_running()))
+"""
+
+
+@pytest.mark.parametrize("where", ["in-process", "subprocess"])
+def test_a_session_inside_another_is_told_from_a_process_of_its_own(
+    suite: Suite, where: str
+) -> None:
+    """Only a session whose process ends with it cuts the background import short: inside a
+    test's process (pytester's in-process runs) that would leave litellm half imported there."""
+    suite.write("conftest.py", SESSIONS_CONFTEST.format(folder=str(suite.path)))
+    suite.write("test_nothing.py", "def test_nothing():\n    pass\n")
+    run = suite.pytester.runpytest if where == "in-process" else suite.pytester.runpytest_subprocess
+    run().assert_outcomes(passed=1)
+    assert (suite.path / "sessions.txt").read_text() == ("2" if where == "in-process" else "1")

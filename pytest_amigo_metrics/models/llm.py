@@ -24,6 +24,7 @@ from ..retry_after import retry_after_seconds
 from ..runs.limits import CURRENT_LIMITS, model_slot
 from ..runs.time_limits import OutOfTime, within
 from . import recording, usage
+from .import_cancel import CancelPoint, ImportCancelled
 from .offline_models import OFFLINE_MODELS, OFFLINE_PROVIDER, WARM_UP_MODEL
 
 # Names of litellm exceptions that are worth another attempt: rate limits, outages, timeouts.
@@ -137,6 +138,7 @@ def _transport_cause(exc: BaseException) -> str | None:
 
 _loaded: Any = None
 _loading: threading.Thread | None = None
+_cancel_point: CancelPoint | None = None
 _load_lock = threading.Lock()
 _background_import_done = threading.Event()
 
@@ -144,12 +146,14 @@ _background_import_done = threading.Event()
 def start_loading_litellm() -> None:
     """Import litellm in a background thread (2-3 s), so that it overlaps collection; the first
     call to load_litellm() waits for it."""
-    global _loading
+    global _loading, _cancel_point
     with _load_lock:
         if _loaded is None and _loading is None:
             _loading = threading.Thread(
                 target=_load_in_background, daemon=True, name="amigo-litellm-import"
             )
+            _cancel_point = CancelPoint(_loading)
+            _cancel_point.install()
             _loading.start()
 
 
@@ -157,7 +161,11 @@ def _load_in_background() -> None:
     try:
         with contextlib.suppress(Exception):  # the caller's load_litellm() imports it again
             load_litellm()
+    except ImportCancelled:
+        pass  # the session ended without needing it
     finally:
+        if _cancel_point is not None:
+            _cancel_point.remove()
         _background_import_done.set()
 
 
@@ -173,14 +181,18 @@ def load_litellm() -> Any:
     return _loaded
 
 
-def finish_background_import() -> None:
+def finish_background_import(*, abandon: bool) -> None:
     """At the session's end, a litellm import still running in the background (the session
-    was stopped during collection, by Ctrl-C or a usage error) is waited for, its warnings
-    silenced. Left running, it printed litellm's warnings after pytest's last line, and the
-    interpreter's exit could hang for good: the thread, frozen at exit while it held an import
-    lock, never let go of it, and an object of litellm's freed then imported a module."""
+    was stopped during collection, by Ctrl-C or a usage error, or ran no test) is ended, its
+    warnings silenced: with `abandon`, at its next module (the process is about to exit);
+    otherwise it is waited for. Left running, it printed litellm's warnings after pytest's last
+    line, and the interpreter's exit could hang for good: the thread, frozen at exit while it
+    held an import lock, never let go of it, and an object of litellm's freed then imported a
+    module."""
     with warnings.catch_warnings():
         _quiet_litellm_warnings()
+        if abandon and _cancel_point is not None:
+            _cancel_point.cancelled = True
         _wait_for_background_import()
 
 

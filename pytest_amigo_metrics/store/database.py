@@ -314,6 +314,12 @@ class Store:
         rows = self._db.execute("SELECT DISTINCT unit_test_id, nodeid FROM conversations")
         return {r[0]: r[1] for r in rows}
 
+    def has_results_of_test(self, unit_test_id: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM evaluation_results WHERE unit_test_id = ? LIMIT 1", (unit_test_id,)
+        ).fetchone()
+        return found is not None
+
     def metric(self, name: str) -> MetricRecord | None:
         row = self._db.execute("SELECT * FROM metrics WHERE name = ?", (name,)).fetchone()
         if row is None:

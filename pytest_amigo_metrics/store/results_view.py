@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import printable
 from ..ids import stable_id
-from ..records import ResultsPage
+from ..records import EvaluationResult, ResultsPage
 from ..suite.metrics import format_value
 from .database import Store
 from .errors import StoreError
@@ -42,6 +43,8 @@ class ResultsView:
     page: ResultsPage
     metric_names: dict[str, str] = field(default_factory=dict)
     test_nodeids: dict[str, str] = field(default_factory=dict)
+    latest_run: str | None = None  # what `--run latest` stood for, when it was given
+    limit: int = 500
 
 
 def results(store: Store, query: ResultsQuery) -> ResultsView:
@@ -49,11 +52,15 @@ def results(store: Store, query: ResultsQuery) -> ResultsView:
     refuse (422), is a StoreError that says which and how to write it."""
     metric_names = store.metric_names_by_id()
     test_nodeids = store.test_nodeids()
+    runs = {ref: store.session_run(ref)[0].id for ref in query.runs}
+    test = query.test and unicodedata.normalize("NFC", query.test)
     try:
         page = store.evaluation_results(
-            simulation_unit_test_set_run_id=[store.session_run(r)[0].id for r in query.runs],
-            metric_id_and_version=[_metric_and_version(store, m) for m in query.metrics],
-            unit_test_id=_unit_test_id(store, query.test, test_nodeids) if query.test else None,
+            simulation_unit_test_set_run_id=list(runs.values()),
+            metric_id_and_version=[
+                _metric_and_version(store, m, metric_names) for m in query.metrics
+            ],
+            unit_test_id=_unit_test_id(store, test, test_nodeids) if test else None,
             timestamp_after=query.after,
             timestamp_before=query.before,
             sort_by="-created_at" if query.newest_first else "+created_at",
@@ -62,7 +69,7 @@ def results(store: Store, query: ResultsQuery) -> ResultsView:
         )
     except ValueError as exc:
         raise StoreError(_as_options(str(exc))) from None
-    return ResultsView(page, metric_names, test_nodeids)
+    return ResultsView(page, metric_names, test_nodeids, runs.get("latest"), query.limit)
 
 
 # The API's names for what the command's options give.
@@ -80,31 +87,40 @@ def _as_options(problem: str) -> str:
     return f"{_OPTIONS[name]} {rest}" if name in _OPTIONS else problem
 
 
-def _metric_and_version(store: Store, given: str) -> str:
-    """`NAME`, `NAME@VERSION` or the API's `<metric_id>-<version>`, as the API's filter."""
+def _metric_and_version(store: Store, given: str, names: dict[str, str]) -> str:
+    """`NAME`, `NAME@VERSION`, `NAME@latest` or the API's `<metric_id>-<version>`, as the
+    API's filter."""
     if _API_METRIC.fullmatch(given):
+        if given.partition("-")[0] not in names:
+            raise StoreError(f"{store.path} holds no metric with id {given.partition('-')[0]}")
         return given
     given = unicodedata.normalize("NFC", given)
     name, version = given, ""
     if store.metric(given) is None and "@" in given:  # a name may hold an @ itself
         name, _, version = given.rpartition("@")
-        if not version.isdigit():
-            raise StoreError(f"--metric {given!r}: write NAME or NAME@VERSION, e.g. {name}@2")
     record = store.metric(name)
     if record is None:
         hint = _hint(name, store.metric_names())
         raise StoreError(f"{store.path} holds no metric {name!r}{hint}")
+    if version == "latest":
+        version = str(record.latest_version)
+    if version and not (version.isascii() and version.isdigit()):
+        raise StoreError(
+            f"--metric {given!r}: write NAME, NAME@VERSION or NAME@latest, e.g. {name}@2"
+        )
     if version and not 1 <= int(version) <= record.latest_version:
         raise StoreError(
             f"--metric {given!r}: {name!r} has versions 1 to {record.latest_version} "
             f"(`metrics {name!r}` lists them)"
         )
-    return f"{record.id}-{version}"
+    return f"{record.id}-{int(version) if version else ''}"
 
 
 def _unit_test_id(store: Store, given: str, nodeids: dict[str, str]) -> str:
     """A test's node id as pytest prints it (`path::name`), or its unit test id."""
     if _UNIT_TEST_ID.fullmatch(given):
+        if not store.has_results_of_test(given):
+            raise StoreError(f"{store.path} holds no results of a test with id {given}")
         return given
     found = stable_id("unit_test", given)
     if found in nodeids:
@@ -115,8 +131,8 @@ def _unit_test_id(store: Store, given: str, nodeids: dict[str, str]) -> str:
 def _hint(given: str, known: list[str]) -> str:
     close = difflib.get_close_matches(given, known, n=1)
     if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; recorded: {', '.join(sorted(known))}" if known else "; it holds none yet"
+        return printable(f"; did you mean {close[0]!r}?")
+    return printable(f"; recorded: {', '.join(sorted(known))}") if known else "; it holds none"
 
 
 class NamedResultsPage(ResultsPage):
@@ -127,11 +143,13 @@ class NamedResultsPage(ResultsPage):
 
 
 def results_json(view: ResultsView) -> str:
-    results = view.page.metric_evaluation_results
+    page = view.page
+    results = page.metric_evaluation_results
     metric_ids = {r.metric_id for r in results}
+    metric_ids.update(page.filter_values.metric_ids if page.filter_values else [])
     test_ids = {r.source.unit_test_id for r in results}
     named = NamedResultsPage(
-        **dict(view.page),
+        **dict(page),
         metric_names={k: v for k, v in view.metric_names.items() if k in metric_ids},
         test_nodeids={k: v for k, v in view.test_nodeids.items() if k in test_ids},
     )
@@ -142,28 +160,34 @@ HEAD = f"{'CREATED (UTC)':19}  {'RUN ID':24}  RUN  {'METRIC':28}  {'VALUE':12}  
 
 
 def result_lines(view: ResultsView, *, justifications: bool = False) -> list[str]:
-    """A line per result: when; which session run, and which run of the test (from 0, as the
-    summary numbers them); the metric and its version; the value; the test. With
-    `justifications`, the judge's reasons and the messages it cited below each."""
+    """A line per result: when (to the second); which session run, and which run of the test
+    (from 0, as the summary numbers them); the metric and its version; the value; the test.
+    With `justifications`, the judge's reasons and the messages it cited below each."""
     page = view.page
     results = page.metric_evaluation_results
     if not results:
-        return ["no evaluation results match"]
+        return ["--limit 0: no results shown" if view.limit == 0 else "no evaluation results match"]
     lines = [HEAD]
     for result in results:
-        source = result.source
-        metric = view.metric_names.get(result.metric_id, result.metric_id)
-        metric = f"{metric} v{result.metric_version}"
-        test = view.test_nodeids.get(source.unit_test_id, source.unit_test_id)
-        value = printable(format_value(result.result))
-        lines.append(
-            f"{result.created_at:{TIME}}  {source.simulation_unit_test_set_run_id:24}  "
-            f"{source.run_index:3}  {metric:28}  {value:12}  {printable(test)}"
-        )
+        lines.append(_line(view, result))
         if justifications:
-            lines.append(f"    {printable(result.justification)}")
-            if source.references:
-                lines.append(f"    cites messages: {', '.join(source.references)}")
+            lines.append(textwrap.indent(printable(result.justification), "    "))
+            if result.source.references:
+                cited = printable(", ".join(result.source.references))
+                lines.append(f"    cites messages: {cited}")
     if page.has_more:
-        lines.append(f"more results: --continuation-token {page.continuation_token}")
+        latest = f" (--run latest: {view.latest_run})" if view.latest_run else ""
+        lines.append(f"more results: --continuation-token {page.continuation_token}{latest}")
     return lines
+
+
+def _line(view: ResultsView, result: EvaluationResult) -> str:
+    source = result.source
+    metric = view.metric_names.get(result.metric_id, result.metric_id)
+    metric = printable(f"{metric} v{result.metric_version}")
+    test = printable(view.test_nodeids.get(source.unit_test_id, source.unit_test_id))
+    value = printable(format_value(result.result))
+    return (
+        f"{result.created_at:{TIME}}  {source.simulation_unit_test_set_run_id:24}  "
+        f"{source.run_index:3}  {metric:28}  {value:12}  {test}"
+    )
