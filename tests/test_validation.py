@@ -187,6 +187,33 @@ def test_duplicate_test_names_and_missing_target(suite: Suite) -> None:
     )
 
 
+def test_a_field_error_does_not_hide_a_test_name_used_twice(suite: Suite) -> None:
+    """Both problems in one round: fixing the first does not reveal the second only then."""
+    suite.standard()
+    suite.write(
+        "t.amigo.yaml",
+        """
+        simulation_unit_tests:
+          - name: same
+            persona: {name: S, background: b}
+            scenario: {name: s, objective: o, instructions: i}
+            target: {python: "agent:respond"}
+            metrics: [{metric: Outcome, expect: resolved}]
+          - name: " same"
+            persona: {name: S, background: b}
+            scenario: {name: s, objective: o, instrutcions: i}
+            target: {python: "agent:respond"}
+            metrics: [{metric: Outcome, expect: resolved}]
+        """,
+    )
+    out = collection_error(suite)
+    assert "t.amigo.yaml:9: simulation_unit_tests[1].scenario.instrutcions: " in out
+    assert (
+        "t.amigo.yaml:7: simulation_unit_tests[1].name: test name 'same' is already used at line 2"
+        in out
+    )
+
+
 def test_target_needs_exactly_one_agent(suite: Suite) -> None:
     suite.standard()
     suite.write(

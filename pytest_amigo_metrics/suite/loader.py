@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,8 +130,40 @@ def load_suite(path: Path) -> LoadedSuite:
     except ValidationError as exc:
         errors = _without_misspelled_missing(exc.errors())
         problems = [problem_of(path, document, err) for err in errors]
+        problems += _raw_names_used_again(path, document)
         raise SpecError(sorted(problems, key=lambda p: p.line), _metric_names(document)) from None
     return _resolve_defaults(path, document, suite)
+
+
+def _name_used_again(path: Path, index: int, line: int, name: str, first: int) -> SpecProblem:
+    return SpecProblem(
+        path,
+        line,
+        f"simulation_unit_tests[{index}].name",
+        f"test name {bounded_repr(name)} is already used at line {first}",
+        "give every simulation unit test in a file its own name",
+    )
+
+
+def _raw_names_used_again(path: Path, document: LineDict) -> list[SpecProblem]:
+    """Test names used twice, read from the raw document: reported with a file's field
+    errors, so that fixing those does not reveal them one round later."""
+    tests = document.get("simulation_unit_tests")
+    if not isinstance(tests, list):
+        return []
+    problems: list[SpecProblem] = []
+    first_line: dict[str, int] = {}
+    for index, test in enumerate(tests):
+        name = test.get("name") if isinstance(test, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            continue
+        name = unicodedata.normalize("NFC", name.strip())
+        line = line_of(document, ("simulation_unit_tests", index))
+        if name in first_line:
+            problems.append(_name_used_again(path, index, line, name, first_line[name]))
+        else:
+            first_line[name] = line
+    return problems
 
 
 def _without_misspelled_missing(errors: list[ErrorDetails]) -> list[ErrorDetails]:
@@ -216,16 +249,7 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
     for index, test in enumerate(suite.simulation_unit_tests):
         line = line_of(document, ("simulation_unit_tests", index))
         if test.name in first_line:
-            problems.append(
-                SpecProblem(
-                    path,
-                    line,
-                    f"simulation_unit_tests[{index}].name",
-                    f"test name {bounded_repr(test.name)} is already used at line "
-                    f"{first_line[test.name]}",
-                    "give every simulation unit test in a file its own name",
-                )
-            )
+            problems.append(_name_used_again(path, index, line, test.name, first_line[test.name]))
             continue
         first_line[test.name] = line
         target = first_set(test.target, defaults.target if defaults else None)
