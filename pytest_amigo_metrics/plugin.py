@@ -24,6 +24,7 @@ from .report.terminal import summary_lines
 from .rootdir_guard import rootdir_problem
 from .runs.shared_limits import forget_limits
 from .runs.worker_exit import end_worker_quickly
+from .runs.xdist_interrupt import interrupt_workers
 from .runs.xdist_queue import queued_items
 from .session import AmigoSession
 from .settings import add_options, resolve_settings
@@ -70,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
         OutcomeListener(config.stash[SESSION_KEY]), "amigo-metrics-outcomes"
     )
     if any(config.pluginmanager.hasplugin(n) for n in ("xdist", "xdist.plugin")):
-        config.pluginmanager.register(XdistHooks(run_id), "amigo-metrics-xdist")
+        config.pluginmanager.register(XdistHooks(run_id, config), "amigo-metrics-xdist")
     config.pluginmanager.register(ReportHooks(), "amigo-metrics-reports")
     config.pluginmanager.register(LateOutput(config.stash[SESSION_KEY]), "amigo-metrics-late")
 
@@ -204,10 +205,12 @@ class ReportHooks:
 
 
 class XdistHooks:
-    """Hands the controller's run id to every worker: one set run id per pytest session."""
+    """Hands the controller's run id to every worker: one set run id per pytest session; and
+    a Ctrl-C the controller alone received, at once."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, config: pytest.Config) -> None:
         self.run_id = run_id
+        self.config = config
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -217,6 +220,10 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id
+
+    def pytest_keyboard_interrupt(self) -> None:
+        if self.config.pluginmanager.hasplugin("dsession"):  # the controller, with workers
+            interrupt_workers()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:

@@ -129,7 +129,11 @@ class AmigoSession:
                 ),
                 shared_scope=self.run_id if self._workers() > 1 else None,
             )
-            self._scheduler = Scheduler(limits, threads=self.settings.concurrency)
+            self._scheduler = Scheduler(
+                limits,
+                threads=self.settings.concurrency,
+                xdist_worker=hasattr(self.config, "workerinput"),
+            )
         return self._scheduler
 
     def _workers(self) -> int:

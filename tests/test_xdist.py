@@ -204,3 +204,123 @@ def test_no_file_open_for_writing_in_a_plain_process(tmp_path: Path) -> None:
         assert files_open_for_writing()
     with open(tmp_path / "f.txt"):
         assert files_open_for_writing() == before, "a file open for reading does not count"
+
+
+HANGING_AGENT = """
+import pathlib, time
+
+def respond(messages):
+    pathlib.Path(__file__).with_name("started").touch()
+    time.sleep(600)
+    return "never"
+"""
+
+# In the workers, execnet's own way out is left out: asked to end, it waits 5 s, then sends
+# its process SIGINT. Here the workers are interrupted only if the controller passes Ctrl-C on
+# (xdist's controller kills them after 10 s otherwise).
+WITHOUT_EXECNET_S_INTERRUPT = """
+import os
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        from execnet import gateway_base
+
+        def wait_only(self):
+            self._execpool.trigger_shutdown()
+            self._execpool.waitall(60.0)
+            os._exit(1)
+
+        gateway_base.WorkerGateway._terminate_execution = wait_only
+"""
+
+
+@pytest.mark.parametrize("to", ["the controller alone", "the process group"])
+def test_ctrl_c_reaches_the_workers_at_once(suite: Suite, to: str) -> None:
+    """A Ctrl-C sent to the controller alone (an IDE's stop button, `kill -INT`) reaches the
+    busy workers at once, as a terminal's reaches the whole group; a worker that gets both
+    ends as cleanly as one that gets one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite.standard()
+    suite.write("agent.py", HANGING_AGENT)
+    suite.write("conftest.py", WITHOUT_EXECNET_S_INTERRUPT)
+    for index in range(2):
+        suite.unit_test(file=f"t{index}.amigo.yaml", name=f"case {index}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2"],
+        cwd=suite.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.time() + 60
+    while not (suite.path / "started").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert (suite.path / "started").exists(), "an agent was called"
+    interrupted = time.time()
+    if to == "the controller alone":
+        process.send_signal(signal.SIGINT)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    took = time.time() - interrupted
+    assert took < 10, f"exited {took:.1f} s after Ctrl-C\n{out}"
+    assert process.returncode == 2, out
+    assert "KeyboardInterrupt" in out
+    assert "Traceback" not in out and "INTERNALERROR" not in out, out
+
+
+def test_a_worker_hears_ctrl_c_once_and_stays_deaf_to_it_on_its_way_out() -> None:
+    """An xdist worker may get Ctrl-C twice, from the terminal and from its controller: the
+    second must not interrupt the way out (writing results, closing the store)."""
+    import os
+    import signal
+
+    from pytest_amigo_metrics.runs import ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        undo = ctrl_c.track(once=True)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [])  # lets the handler run now
+        os.kill(os.getpid(), signal.SIGINT)  # the repeat: ignored
+        signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        assert ctrl_c.was_pressed()
+        undo()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+        ctrl_c._received.clear()  # later sessions in this process saw no Ctrl-C
+
+
+def test_the_controller_finds_its_execnet_workers_and_no_other_child() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from pytest_amigo_metrics.runs.xdist_interrupt import popen_bootstrapline, worker_pids
+
+    # Started as execnet starts a worker: it waits for its first line on stdin.
+    worker = subprocess.Popen([sys.executable, "-c", popen_bootstrapline], stdin=subprocess.PIPE)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found: list[int] = []
+        for _ in range(100):  # until the child has replaced pytest's command line with its own
+            found = worker_pids()
+            if worker.pid in found:
+                break
+            time.sleep(0.05)
+        assert worker.pid in found and other.pid not in found
+    finally:
+        worker.kill()
+        other.kill()
+        worker.wait()
+        other.wait()

@@ -27,9 +27,11 @@ def counts_as_ctrl_c() -> bool:
     return _received.is_set() or not _tracking.is_set()
 
 
-def track() -> Callable[[], None]:
+def track(*, once: bool = False) -> Callable[[], None]:
     """Note each SIGINT, then let Python raise KeyboardInterrupt as usual; the undo. Only from
-    the main thread, and only over Python's own handler."""
+    the main thread, and only over Python's own handler. With `once` (an xdist worker, which
+    may get Ctrl-C both from the terminal and from its controller), a SIGINT after the first
+    is ignored, so that it does not interrupt the worker's way out."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     current = signal.getsignal(signal.SIGINT)
@@ -43,6 +45,8 @@ def track() -> Callable[[], None]:
         return lambda: None
 
     def noted(signum: int, frame: FrameType | None) -> None:
+        if once and _received.is_set():
+            return
         _received.set()
         signal.default_int_handler(signum, frame)
 
@@ -53,7 +57,8 @@ def track() -> Callable[[], None]:
 
     def undo() -> None:
         if signal.getsignal(signal.SIGINT) is noted:  # not another session's since
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            ending = once and _received.is_set()  # a worker on its way out stays deaf to it
+            signal.signal(signal.SIGINT, signal.SIG_IGN if ending else signal.default_int_handler)
             _tracking.clear()
 
     return undo

@@ -34,7 +34,7 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
 class Scheduler:
-    def __init__(self, limits: Limits, threads: int) -> None:
+    def __init__(self, limits: Limits, threads: int, *, xdist_worker: bool = False) -> None:
         self.limits = limits
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(SessionExecutor(thread_name_prefix="amigo-loop"))
@@ -44,7 +44,7 @@ class Scheduler:
         # one that raises KeyboardInterrupt is told apart from Ctrl-C (ctrl_c.py).
         self.watchdog = Watchdog()
         self.loop.set_task_factory(self.watchdog.task_factory)
-        self._undo = [self.watchdog.install(), ctrl_c.track()]
+        self._undo = [self.watchdog.install(), ctrl_c.track(once=xdist_worker)]
         self.jobs: dict[str, asyncio.Task[Any]] = {}
         self._thresholds = gc.get_threshold()
         gc.set_threshold(
