@@ -221,8 +221,10 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id
 
-    def pytest_keyboard_interrupt(self) -> None:
-        if self.config.pluginmanager.hasplugin("dsession"):  # the controller, with workers
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C; a pytest.exit() in the controller is left to xdist's own way of ending.
+        controller = self.config.pluginmanager.hasplugin("dsession")
+        if controller and isinstance(excinfo.value, KeyboardInterrupt):
             interrupt_workers()
 
     @pytest.hookimpl(tryfirst=True)
