@@ -158,3 +158,14 @@ def _inner_runs_as_a_user_starts_them(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     given = os.environ.get("PYTEST_ADDOPTS", "")
     monkeypatch.setenv("PYTEST_ADDOPTS", f"{given} -p no:hypothesispytest".strip())
+
+
+# An agent that hangs in its first turn, after it leaves a `started` file beside itself.
+HANGING_AGENT = """
+import pathlib, time
+
+def respond(messages):
+    pathlib.Path(__file__).with_name("started").touch()
+    time.sleep(600)
+    return "never"
+"""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from _pytest.pytester import LineMatcher
 
-from conftest import Suite
+from conftest import HANGING_AGENT, Suite
 
 SLOW_GOOD = {
     "sleep": 1.0,
@@ -243,16 +243,6 @@ def test_what_an_agent_prints_or_logs_shows_with_its_own_test(suite: Suite) -> N
         if who != "C":
             assert f"sync agent logged for {who}" in text
         assert not any(f"logged for {other}" in text for other in others), text
-
-
-HANGING_AGENT = """
-import pathlib, time
-
-def respond(messages):
-    pathlib.Path(__file__).with_name("started").touch()
-    time.sleep(600)
-    return "never"
-"""
 
 
 # Ctrl-C lands in the agent's own code: the KeyboardInterrupt is the user's, not the agent's.

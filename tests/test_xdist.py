@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Suite
+from conftest import HANGING_AGENT, Suite
 
 
 def test_parallel_run_shares_one_run_id_and_one_summary(suite: Suite) -> None:
@@ -205,15 +205,6 @@ def test_no_file_open_for_writing_in_a_plain_process(tmp_path: Path) -> None:
     with open(tmp_path / "f.txt"):
         assert files_open_for_writing() == before, "a file open for reading does not count"
 
-
-HANGING_AGENT = """
-import pathlib, time
-
-def respond(messages):
-    pathlib.Path(__file__).with_name("started").touch()
-    time.sleep(600)
-    return "never"
-"""
 
 # In the workers, execnet's own way out is left out: asked to end, it waits 5 s, then sends
 # its process SIGINT. Here the workers are interrupted only if the controller passes Ctrl-C on

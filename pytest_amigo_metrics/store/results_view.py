@@ -3,7 +3,6 @@ GetMetricEvaluationResults does, with runs, metrics and tests named as a user kn
 
 from __future__ import annotations
 
-import difflib
 import re
 import textwrap
 import unicodedata
@@ -16,6 +15,7 @@ from ..records import EvaluationResult, ResultsPage
 from ..suite.metrics import format_value
 from .database import Store
 from .errors import StoreError
+from .view import did_you_mean
 
 _API_METRIC = re.compile(r"[0-9a-f]{24}-[0-9]*")  # the API's own `<metric_id>-<version>`
 _UNIT_TEST_ID = re.compile(r"[0-9a-f]{24}")
@@ -100,7 +100,7 @@ def _metric_and_version(store: Store, given: str, names: dict[str, str]) -> str:
         name, _, version = given.rpartition("@")
     record = store.metric(name)
     if record is None:
-        hint = _hint(name, store.metric_names())
+        hint = did_you_mean(name, store.metric_names())
         raise StoreError(f"{store.path} holds no metric {name!r}{hint}")
     if version == "latest":
         version = str(record.latest_version)
@@ -125,14 +125,8 @@ def _unit_test_id(store: Store, given: str, nodeids: dict[str, str]) -> str:
     found = stable_id("unit_test", given)
     if found in nodeids:
         return found
-    raise StoreError(f"{store.path} holds no test {given!r}{_hint(given, list(nodeids.values()))}")
-
-
-def _hint(given: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(given, known, n=1)
-    if close:
-        return printable(f"; did you mean {close[0]!r}?")
-    return printable(f"; recorded: {', '.join(sorted(known))}") if known else "; it holds none"
+    hint = did_you_mean(given, list(nodeids.values()))
+    raise StoreError(f"{store.path} holds no test {given!r}{hint}")
 
 
 class NamedResultsPage(ResultsPage):

@@ -6,6 +6,7 @@ import difflib
 import unicodedata
 
 from ..comparison import compare
+from ..errors import printable
 from ..records import MetricVersionRecord
 from ..report.model import Comparison, SessionReport, SessionRun, build_report
 from ..report.terminal import summary_lines
@@ -105,6 +106,14 @@ def mark_same_definitions(comparison: Comparison, store: Store) -> None:
             metric.same_definition = before is not None and before == after
 
 
+def did_you_mean(given: str, known: list[str]) -> str:
+    """What to add to "the store holds no ...": the closest name it holds, or all of them."""
+    close = difflib.get_close_matches(given, known, n=1)
+    if close:
+        return printable(f"; did you mean {close[0]!r}?")
+    return printable(f"; recorded: {', '.join(sorted(known))}") if known else "; it holds none"
+
+
 def metric_lines(store: Store, name: str | None = None) -> list[str]:
     """Every metric with its latest version; or one metric's versions, each with what it
     asked the judge (a version that repeats an earlier one says so)."""
@@ -121,9 +130,7 @@ def metric_lines(store: Store, name: str | None = None) -> list[str]:
         return lines
     record = store.metric(name)
     if record is None:
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; recorded: {', '.join(names)}"
-        raise StoreError(f"{store.path} holds no metric {name!r}{hint}")
+        raise StoreError(f"{store.path} holds no metric {name!r}{did_you_mean(name, names)}")
     lines = [f"{record.name} ({record.metric_value_type}, id {record.id})"]
     seen: dict[tuple[str, str], int] = {}
     for version in store.versions(record.id):

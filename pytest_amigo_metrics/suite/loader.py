@@ -130,7 +130,7 @@ def load_suite(path: Path) -> LoadedSuite:
     except ValidationError as exc:
         errors = _without_misspelled_missing(exc.errors())
         problems = [problem_of(path, document, err) for err in errors]
-        problems += _raw_names_used_again(path, document)
+        problems += _raw_names_used_again(path, document).values()
         raise SpecError(sorted(problems, key=lambda p: p.line), _metric_names(document)) from None
     return _resolve_defaults(path, document, suite)
 
@@ -145,13 +145,14 @@ def _name_used_again(path: Path, index: int, line: int, name: str, first: int) -
     )
 
 
-def _raw_names_used_again(path: Path, document: LineDict) -> list[SpecProblem]:
-    """Test names used twice, read from the raw document: reported with a file's field
-    errors, so that fixing those does not reveal them one round later."""
+def _raw_names_used_again(path: Path, document: LineDict) -> dict[int, SpecProblem]:
+    """Test names used twice, by the index of each test that repeats one, read from the raw
+    document (names as the format normalises them): so they are reported with a file's field
+    errors too, rather than one round later."""
     tests = document.get("simulation_unit_tests")
     if not isinstance(tests, list):
-        return []
-    problems: list[SpecProblem] = []
+        return {}
+    problems: dict[int, SpecProblem] = {}
     first_line: dict[str, int] = {}
     for index, test in enumerate(tests):
         name = test.get("name") if isinstance(test, dict) else None
@@ -160,7 +161,7 @@ def _raw_names_used_again(path: Path, document: LineDict) -> list[SpecProblem]:
         name = unicodedata.normalize("NFC", name.strip())
         line = line_of(document, ("simulation_unit_tests", index))
         if name in first_line:
-            problems.append(_name_used_again(path, index, line, name, first_line[name]))
+            problems[index] = _name_used_again(path, index, line, name, first_line[name])
         else:
             first_line[name] = line
     return problems
@@ -245,13 +246,12 @@ def _resolve_defaults(path: Path, document: LineDict, suite: SuiteFile) -> Loade
         for i, m in enumerate(suite.metrics)
     ]
     tests: list[UnitTest] = []
-    first_line: dict[str, int] = {}
+    used_again = _raw_names_used_again(path, document)
     for index, test in enumerate(suite.simulation_unit_tests):
         line = line_of(document, ("simulation_unit_tests", index))
-        if test.name in first_line:
-            problems.append(_name_used_again(path, index, line, test.name, first_line[test.name]))
+        if index in used_again:
+            problems.append(used_again[index])
             continue
-        first_line[test.name] = line
         target = first_set(test.target, defaults.target if defaults else None)
         if target is None:
             problems.append(
